@@ -1,0 +1,16 @@
+//! One function per command: turn the validated config into engine calls and
+//! hand the measurements to `report`. Output goes to the writers passed in.
+
+mod sample;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Exit};
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    match cli.command {
+        Command::Sample(args) => sample::run(args.into_command(chrono::Local::now()), out, err),
+    }
+}

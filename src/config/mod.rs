@@ -1,0 +1,31 @@
+//! Validated settings: what the command line (and later the profile) asks
+//! for, turned into typed values before any engine sees them.
+
+pub mod units;
+
+use std::path::PathBuf;
+
+use crate::sample::{SamplerConfig, TargetSpec};
+
+/// Whether to sample GPU memory (`--gpu`, `[sample] gpu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuMode {
+    /// Sample GPU memory if an NVIDIA driver is present; otherwise say why not and go on.
+    #[default]
+    Auto,
+    /// Require GPU sampling; exit 3 at start if it is not available.
+    On,
+    /// Do not load NVML at all.
+    Off,
+}
+
+/// Everything `loadprof sample` needs, validated.
+#[derive(Debug, Clone)]
+pub struct SampleCommand {
+    pub target: TargetSpec,
+    pub sampler: SamplerConfig,
+    /// Where `samples.csv` goes; `samples-procs.csv` is written beside it.
+    pub output: PathBuf,
+    pub json: bool,
+}

@@ -1,0 +1,156 @@
+//! Human units used on the command line and in profiles: durations
+//! (`250ms`, `30s`, `5m`, `1h`, `1m30s`, `1.5s`). Pure parsing and
+//! formatting; no I/O.
+
+use std::time::Duration;
+
+/// Why a duration string was rejected. The message says what would be valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("empty duration; expected a number with a unit, e.g. 100ms, 30s, 5m, 1h")]
+    Empty,
+    #[error("'{0}' has no unit; write it as e.g. {0}s or {0}ms (units: us, ms, s, m, h)")]
+    MissingUnit(String),
+    #[error("'{input}': unknown unit '{unit}' (units: us, ms, s, m, h)")]
+    UnknownUnit { input: String, unit: String },
+    #[error("'{0}' is not a duration; expected e.g. 100ms, 30s, 5m, 1h or 1m30s")]
+    Malformed(String),
+    #[error("'{0}' is too large")]
+    TooLarge(String),
+}
+
+/// Parses a duration such as `250ms`, `30s`, `5m`, `1h`, `1.5s` or `1m30s`.
+///
+/// A bare `0` is accepted (zero needs no unit); any other number needs one,
+/// because "100" could mean seconds to one user and milliseconds to another.
+pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(UnitError::Empty);
+    }
+    if s.chars().all(|c| c == '0' || c == '.') {
+        return Ok(Duration::ZERO);
+    }
+    let mut total_ns: f64 = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(UnitError::Malformed(input.to_string()));
+        }
+        let number: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| UnitError::Malformed(input.to_string()))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = rest[..unit_len].trim();
+        rest = &rest[unit_len..];
+        let scale = match unit {
+            "" => return Err(UnitError::MissingUnit(input.to_string())),
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" | "sec" => 1e9,
+            "m" | "min" => 60e9,
+            "h" => 3600e9,
+            other => {
+                return Err(UnitError::UnknownUnit {
+                    input: input.to_string(),
+                    unit: other.to_string(),
+                });
+            }
+        };
+        total_ns += number * scale;
+    }
+    if !total_ns.is_finite() || total_ns > u64::MAX as f64 {
+        return Err(UnitError::TooLarge(input.to_string()));
+    }
+    Ok(Duration::from_nanos(total_ns.round() as u64))
+}
+
+/// Formats a duration the way a person would type it: `100ms`, `30s`,
+/// `2m30s`, `1h`, `1.5s`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return format!("{}us", d.as_micros());
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    if !ms.is_multiple_of(1000) {
+        return format!("{}s", trim_float(d.as_secs_f64(), 3));
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+fn trim_float(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_unit() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+    }
+
+    #[test]
+    fn parses_fractions_and_compounds() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h 2m"), Ok(Duration::from_secs(3720)));
+    }
+
+    #[test]
+    fn zero_needs_no_unit() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn rejects_bare_number_with_hint() {
+        let err = parse_duration("100").unwrap_err();
+        assert_eq!(err, UnitError::MissingUnit("100".into()));
+        assert!(err.to_string().contains("100s or 100ms"));
+    }
+
+    #[test]
+    fn rejects_unknown_unit_and_garbage() {
+        assert!(matches!(parse_duration("10d"), Err(UnitError::UnknownUnit { .. })));
+        assert!(matches!(parse_duration("fast"), Err(UnitError::Malformed(_))));
+        assert!(matches!(parse_duration("1..2s"), Err(UnitError::Malformed(_))));
+        assert_eq!(parse_duration("  "), Err(UnitError::Empty));
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for s in ["100ms", "30s", "2m30s", "1h", "1.5s", "1h1m1s"] {
+            assert_eq!(format_duration(parse_duration(s).unwrap()), s);
+        }
+        assert_eq!(format_duration(Duration::from_micros(250)), "250us");
+    }
+}

@@ -1,0 +1,17 @@
+//! loadprof: load a service while sampling its processes, capture flame
+//! graphs, judge memory growth and benchmark local LLMs — one binary, one
+//! result file, one exit code.
+//!
+//! Engines (`sample`, ...) measure and never print; `report` and the
+//! binary's `main` talk to the user; `app` wires one command to both.
+
+pub mod app;
+pub mod cancel;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod report;
+pub mod sample;
+
+pub use error::{Error, Exit};
