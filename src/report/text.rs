@@ -105,7 +105,13 @@ pub fn write_summary(
         let bytes = |v: f64| format_bytes(v);
         let count = |v: f64| format!("{v:.1}");
         // Counts print whole, except a mean that falls between two counts.
-        let whole = |v: f64| if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") };
+        let whole = |v: f64| {
+            if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        };
         table_row(w, "RSS", &s.rss_bytes, bytes)?;
         table_row(w, "VMS", &s.vms_bytes, bytes)?;
         table_row(w, "CPU %", &s.cpu_percent, count)?;

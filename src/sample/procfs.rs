@@ -154,14 +154,16 @@ pub fn parse_smaps_rollup(text: &str) -> Result<Rollup, ParseError> {
     Ok(out)
 }
 
-/// Turns `/proc/PID/cmdline` (NUL-separated argv) into one readable line.
-/// Kernel threads and zombies have an empty cmdline; the caller then shows
-/// `[comm]` the way ps does.
+/// Turns `/proc/PID/cmdline` (NUL-separated argv) into one readable line:
+/// control characters (the line breaks of a `python -c` script) become
+/// spaces, so the command fits one line of a CSV or a table. Kernel threads
+/// and zombies have an empty cmdline; the caller then shows `[comm]` the way
+/// ps does.
 pub fn parse_cmdline(raw: &[u8], comm: &str) -> String {
     let args: Vec<String> = raw
         .split(|&b| b == 0)
         .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .map(|a| String::from_utf8_lossy(a).replace(|c: char| c.is_control(), " "))
         .collect();
     if args.is_empty() {
         format!("[{comm}]")
@@ -279,6 +281,10 @@ Private_Dirty:      7168 kB\nReferenced:        10240 kB\n";
             "python3 app.py --port 8000"
         );
         assert_eq!(parse_cmdline(b"", "kworker/0:1"), "[kworker/0:1]");
+        assert_eq!(
+            parse_cmdline(b"python3\0-c\0import os\nos.fork()\0", "python3"),
+            "python3 -c import os os.fork()"
+        );
     }
 
     #[test]

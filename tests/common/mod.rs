@@ -1,0 +1,168 @@
+//! Helpers shared by the end-to-end tests: the binary, real Python
+//! processes that clean up after themselves, and CSV reading.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// The loadprof binary under test.
+pub fn loadprof() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loadprof"))
+}
+
+/// The real Python interpreter (not a version-manager shim, whose shell
+/// start-up would blur the timings the tests rely on).
+pub fn python() -> &'static str {
+    static PY: OnceLock<String> = OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed by the tests (.ci/run installs it)");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
+}
+
+/// A child process killed (with its process group, if it leads one) when
+/// the test ends, however it ends.
+pub struct Guard(pub Child);
+
+impl Guard {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let pid = self.0.id() as i32;
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `python -c script args...` in its own process group.
+pub fn spawn_python(script: &str, args: &[&str]) -> Guard {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    Guard(child)
+}
+
+/// Waits until `cond` holds, or panics after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Kills every pid in the list (cleanup of processes a test made loadprof adopt).
+pub fn kill_all(pids: &[u32]) {
+    for &p in pids {
+        unsafe { libc::kill(p as i32, libc::SIGKILL) };
+    }
+}
+
+/// One CSV file: header and rows of raw cells (empty string = unmeasured).
+pub struct Csv {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Csv {
+    pub fn read(path: &Path) -> Csv {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut lines = text.lines();
+        let header = lines.next().expect("a header").split(',').map(String::from).collect();
+        let rows = lines.map(split_csv_line).collect();
+        Csv { header, rows }
+    }
+
+    pub fn col(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.header))
+    }
+
+    /// The column as numbers; unmeasured cells become `None`.
+    pub fn values(&self, name: &str) -> Vec<Option<f64>> {
+        let c = self.col(name);
+        self.rows.iter().map(|r| r[c].parse().ok()).collect()
+    }
+
+    /// Rows as maps, for tests that look at several columns of one row.
+    pub fn records(&self) -> Vec<HashMap<&str, &str>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                self.header
+                    .iter()
+                    .map(String::as_str)
+                    .zip(r.iter().map(String::as_str))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn split_csv_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Median of the values of `col` in rows whose `elapsed_s` lies in `[from, to]`.
+pub fn median_between(csv: &Csv, col: &str, from: f64, to: f64) -> f64 {
+    let t = csv.values("elapsed_s");
+    let v = csv.values(col);
+    let mut xs: Vec<f64> = t
+        .iter()
+        .zip(&v)
+        .filter(|(t, _)| t.is_some_and(|t| t >= from && t <= to))
+        .filter_map(|(_, v)| *v)
+        .collect();
+    assert!(!xs.is_empty(), "no {col} samples between {from} s and {to} s");
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Parses stdout of a `--json` run.
+pub fn json(stdout: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(stdout)))
+}
