@@ -76,6 +76,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
 /// `2m30s`, `1h`, `1.5s`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
+    if d.is_zero() {
+        return "0s".into();
+    }
     if ms == 0 {
         return format!("{}us", d.as_micros());
     }
@@ -152,5 +155,6 @@ mod tests {
             assert_eq!(format_duration(parse_duration(s).unwrap()), s);
         }
         assert_eq!(format_duration(Duration::from_micros(250)), "250us");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 }
