@@ -520,3 +520,24 @@ fn gpu_without_a_driver_is_reported_once_and_the_column_left_empty() {
         .code(3)
         .stderr(predicate::str::contains("--gpu on"));
 }
+
+#[test]
+fn a_killed_run_keeps_what_it_sampled_up_to_the_last_flush() {
+    let dir = tmp();
+    let csv_path = dir.path().join("s.csv");
+    let mut child = loadprof()
+        .args(["sample", "--interval", "50ms", "--gpu", "off", "-o"])
+        .arg(&csv_path)
+        .args(["--", "sleep", "3"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Flushed at least every 0.5 s: of 1.6 s at 20 Hz, at least the first
+    // 1.1 s (22 rows) is on disk.
+    let csv = Csv::read(&csv_path);
+    assert!(csv.rows.len() >= 20, "{} rows survived SIGKILL", csv.rows.len());
+    assert!(csv.rows.iter().all(|r| r.len() == csv.header.len()), "no torn rows");
+}

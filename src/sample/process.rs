@@ -75,11 +75,11 @@ pub fn clock_ticks_per_sec() -> u64 {
     sys().clk_tck
 }
 
-/// The most threads whose `children` files are read on every tick. A process
+/// The most threads whose `children` files are kept open and read. A process
 /// with more threads (a JVM, a big thread pool) has only its main thread's
-/// file read per tick; the once-a-second `/proc` scan finds children forked
-/// by its other threads through their parent pid.
-const MAX_TASKS_PER_TICK: usize = 32;
+/// file kept, which bounds loadprof's open files; the once-a-second `/proc`
+/// scan finds children forked by its other threads through their parent pid.
+const MAX_TASK_FILES: u64 = 32;
 
 /// A process in the sampled tree, with its `/proc` files kept open.
 pub struct Process {
@@ -203,15 +203,9 @@ impl Process {
         })
     }
 
-    /// Appends the pids of this process's children to `out`. With `all`
-    /// false, a process with many threads has only its main thread asked.
-    pub fn children(&self, all: bool, buf: &mut Vec<u8>, out: &mut Vec<u32>) {
-        let limit = if all || self.tasks.len() <= MAX_TASKS_PER_TICK {
-            self.tasks.len()
-        } else {
-            1
-        };
-        for (_, file) in self.tasks.iter().take(limit) {
+    /// Appends the pids of this process's children to `out`.
+    pub fn children(&self, buf: &mut Vec<u8>, out: &mut Vec<u32>) {
+        for (_, file) in &self.tasks {
             if read_all_at(file, buf).is_ok()
                 && let Ok(text) = std::str::from_utf8(buf)
             {
@@ -237,6 +231,9 @@ impl Process {
         };
         let mut tids: Vec<u32> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
         tids.sort_unstable_by_key(|&t| (t != pid, t));
+        if threads > MAX_TASK_FILES {
+            tids.truncate(1);
+        }
         let mut old = std::mem::take(&mut self.tasks);
         for tid in tids {
             if let Some(i) = old.iter().position(|(t, _)| *t == tid) {
@@ -312,6 +309,25 @@ fn read_cpu_clock(id: libc::clockid_t) -> Option<u64> {
 
 fn ticks_to_ns(ticks: u64) -> u64 {
     ticks * (1_000_000_000 / sys().clk_tck)
+}
+
+/// Raises loadprof's soft open-file limit to the hard limit: each sampled
+/// process keeps three to a few dozen files open, and a tree of a few hundred
+/// processes would pass the usual soft limit of 1024. Called once sampling
+/// starts, after an owned target was spawned, so the target keeps the limit
+/// it would have had without loadprof.
+pub fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for both calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// Reads `/proc/PID/stat` once without keeping it open (the `/proc` scan).

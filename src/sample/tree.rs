@@ -95,6 +95,7 @@ pub struct Tree {
 impl Tree {
     /// Starts tracking the tree rooted at `root_pid`.
     pub fn new(root_pid: u32, follow_children: bool, adopts_orphans: bool) -> Result<Tree, process::ProcError> {
+        process::raise_open_file_limit();
         let root = Process::open(root_pid)?;
         let mut tree = Tree {
             root: root.key,
@@ -203,7 +204,7 @@ impl Tree {
             }
             if self.follow_children && r.ran {
                 self.found.clear();
-                p.children(scan_now, &mut self.buf, &mut self.found);
+                p.children(&mut self.buf, &mut self.found);
                 let found = std::mem::take(&mut self.found);
                 for &k in &found {
                     if k != self.self_pid
