@@ -6,7 +6,9 @@
 # SECONDS (default 20) at 10 Hz and then at 100 Hz. Prints each sampler's CPU
 # use as % of one core and the sampling rate it really achieved, and the
 # ratios against the targets (<= 0.25 % at 10 Hz, <= 2.5 % at 100 Hz, rate
-# within 1 %, >= 15x less CPU than psrecord at 10 Hz).
+# within 1 %, >= 15x less CPU than psrecord at 10 Hz). Then does the same on
+# a tree whose 20 children wake every 10 ms, where no per-process read can be
+# skipped.
 #
 #   scripts/bench-sampler.sh [SECONDS]
 set -euo pipefail

@@ -262,10 +262,7 @@ fn pid_target_exiting_ends_the_run() {
 fn name_target_finds_the_one_matching_tree() {
     let marker = format!("lp-name-{}", std::process::id());
     let target = spawn_python("import time; time.sleep(30)", &[&marker]);
-    wait_for("the target to start", Duration::from_secs(5), || {
-        std::fs::read(format!("/proc/{}/cmdline", target.pid()))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
-    });
+    wait_for_cmdline(target.pid(), &marker);
     let dir = tmp();
     let out = loadprof()
         .args(["sample", "--name", &marker, "-d", "300ms", "--json", "-o"])
@@ -282,10 +279,7 @@ fn name_matching_several_trees_is_an_error_that_lists_them() {
     let a = spawn_python("import time; time.sleep(30)", &[&marker]);
     let b = spawn_python("import time; time.sleep(30)", &[&marker]);
     for g in [&a, &b] {
-        wait_for("the targets to start", Duration::from_secs(5), || {
-            std::fs::read(format!("/proc/{}/cmdline", g.pid()))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
-        });
+        wait_for_cmdline(g.pid(), &marker);
     }
     let dir = tmp();
     let csv = dir.path().join("s.csv");
@@ -377,13 +371,8 @@ time.sleep(2.5)
         .output()
         .unwrap();
     let doc = json(&out.stdout);
-    let pids: Vec<u32> = doc["resources"]["pids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_u64().unwrap() as u32)
-        .collect();
-    kill_all(&pids[..]);
+    let pids = sampled_pids(&doc);
+    kill_all(&pids);
     let csv = Csv::read(&csv_path);
     assert_eq!(median_between(&csv, "procs", 1.5, 2.3), 2.0, "parent and daemon");
     let rss = median_between(&csv, "rss_bytes", 1.5, 2.3);
@@ -429,13 +418,8 @@ time.sleep(6)
         .output()
         .unwrap();
     let doc = json(&out.stdout);
-    let pids: Vec<u32> = doc["resources"]["pids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_u64().unwrap() as u32)
-        .collect();
-    kill_all(&pids[1..]);
+    let pids = sampled_pids(&doc);
+    kill_all(&pids);
     assert_eq!(
         doc["resources"]["procs"]["last"], 2.0,
         "root and daemon at the end: {pids:?}"

@@ -95,6 +95,9 @@ pub struct Process {
     /// of `stat`), `stat` only when the process ran.
     statm: File,
     stat: File,
+    /// `/proc/PID/task`, whose link count is 2 + the number of threads: a
+    /// cheaper thread count than parsing `stat`.
+    task_dir: Option<File>,
     fd_dir: Option<File>,
     /// The process CPU-time clock (`clock_getcpuclockid`): nanoseconds for the
     /// whole thread group, exited threads included. `schedstat` would only
@@ -134,6 +137,7 @@ impl Process {
             threads: st.num_threads,
             statm,
             stat,
+            task_dir: File::open(format!("/proc/{pid}/task")).ok(),
             fd_dir: File::open(format!("/proc/{pid}/fd")).ok(),
             cpu_clock: cpu_clock_of(pid),
             tasks: Vec::new(),
@@ -150,11 +154,12 @@ impl Process {
     /// Every tick costs one `pread` of `statm` and one `clock_gettime`. The
     /// process clock counts every nanosecond any of its threads ran, so an
     /// unchanged clock proves the process did nothing since the last reading:
-    /// it cannot have changed its thread count, program, fds or children, and
-    /// `stat`, the fd count and the `children` files need no fresh look. Only
-    /// RSS can move while a process sleeps (reclaim, swap), and `statm` has it.
-    /// `full` forces the `stat` read (for per-process rows, whose parent pid
-    /// can change while the process sleeps).
+    /// it cannot have changed its thread count, fds or children, and those
+    /// need no fresh look. Only RSS can move while a process sleeps (reclaim,
+    /// swap), and `statm` has it. `full` adds a `stat` read for what changes
+    /// rarely or behind the process's back: its program (after `exec`), its
+    /// parent (re-parenting), group and session. `stat` costs three times a
+    /// `statm` read, so callers ask for it about once a second.
     pub fn read(&mut self, full: bool) -> Result<Reading, ProcError> {
         let pid = self.key.pid;
         let mut buf = [0u8; 1024];
@@ -165,7 +170,12 @@ impl Process {
         // A zombie's statm reads all zeros; stat tells it apart from a
         // process that really maps nothing.
         let mut cpu_ns = precise.unwrap_or(0);
-        if ran || full || statm.size == 0 {
+        let thread_count = if ran {
+            self.task_dir.as_ref().and_then(thread_count)
+        } else {
+            None
+        };
+        if full || statm.size == 0 || precise.is_none() || (ran && thread_count.is_none()) {
             let text = read_small(&self.stat, &mut buf).map_err(|e| gone_or_io(pid, e))?;
             let st = procfs::parse_stat(text).map_err(|source| ProcError::Parse { pid, source })?;
             if st.is_dead() {
@@ -185,6 +195,11 @@ impl Process {
             }
             if precise.is_none() {
                 cpu_ns = ticks_to_ns(st.utime + st.stime);
+            }
+        } else if let Some(n) = thread_count {
+            self.threads = n;
+            if n != self.tasks_for_threads {
+                self.refresh_tasks(n);
             }
         }
         if ran || self.last_fds.is_none() {
@@ -293,6 +308,12 @@ fn count_fds(pid: u32, dir: &File) -> Option<u64> {
     Some(entries.count() as u64)
 }
 
+/// Threads of a process from the link count of its open `/proc/PID/task`.
+fn thread_count(task_dir: &File) -> Option<u64> {
+    let links = task_dir.metadata().ok()?.nlink();
+    (links > 2).then(|| links - 2)
+}
+
 fn cpu_clock_of(pid: u32) -> Option<libc::clockid_t> {
     let mut id: libc::clockid_t = 0;
     // SAFETY: `id` is a valid out-pointer.
@@ -349,6 +370,8 @@ mod tests {
         let r = me.read(false).unwrap();
         assert!(r.rss_bytes > 0 && r.vms_bytes >= r.rss_bytes);
         assert!(r.threads >= 1);
+        let listed = std::fs::read_dir("/proc/self/task").unwrap().count() as u64;
+        assert_eq!(me.task_dir.as_ref().and_then(thread_count), Some(listed));
         assert!(r.fds.unwrap() >= 3);
         // Burn a little CPU: the clock must move in nanoseconds, not ticks.
         let before = r.cpu_ns;

@@ -162,7 +162,7 @@ impl Tree {
             let Some(p) = self.members.get_mut(&pid) else {
                 continue;
             };
-            let r: Reading = match p.read(req.per_process) {
+            let r: Reading = match p.read(req.per_process || scan_now) {
                 Ok(r) => r,
                 Err(_) => {
                     gone.push(pid);

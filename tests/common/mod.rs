@@ -161,6 +161,23 @@ pub fn median_between(csv: &Csv, col: &str, from: f64, to: f64) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// Every pid a `--json` result says was sampled.
+pub fn sampled_pids(doc: &serde_json::Value) -> Vec<u32> {
+    doc["resources"]["pids"]
+        .as_array()
+        .expect("resources.pids is an array")
+        .iter()
+        .map(|p| p.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// Waits until process `pid` runs with `marker` in its command line.
+pub fn wait_for_cmdline(pid: u32, marker: &str) {
+    wait_for("the process to start", Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+    });
+}
+
 /// Parses stdout of a `--json` run.
 pub fn json(stdout: &[u8]) -> serde_json::Value {
     serde_json::from_slice(stdout)
