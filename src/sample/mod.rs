@@ -18,7 +18,7 @@ use crate::cancel::{StopReason, StopToken};
 use crate::config::GpuMode;
 use gpu::{Gpu, GpuUnavailable};
 use pacer::Pacer;
-use series::{Series, SeriesStats};
+use series::Series;
 pub use target::{ExitInfo, Target, TargetError, TargetSpec};
 pub use tree::{ProcRow, TreeSample};
 
@@ -71,11 +71,6 @@ pub enum GpuState {
     Unavailable(String),
     /// Switched off by the user.
     Off,
-}
-
-/// The sampler is set up and about to take its first sample.
-pub struct Started {
-    pub gpu: GpuState,
 }
 
 /// Everything a finished run measured, aggregated.
@@ -131,10 +126,6 @@ impl ResourceSummary {
         self.gpu_mem_bytes.push_opt(s.gpu_mem_bytes.map(|v| v as f64));
         self.pss_bytes.push_opt(s.pss_bytes.map(|v| v as f64));
         self.uss_bytes.push_opt(s.uss_bytes.map(|v| v as f64));
-    }
-
-    pub fn rss(&self) -> Option<SeriesStats> {
-        self.rss_bytes.stats()
     }
 }
 

@@ -167,14 +167,14 @@ impl Process {
         let statm = procfs::parse_statm(text).map_err(|source| ProcError::Parse { pid, source })?;
         let precise = self.cpu_clock.and_then(read_cpu_clock);
         let ran = precise.is_none() || self.last_cpu_ns != precise;
-        // A zombie's statm reads all zeros; stat tells it apart from a
-        // process that really maps nothing.
         let mut cpu_ns = precise.unwrap_or(0);
         let thread_count = if ran {
             self.task_dir.as_ref().and_then(thread_count)
         } else {
             None
         };
+        // A zombie's statm reads all zeros; stat tells it apart from a
+        // process that really maps nothing (a kernel thread).
         if full || statm.size == 0 || precise.is_none() || (ran && thread_count.is_none()) {
             let text = read_small(&self.stat, &mut buf).map_err(|e| gone_or_io(pid, e))?;
             let st = procfs::parse_stat(text).map_err(|source| ProcError::Parse { pid, source })?;

@@ -19,8 +19,8 @@ use super::process::{self, ProcKey, Process, Reading};
 use super::series::{cpu_delta_ns, cpu_percent};
 
 /// How often the whole of `/proc` is scanned for members the per-tick
-/// `children` files missed.
-const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// `children` files missed, and each member's `stat` is read in full.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// One sample of the whole tree.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -84,7 +84,7 @@ pub struct Tree {
     /// Pids judged outside the tree at the last scan, with the inode of
     /// their `/proc` entry: a new process under a reused pid gets a new one.
     outside: HashMap<u32, u64>,
-    last_scan: Option<Instant>,
+    last_refresh: Option<Instant>,
     prev_tick: Option<(Instant, u64)>,
     seen: BTreeSet<u32>,
     buf: Vec<u8>,
@@ -106,7 +106,7 @@ impl Tree {
             members: BTreeMap::new(),
             leaders: HashSet::new(),
             outside: HashMap::new(),
-            last_scan: None,
+            last_refresh: None,
             prev_tick: None,
             seen: BTreeSet::new(),
             buf: Vec::with_capacity(256),
@@ -115,10 +115,6 @@ impl Tree {
         };
         tree.add(root);
         Ok(tree)
-    }
-
-    pub fn root(&self) -> ProcKey {
-        self.root
     }
 
     /// False once the root process has exited (or become a zombie).
@@ -141,10 +137,12 @@ impl Tree {
     pub fn sample(&mut self, now: Instant, req: TickRequest<'_>, rows: &mut Vec<ProcRow>) -> TreeSample {
         rows.clear();
         let boot_ticks = boottime_ticks();
-        let scan_now = self.follow_children && self.last_scan.is_none_or(|t| now.duration_since(t) >= SCAN_EVERY);
-        if scan_now {
-            self.scan();
-            self.last_scan = Some(now);
+        let refresh = self.last_refresh.is_none_or(|t| now.duration_since(t) >= REFRESH_EVERY);
+        if refresh {
+            if self.follow_children {
+                self.scan();
+            }
+            self.last_refresh = Some(now);
         }
         let wall = self.prev_tick.map(|(t, _)| now.saturating_duration_since(t));
         let prev_boot = self.prev_tick.map(|(_, b)| b);
@@ -162,7 +160,7 @@ impl Tree {
             let Some(p) = self.members.get_mut(&pid) else {
                 continue;
             };
-            let r: Reading = match p.read(req.per_process || scan_now) {
+            let r: Reading = match p.read(req.per_process || refresh) {
                 Ok(r) => r,
                 Err(_) => {
                     gone.push(pid);
