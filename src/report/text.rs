@@ -125,7 +125,8 @@ pub fn write_summary(
                 table_row(w, "GPU mem", &s.gpu_mem_bytes, bytes)?
             }
             GpuState::Available => {}
-            GpuState::Unavailable(reason) => writeln!(w, "  {:<9} not available ({reason})", "GPU mem")?,
+            // The reason was said once when sampling started.
+            GpuState::Unavailable(_) => writeln!(w, "  {:<9} not available", "GPU mem")?,
             GpuState::Off => writeln!(w, "  {:<9} off", "GPU mem")?,
         }
         if rec.pids.len() > 1 {
