@@ -192,23 +192,8 @@ fn pid_target_runs_for_the_duration_at_the_asked_rate_and_is_left_running() {
     let target = spawn_python("import time; time.sleep(30)", &[]);
     let dir = tmp();
     let csv_path = dir.path().join("s.csv");
-    let out = loadprof()
-        .args([
-            "sample",
-            "--pid",
-            &target.pid().to_string(),
-            "-d",
-            "1s",
-            "--interval",
-            "100ms",
-            "--json",
-            "-o",
-        ])
-        .arg(&csv_path)
-        .output()
-        .unwrap();
+    let (out, doc) = sample_pid(target.pid(), &["-d", "1s", "--interval", "100ms"], &csv_path);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc = json(&out.stdout);
     assert_eq!(doc["run"]["outcome"], "completed");
     let res = &doc["resources"];
     assert_eq!(res["samples"], 11, "samples at 0, 0.1, ..., 1.0 s");
@@ -239,21 +224,8 @@ fn pid_target_exiting_ends_the_run() {
     // sees it turn into a zombie: that counts as exited.
     let target = spawn_python("import time; time.sleep(0.6)", &[]);
     let dir = tmp();
-    let out = loadprof()
-        .args([
-            "sample",
-            "--pid",
-            &target.pid().to_string(),
-            "--interval",
-            "50ms",
-            "--json",
-            "-o",
-        ])
-        .arg(dir.path().join("s.csv"))
-        .output()
-        .unwrap();
+    let (out, doc) = sample_pid(target.pid(), &["--interval", "50ms"], &dir.path().join("s.csv"));
     assert_eq!(out.status.code(), Some(0));
-    let doc = json(&out.stdout);
     assert_eq!(doc["run"]["outcome"], "target_exited");
     assert!(doc["run"]["duration_s"].as_f64().unwrap() < 5.0);
 }
@@ -402,22 +374,11 @@ time.sleep(6)
 "#;
     let target = spawn_python(script, &[]);
     let dir = tmp();
-    let out = loadprof()
-        .args([
-            "sample",
-            "--pid",
-            &target.pid().to_string(),
-            "-d",
-            "2500ms",
-            "--interval",
-            "500ms",
-            "--json",
-            "-o",
-        ])
-        .arg(dir.path().join("s.csv"))
-        .output()
-        .unwrap();
-    let doc = json(&out.stdout);
+    let (_, doc) = sample_pid(
+        target.pid(),
+        &["-d", "2500ms", "--interval", "500ms"],
+        &dir.path().join("s.csv"),
+    );
     let pids = sampled_pids(&doc);
     kill_all(&pids);
     assert_eq!(
@@ -432,21 +393,7 @@ fn no_children_samples_the_root_alone() {
     let script = "import subprocess, sys, time\np = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)'])\ntime.sleep(5)";
     let target = spawn_python(script, &[]);
     let dir = tmp();
-    let out = loadprof()
-        .args([
-            "sample",
-            "--pid",
-            &target.pid().to_string(),
-            "-d",
-            "1s",
-            "--no-children",
-            "--json",
-            "-o",
-        ])
-        .arg(dir.path().join("s.csv"))
-        .output()
-        .unwrap();
-    let doc = json(&out.stdout);
+    let (_, doc) = sample_pid(target.pid(), &["-d", "1s", "--no-children"], &dir.path().join("s.csv"));
     assert_eq!(doc["resources"]["procs"]["max"], 1.0);
     assert_eq!(doc["resources"]["pids"], serde_json::json!([target.pid()]));
 }

@@ -161,6 +161,20 @@ pub fn median_between(csv: &Csv, col: &str, from: f64, to: f64) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// Runs `loadprof sample --pid PID <extra> --json -o CSV`; returns the run's
+/// output and its JSON result.
+pub fn sample_pid(pid: u32, extra: &[&str], csv: &Path) -> (std::process::Output, serde_json::Value) {
+    let out = loadprof()
+        .args(["sample", "--pid", &pid.to_string()])
+        .args(extra)
+        .args(["--json", "-o"])
+        .arg(csv)
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    (out, doc)
+}
+
 /// Every pid a `--json` result says was sampled.
 pub fn sampled_pids(doc: &serde_json::Value) -> Vec<u32> {
     doc["resources"]["pids"]
