@@ -6,8 +6,14 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+use crate::config::load::{
+    At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, LoadSpec, ModelSpec, RequestSpec, parse_status_list,
+};
+use crate::config::profile::LoadedProfile;
 use crate::config::units::parse_duration;
-use crate::config::{GpuMode, SampleCommand};
+use crate::config::{GpuMode, LoadCommand, SampleCommand};
+use crate::load::plan::Stage;
+use crate::load::stream::StreamKind;
 use crate::sample::{SamplerConfig, TargetSpec};
 
 #[derive(Debug, Parser)]
@@ -30,6 +36,120 @@ pub enum Command {
         after_help = "Examples:\n  loadprof sample --pid 4242 --duration 5m\n  loadprof sample --name 'uvicorn app:app' -o rss.csv\n  loadprof sample --interval 10ms -- python3 train.py"
     )]
     Sample(SampleArgs),
+    /// Drive HTTP load at a URL (or a profile's [load] tables) and report latency, errors and time to first chunk.
+    #[command(
+        group(ArgGroup::new("what").required(true).args(["url", "profile"])),
+        after_help = "Examples:\n  loadprof load http://127.0.0.1:8080/ -c 50 -d 30s\n  loadprof load http://127.0.0.1:8080/ --rate 200 -d 1m\n  loadprof load http://127.0.0.1:8000/v1/chat --json-body '{\"q\":\"hi\"}' --stream sse -c 8 -d 2m\n  loadprof load --profile profiles/rag.toml -o out/rag/result.json"
+    )]
+    Load(Box<LoadArgs>),
+    /// Merge result.json files from several load workers: histograms are added exactly and every percentile recomputed.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The URL to load (quick mode).
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Take requests, model and timing from this profile's [load] tables.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["method", "headers", "body", "json_body", "stream", "expect_status", "expect_body"])]
+    pub profile: Option<PathBuf>,
+
+    /// Connections: virtual users in the closed model; the cap on requests in flight with --rate (default 50, or 1000 with --rate).
+    #[arg(short = 'c', long, value_name = "N")]
+    pub connections: Option<u64>,
+
+    /// How long to send requests (e.g. 30s, 5m). Default 10s unless -n is given.
+    #[arg(short = 'd', long, value_parser = parse_positive_duration)]
+    pub duration: Option<Duration>,
+
+    /// Send this many requests in all, then stop.
+    #[arg(short = 'n', long = "requests", value_name = "N")]
+    pub requests: Option<u64>,
+
+    /// Open model: start this many requests per second whatever the answers do.
+    #[arg(long, value_name = "RPS")]
+    pub rate: Option<f64>,
+
+    /// With --rate: Poisson arrivals (random gaps) instead of evenly spaced ones.
+    #[arg(long, requires = "rate")]
+    pub poisson: bool,
+
+    /// HTTP method (default GET, or POST with a body).
+    #[arg(short = 'm', long)]
+    pub method: Option<String>,
+
+    /// A request header, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'K: V'")]
+    pub headers: Vec<String>,
+
+    /// Request body, sent as it is.
+    #[arg(long, conflicts_with = "json_body")]
+    pub body: Option<String>,
+
+    /// JSON request body (sets Content-Type: application/json).
+    #[arg(long, value_name = "JSON")]
+    pub json_body: Option<String>,
+
+    /// The answer is a stream: time the first chunk and the gaps between chunks.
+    #[arg(long, value_enum)]
+    pub stream: Option<StreamKind>,
+
+    /// Accepted status codes, e.g. 200 or 200,201. Default: any status below 400.
+    #[arg(long, value_name = "CODES")]
+    pub expect_status: Option<String>,
+
+    /// A regular expression the body must match; a miss counts as a check failure.
+    #[arg(long, value_name = "REGEX")]
+    pub expect_body: Option<String>,
+
+    /// Limit for connecting and the whole answer (for a stream: until its headers).
+    #[arg(long, value_parser = parse_positive_duration, default_value = "30s")]
+    pub timeout: Duration,
+
+    /// Limit for a stream's body after its headers.
+    #[arg(long, value_parser = parse_positive_duration, default_value = "10m")]
+    pub stream_timeout: Duration,
+
+    /// HTTP/2: over TLS for https URLs, cleartext with prior knowledge (h2c) for http.
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Accept any TLS certificate (self-signed test servers).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Measure open-model latency from the real send time instead of the intended one (hides coordinated omission).
+    #[arg(long)]
+    pub no_latency_correction: bool,
+
+    /// This process's index among --worker-count load workers (from 0).
+    #[arg(long, default_value_t = 0, value_name = "I")]
+    pub worker_index: u32,
+
+    /// Number of load workers sharing the rate and users; combine their results with `loadprof merge`.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub worker_count: u32,
+
+    /// Where to write result.json (timeline.csv goes beside it). Default: out/load-<YYYYmmdd-HHMMSS>/result.json.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the result (the run and load sections of result.json) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// result.json files written by `loadprof load` workers.
+    #[arg(required = true, num_args = 1.., value_name = "RESULT.json")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Where to write the merged result.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -107,7 +227,151 @@ impl SampleArgs {
     }
 }
 
-fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+impl LoadArgs {
+    /// The validated-to-be spec of this command: from the profile, or from
+    /// the quick-mode flags.
+    pub fn into_command(self, now: chrono::DateTime<chrono::Local>) -> Result<LoadCommand, String> {
+        let worker = (self.worker_index, self.worker_count);
+        if self.worker_count == 0 || self.worker_index >= self.worker_count {
+            return Err(format!(
+                "--worker-index {} --worker-count {}: the index must be below the count (0 to count-1)",
+                self.worker_index, self.worker_count
+            ));
+        }
+        let output = self.output.clone().unwrap_or_else(|| {
+            PathBuf::from("out")
+                .join(format!("load-{}", now.format("%Y%m%d-%H%M%S")))
+                .join("result.json")
+        });
+        let (spec, target, profile) = match &self.profile {
+            Some(path) => {
+                let p = LoadedProfile::read(path)?;
+                let mut spec = p.load_spec(worker)?;
+                self.apply_overrides(&mut spec);
+                let name = p.profile.name.clone();
+                (spec, path.display().to_string(), name)
+            }
+            None => {
+                let url = self.url.clone().unwrap_or_default();
+                (self.quick_spec(worker)?, url, None)
+            }
+        };
+        Ok(LoadCommand {
+            spec,
+            target,
+            profile,
+            output,
+            json: self.json,
+        })
+    }
+
+    /// Flags that also make sense with --profile override its values.
+    fn apply_overrides(&self, spec: &mut LoadSpec) {
+        if let Some(d) = self.duration {
+            spec.duration = Some(d);
+        }
+        if let Some(n) = self.requests {
+            spec.max_requests = Some(At::new(n, "-n"));
+        }
+        spec.http2 |= self.http2;
+        spec.insecure |= self.insecure;
+        spec.latency_correction &= !self.no_latency_correction;
+    }
+
+    fn quick_spec(&self, worker: (u32, u32)) -> Result<LoadSpec, String> {
+        let url = self.url.clone().unwrap_or_default();
+        let body = match (&self.body, &self.json_body) {
+            (Some(b), _) => Some(At::new(BodySource::Text(b.clone()), "--body")),
+            (None, Some(j)) => {
+                let v: serde_json::Value = serde_json::from_str(j)
+                    .map_err(|e| format!("--json-body: not valid JSON ({e}); e.g. --json-body '{{\"q\": \"hi\"}}'"))?;
+                Some(At::new(BodySource::Json(v), "--json-body"))
+            }
+            (None, None) => None,
+        };
+        let method = self
+            .method
+            .clone()
+            .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.to_string());
+        let mut headers = Vec::new();
+        for h in &self.headers {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("-H '{h}': expected 'Name: value', e.g. -H 'Authorization: Bearer x'"))?;
+            headers.push(At::new(
+                (k.trim().to_string(), v.trim().to_string()),
+                format!("-H '{h}'"),
+            ));
+        }
+        let path = crate::load::Origin::parse(&url)
+            .map(|(_, p)| p)
+            .unwrap_or_else(|_| "/".into());
+        let duration = match (self.duration, self.requests) {
+            (Some(d), _) => Some(d),
+            (None, Some(_)) => None,
+            (None, None) => Some(Duration::from_secs(10)),
+        };
+        let model = match self.rate {
+            Some(rate) => ModelSpec::Open {
+                stages: vec![At::new(
+                    Stage {
+                        from: rate,
+                        to: rate,
+                        duration,
+                    },
+                    "--rate",
+                )],
+                poisson: self.poisson,
+                max_in_flight: At::new(self.connections.unwrap_or(DEFAULT_MAX_IN_FLIGHT), "-c"),
+            },
+            None => ModelSpec::Closed {
+                users: At::new(self.connections.unwrap_or(50), "-c"),
+                spawn_rate: None,
+                think: Default::default(),
+                iterations: None,
+            },
+        };
+        Ok(LoadSpec {
+            base_url: At::new(url.clone(), "URL"),
+            requests: vec![RequestSpec {
+                name: format!(
+                    "{} {}",
+                    method.to_ascii_uppercase(),
+                    path.split('?').next().unwrap_or("/")
+                ),
+                weight: At::new(1, "URL"),
+                method: At::new(method, "-m"),
+                // The base URL already holds the path.
+                path: At::new("/".into(), "URL"),
+                headers,
+                body,
+                stream: self.stream.unwrap_or_default(),
+                expect_status: match &self.expect_status {
+                    Some(s) => Some(At::new(
+                        parse_status_list(s).map_err(|e| format!("--expect-status: {e}"))?,
+                        "--expect-status",
+                    )),
+                    None => None,
+                },
+                expect_body: self.expect_body.clone().map(|r| At::new(r, "--expect-body")),
+            }],
+            model,
+            duration,
+            max_requests: self.requests.map(|n| At::new(n, "-n")),
+            timeout: self.timeout,
+            stream_timeout: Some(self.stream_timeout),
+            graceful_stop: DEFAULT_GRACEFUL_STOP,
+            http2: self.http2,
+            insecure: self.insecure,
+            latency_correction: !self.no_latency_correction,
+            vars: Default::default(),
+            base_dir: PathBuf::from("."),
+            worker,
+        })
+    }
+}
+
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s).map_err(|e| e.to_string())?;
     if d.is_zero() {
         return Err("must be greater than zero, e.g. 100ms, 30s, 5m".into());
@@ -130,7 +394,9 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<SampleCommand, clap::Error> {
         let cli = Cli::try_parse_from(std::iter::once("loadprof").chain(args.iter().copied()))?;
-        let Command::Sample(a) = cli.command;
+        let Command::Sample(a) = cli.command else {
+            panic!("not a sample command")
+        };
         Ok(a.into_command(chrono::Local::now()))
     }
 

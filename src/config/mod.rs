@@ -1,6 +1,8 @@
 //! Validated settings: what the command line (and later the profile) asks
 //! for, turned into typed values before any engine sees them.
 
+pub mod load;
+pub mod profile;
 pub mod units;
 
 use std::path::PathBuf;
@@ -26,6 +28,19 @@ pub struct SampleCommand {
     pub target: TargetSpec,
     pub sampler: SamplerConfig,
     /// Where `samples.csv` goes; `samples-procs.csv` is written beside it.
+    pub output: PathBuf,
+    pub json: bool,
+}
+
+/// Everything `loadprof load` needs before its templates are compiled.
+#[derive(Debug, Clone)]
+pub struct LoadCommand {
+    pub spec: load::LoadSpec,
+    /// The URL or profile, for the summary.
+    pub target: String,
+    /// The profile's `name`, for `run.profile`.
+    pub profile: Option<String>,
+    /// Where result.json goes; timeline.csv is written beside it.
     pub output: PathBuf,
     pub json: bool,
 }

@@ -150,6 +150,48 @@ fn push_csv_field(line: &mut String, field: &str) {
     }
 }
 
+/// The columns of `timeline.csv` (DESIGN.md).
+pub const TIMELINE_HEADER: &str = "elapsed_s,requests,errors,rps,p50_ms,p95_ms,p99_ms";
+
+/// `timeline.csv`, one row per second of load, streamed and flushed as
+/// each second completes.
+pub struct TimelineWriter {
+    file: BufWriter<File>,
+}
+
+impl TimelineWriter {
+    pub fn create(path: &Path) -> io::Result<TimelineWriter> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = BufWriter::new(File::create(path)?);
+        writeln!(file, "{TIMELINE_HEADER}")?;
+        Ok(TimelineWriter { file })
+    }
+
+    pub fn write(&mut self, row: &crate::load::TimelineRow) -> io::Result<()> {
+        let p = |f: fn(&crate::load::stats::Percentiles) -> f64| {
+            row.latency.as_ref().map_or(String::new(), |l| f(l).to_string())
+        };
+        writeln!(
+            self.file,
+            "{},{},{},{:.1},{},{},{}",
+            row.elapsed_s,
+            row.requests,
+            row.errors,
+            row.rps(),
+            p(|l| l.p50_ms),
+            p(|l| l.p95_ms),
+            p(|l| l.p99_ms)
+        )?;
+        self.file.flush()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,24 @@
 //! Writers take a `Write`, so each format is testable without a terminal.
 
 pub mod csv;
+pub mod load;
+pub mod load_text;
 pub mod progress;
 pub mod schema;
 pub mod text;
+
+/// Writes `bytes` to `path` through a temporary file in the same folder
+/// and a rename, so a reader never sees half a file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

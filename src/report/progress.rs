@@ -54,3 +54,56 @@ impl Progress {
 fn round_s(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs())
 }
+
+/// The live line of a load run: elapsed / planned time, requests per
+/// second, errors, and the p95 of the last second.
+pub struct LoadProgress {
+    bar: Option<ProgressBar>,
+    duration: Option<Duration>,
+    errors: u64,
+}
+
+impl LoadProgress {
+    pub fn new(wanted: bool, duration: Option<Duration>) -> LoadProgress {
+        let bar = (wanted && std::io::stdout().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout_with_hz(4));
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+            bar
+        });
+        LoadProgress {
+            bar,
+            duration,
+            errors: 0,
+        }
+    }
+
+    pub fn update(&mut self, row: &crate::load::TimelineRow) {
+        self.errors += row.errors;
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        let elapsed = Duration::from_secs(row.elapsed_s + 1);
+        let time = match self.duration {
+            Some(d) => format!(
+                "{} / {} ({} left)",
+                format_duration(elapsed),
+                format_duration(d),
+                format_duration(d.saturating_sub(elapsed))
+            ),
+            None => format_duration(elapsed),
+        };
+        let p95 = row.latency.map_or("-".into(), |l| format!("{:.1}ms", l.p95_ms));
+        bar.set_message(format!(
+            "{time}  {:.0} req/s  errors {}  p95 {p95}",
+            row.rps(),
+            self.errors
+        ));
+        bar.tick();
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub struct ResultDoc {
     pub tool: Tool,
     pub run: Run,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::LoadSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
     pub passed: bool,
 }
@@ -183,7 +185,31 @@ impl ResultDoc {
                 outcome: rec.outcome,
                 host: Host::detect(),
             },
+            load: None,
             resources: Some(Resources::from_recording(rec, owned)),
+            passed: true,
+        }
+    }
+
+    /// The result of a `load` run: the `run` and `load` sections.
+    pub fn from_load(rec: &crate::load::LoadRecording, profile: Option<String>) -> ResultDoc {
+        ResultDoc {
+            schema: SCHEMA,
+            tool: Tool::this(),
+            run: Run {
+                profile,
+                started_at: timestamp(rec.started_at),
+                ended_at: timestamp(rec.ended_at),
+                duration_s: (rec.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+                outcome: if rec.stop.is_some() {
+                    Outcome::Interrupted
+                } else {
+                    Outcome::Completed
+                },
+                host: Host::detect(),
+            },
+            load: Some(super::load::LoadSection::from_recording(rec)),
+            resources: None,
             passed: true,
         }
     }

@@ -33,6 +33,12 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
+/// "interrupted by SIGINT (Ctrl-C)", for a stop request.
+pub fn stop_phrase(reason: crate::cancel::StopReason) -> String {
+    let crate::cancel::StopReason::Signal(sig) = reason;
+    format!("interrupted by {}", signal_name(sig))
+}
+
 /// One line saying how the run ended.
 pub fn outcome_line(rec: &Recording) -> String {
     match rec.outcome {

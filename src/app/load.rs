@@ -1,0 +1,84 @@
+//! `loadprof load`: build the engine's config, run it on a tokio runtime
+//! with timeline.csv streamed and a live progress line, then write
+//! result.json atomically and print the summary (or the JSON result).
+
+use std::io::{self, Write};
+
+use anyhow::anyhow;
+
+use crate::cancel::{self, StopToken};
+use crate::config::LoadCommand;
+use crate::error::{Error, Exit};
+use crate::load::{self, LoadError};
+use crate::report::csv::TimelineWriter;
+use crate::report::progress::LoadProgress;
+use crate::report::schema::ResultDoc;
+use crate::report::{load_text, write_atomic};
+
+pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let cfg = crate::config::load::build(cmd.spec).map_err(|e| Error::bad_input(anyhow!(e)))?;
+    let planned = cfg.planned_duration();
+    let timeline_path = cmd.output.with_file_name("timeline.csv");
+    let mut timeline = TimelineWriter::create(&timeline_path).map_err(|e| {
+        Error::bad_input(anyhow!(
+            "-o {}: cannot write there: {e}; pass a path in a writable folder",
+            cmd.output.display()
+        ))
+    })?;
+    let stop = StopToken::new();
+    cancel::stop_on_signals(stop.clone())
+        .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::cannot_run(anyhow!("cannot start the async runtime: {e}")))?;
+    let mut progress = LoadProgress::new(!cmd.json, planned);
+    let mut write_error = None;
+    let recorded = runtime.block_on(load::run(cfg, &stop, &mut |row| {
+        if let Err(e) = timeline.write(row) {
+            write_error.get_or_insert(e);
+        }
+        progress.update(row);
+    }));
+    progress.finish();
+    let flushed = timeline.flush();
+    drop(runtime);
+    let rec = match recorded {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&timeline_path);
+            return Err(match e {
+                LoadError::Setup(_) => Error::bad_input(e),
+                LoadError::Unreachable { .. } | LoadError::Resolve { .. } => Error::cannot_run(e),
+            });
+        }
+    };
+    let doc = ResultDoc::from_load(&rec, cmd.profile.clone());
+    let json = serde_json::to_vec_pretty(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    write_atomic(&cmd.output, &json).map_err(|e| Error::cannot_run(anyhow!("{}: {e}", cmd.output.display())))?;
+    if let Some(e) = write_error.or(flushed.err()) {
+        return Err(Error::cannot_run(anyhow!("{}: {e}", timeline_path.display())));
+    }
+    let outcome = match rec.stop {
+        Some(s) => format!("{}; results are partial", crate::report::text::stop_phrase(s)),
+        None => "completed".to_string(),
+    };
+    let section = doc.load.as_ref().expect("a load result has a load section");
+    let files = [cmd.output.as_path(), timeline_path.as_path()];
+    let printed = if cmd.json {
+        load_text::write_summary(err, section, &cmd.target, &outcome, &files)
+            .and_then(|()| out.write_all(&json))
+            .and_then(|()| writeln!(out))
+    } else {
+        load_text::write_summary(out, section, &cmd.target, &outcome, &files)
+    };
+    match printed {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(Error::cannot_run(e)),
+        _ => {}
+    }
+    Ok(if rec.stop.is_some() {
+        Exit::Interrupted
+    } else {
+        Exit::Success
+    })
+}

@@ -1,0 +1,465 @@
+//! Turns what the user wrote for the load engine (quick-mode flags or a
+//! profile's `[load]` tables) into a validated [`LoadConfig`]. Both fronts
+//! fill the same [`LoadSpec`], whose values carry where they were written
+//! (`--body`, `profile.toml:12: load.request[0].json`), so every error
+//! names its flag or key and what would be valid.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+use crate::load::plan::{RatePlan, Stage, ThinkTime, share_of};
+use crate::load::stream::StreamKind;
+use crate::load::template::{Escape, TemplateContext};
+use crate::load::{BodySpec, Endpoint, Executor, LoadConfig, Origin};
+
+/// A value and where the user wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct At<T> {
+    pub value: T,
+    pub at: String,
+}
+
+impl<T> At<T> {
+    pub fn new(value: T, at: impl Into<String>) -> At<T> {
+        At { value, at: at.into() }
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> String {
+        format!("{}: {msg}", self.at)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodySource {
+    Text(String),
+    Json(serde_json::Value),
+}
+
+/// One request of the mix, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    pub name: String,
+    pub weight: At<u32>,
+    pub method: At<String>,
+    /// Path and query, relative to the base URL.
+    pub path: At<String>,
+    pub headers: Vec<At<(String, String)>>,
+    pub body: Option<At<BodySource>>,
+    pub stream: StreamKind,
+    pub expect_status: Option<At<Vec<u16>>>,
+    pub expect_body: Option<At<String>>,
+}
+
+/// The load model, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSpec {
+    Closed {
+        users: At<u64>,
+        spawn_rate: Option<At<f64>>,
+        think: ThinkTime,
+        iterations: Option<At<u64>>,
+    },
+    Open {
+        /// Stages; a constant rate is one stage lasting `duration`.
+        stages: Vec<At<Stage>>,
+        poisson: bool,
+        max_in_flight: At<u64>,
+    },
+}
+
+/// Everything needed to build a [`LoadConfig`].
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub base_url: At<String>,
+    pub requests: Vec<RequestSpec>,
+    pub model: ModelSpec,
+    pub duration: Option<Duration>,
+    pub max_requests: Option<At<u64>>,
+    pub timeout: Duration,
+    pub stream_timeout: Option<Duration>,
+    pub graceful_stop: Duration,
+    pub http2: bool,
+    pub insecure: bool,
+    pub latency_correction: bool,
+    pub vars: BTreeMap<String, Vec<String>>,
+    /// Where `{{line FILE}}` paths are relative to.
+    pub base_dir: PathBuf,
+    /// This process's share of the load: (index, count).
+    pub worker: (u32, u32),
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
+
+/// Validates `spec` and compiles its templates.
+pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
+    let (origin, base_path) = Origin::parse(&spec.base_url.value).map_err(|e| spec.base_url.err(e))?;
+    if spec.requests.is_empty() {
+        return Err(format!(
+            "{}: no requests; add at least one [[load.request]] table",
+            spec.base_url.at
+        ));
+    }
+    let (index, count) = spec.worker;
+    let mut ctx = TemplateContext::new(spec.vars.clone(), &spec.base_dir);
+    let mut endpoints = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, r) in spec.requests.iter().enumerate() {
+        if !names.insert(r.name.clone()) {
+            return Err(r.method.err(format!(
+                "two requests are named '{}'; give each [[load.request]] its own name",
+                r.name
+            )));
+        }
+        endpoints.push(endpoint(i, r, &origin, &base_path, spec.http2, &mut ctx)?);
+    }
+    if endpoints.iter().all(|e| e.weight == 0) {
+        return Err(spec.requests[0]
+            .weight
+            .err("every request has weight 0; give at least one a weight of 1 or more"));
+    }
+    let executor = match &spec.model {
+        ModelSpec::Closed {
+            users,
+            spawn_rate,
+            think,
+            iterations,
+        } => {
+            if users.value == 0 {
+                return Err(users.err("must be at least 1"));
+            }
+            if let Some(r) = spawn_rate
+                && !(r.value > 0.0 && r.value.is_finite())
+            {
+                return Err(r.err("must be greater than 0 (users added per second)"));
+            }
+            if let Some(n) = iterations
+                && n.value == 0
+            {
+                return Err(n.err("must be at least 1"));
+            }
+            let users = share_of(users.value, index, count) as usize;
+            Executor::Closed {
+                users,
+                spawn_rate: spawn_rate.as_ref().map(|r| r.value / f64::from(count)),
+                think: *think,
+                iterations: iterations.as_ref().map(|n| n.value),
+            }
+        }
+        ModelSpec::Open {
+            stages,
+            poisson,
+            max_in_flight,
+        } => {
+            for s in stages {
+                let ok = |r: f64| r.is_finite() && r >= 0.0;
+                if !ok(s.value.from) || !ok(s.value.to) {
+                    return Err(s.err("rate must be a number of requests per second, 0 or more"));
+                }
+                if s.value.duration.is_some_and(|d| d.is_zero()) {
+                    return Err(s.err("stage duration must be greater than 0"));
+                }
+            }
+            let plan = RatePlan {
+                stages: stages.iter().map(|s| s.value).collect(),
+            };
+            if plan.peak() <= 0.0 {
+                return Err(stages[0].err("rate must be greater than 0, e.g. 50 (requests per second)"));
+            }
+            if max_in_flight.value == 0 {
+                return Err(max_in_flight.err("must be at least 1"));
+            }
+            Executor::Open {
+                plan: plan.share(count),
+                poisson: *poisson,
+                max_in_flight: share_of(max_in_flight.value, index, count).max(1) as usize,
+            }
+        }
+    };
+    let max_requests = match &spec.max_requests {
+        Some(n) if n.value == 0 => return Err(n.err("must be at least 1")),
+        Some(n) => Some(share_of(n.value, index, count)),
+        None => None,
+    };
+    Ok(LoadConfig {
+        origin,
+        endpoints,
+        executor,
+        duration: spec.duration,
+        max_requests,
+        timeout: spec.timeout,
+        stream_timeout: spec.stream_timeout,
+        http2: spec.http2,
+        insecure: spec.insecure,
+        latency_correction: spec.latency_correction,
+        graceful_stop: spec.graceful_stop,
+    })
+}
+
+fn endpoint(
+    index: usize,
+    r: &RequestSpec,
+    origin: &Origin,
+    base_path: &str,
+    http2: bool,
+    ctx: &mut TemplateContext,
+) -> Result<Endpoint, String> {
+    let method = Method::from_bytes(r.method.value.to_ascii_uppercase().as_bytes()).map_err(|_| {
+        r.method.err(format!(
+            "'{}' is not an HTTP method; e.g. GET, POST, PUT",
+            r.method.value
+        ))
+    })?;
+    let joined = join_path(base_path, &r.path.value);
+    let path = ctx.compile(&joined, Escape::Url).map_err(|e| r.path.err(e))?;
+    let prefix = origin.prefix();
+    let uri_of = |p: &str| -> Result<Uri, String> {
+        let full = if http2 { format!("{prefix}{p}") } else { p.to_string() };
+        full.parse::<Uri>()
+            .map_err(|e| r.path.err(format!("'{p}' is not a valid path ({e})")))
+    };
+    let uri = match path.as_static() {
+        Some(p) => Some(uri_of(p)?),
+        None => None,
+    };
+    let fallback_uri = uri_of("/")?;
+    let mut headers = HeaderMap::new();
+    if !http2 {
+        headers.insert(http::header::HOST, header_value(&origin.authority(), &r.path)?);
+    }
+    headers.insert(
+        http::header::USER_AGENT,
+        HeaderValue::from_static(concat!("loadprof/", env!("CARGO_PKG_VERSION"))),
+    );
+    let body = match &r.body {
+        None => None,
+        Some(b) => {
+            let (text, escape, content_type) = match &b.value {
+                BodySource::Text(t) => (t.clone(), Escape::None, None),
+                BodySource::Json(v) => (v.to_string(), Escape::JsonString, Some("application/json")),
+            };
+            if let Some(ct) = content_type {
+                headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            }
+            let template = ctx.compile(&text, escape).map_err(|e| b.err(e))?;
+            let fixed = template.as_static().map(|s| Bytes::copy_from_slice(s.as_bytes()));
+            Some(BodySpec { template, fixed })
+        }
+    };
+    let mut header_templates = Vec::new();
+    for h in &r.headers {
+        let (k, v) = &h.value;
+        let name = HeaderName::from_bytes(k.trim().as_bytes())
+            .map_err(|_| h.err(format!("'{k}' is not a valid header name")))?;
+        let t = ctx.compile(v.trim(), Escape::None).map_err(|e| h.err(e))?;
+        match t.as_static() {
+            Some(v) => {
+                headers.insert(name, header_value(v, h)?);
+            }
+            None => header_templates.push((name, t)),
+        }
+    }
+    if let Some(re) = &r.expect_status
+        && let Some(bad) = re.value.iter().find(|c| !(100..=599).contains(*c))
+    {
+        return Err(re.err(format!("{bad} is not an HTTP status code (100 to 599)")));
+    }
+    let expect_body = match &r.expect_body {
+        Some(re) => {
+            Some(regex::Regex::new(&re.value).map_err(|e| re.err(format!("not a valid regular expression: {e}")))?)
+        }
+        None => None,
+    };
+    Ok(Endpoint {
+        index,
+        name: r.name.clone(),
+        weight: r.weight.value,
+        method,
+        path,
+        uri,
+        fallback_uri,
+        origin_prefix: prefix,
+        headers,
+        header_templates,
+        body,
+        stream: r.stream,
+        expect_status: r.expect_status.as_ref().map(|s| s.value.clone()),
+        expect_body,
+    })
+}
+
+fn header_value<T>(v: &str, at: &At<T>) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(v).map_err(|_| at.err(format!("'{v}' is not a valid header value")))
+}
+
+/// The base URL's path joined with a request's path: `/api` + `/ask` =
+/// `/api/ask`; a request path of `/` alone keeps the base path.
+fn join_path(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match path {
+        "" | "/" if !base.is_empty() => base.to_string(),
+        p if p.starts_with('/') => format!("{base}{p}"),
+        p => format!("{base}/{p}"),
+    }
+}
+
+/// Parses `300ms..1s` (a range) or `500ms` (fixed).
+pub fn parse_think_time(s: &str) -> Result<ThinkTime, String> {
+    use super::units::parse_duration;
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (min, max) = (
+                parse_duration(a).map_err(|e| e.to_string())?,
+                parse_duration(b).map_err(|e| e.to_string())?,
+            );
+            if min > max {
+                return Err(format!("'{s}': the range must go from low to high, e.g. 300ms..1s"));
+            }
+            Ok(ThinkTime { min, max })
+        }
+        None => parse_duration(s).map(ThinkTime::fixed).map_err(|e| e.to_string()),
+    }
+}
+
+/// Parses `200`, `200,201` or `2xx`-free lists of status codes.
+pub fn parse_status_list(s: &str) -> Result<Vec<u16>, String> {
+    s.split(',')
+        .map(|c| {
+            c.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(|| {
+                    format!(
+                        "'{}' is not an HTTP status code (100 to 599), e.g. 200 or 200,201",
+                        c.trim()
+                    )
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(base: &str, path: &str) -> LoadSpec {
+        LoadSpec {
+            base_url: At::new(base.to_string(), "URL"),
+            requests: vec![RequestSpec {
+                name: "r".into(),
+                weight: At::new(1, "w"),
+                method: At::new("get".into(), "-m"),
+                path: At::new(path.into(), "path"),
+                headers: vec![],
+                body: None,
+                stream: StreamKind::None,
+                expect_status: None,
+                expect_body: None,
+            }],
+            model: ModelSpec::Closed {
+                users: At::new(10, "-c"),
+                spawn_rate: None,
+                think: ThinkTime::default(),
+                iterations: None,
+            },
+            duration: Some(Duration::from_secs(1)),
+            max_requests: None,
+            timeout: DEFAULT_TIMEOUT,
+            stream_timeout: None,
+            graceful_stop: DEFAULT_GRACEFUL_STOP,
+            http2: false,
+            insecure: false,
+            latency_correction: true,
+            vars: BTreeMap::new(),
+            base_dir: PathBuf::from("."),
+            worker: (0, 1),
+        }
+    }
+
+    #[test]
+    fn joins_base_and_request_paths() {
+        assert_eq!(join_path("/api/", "/ask"), "/api/ask");
+        assert_eq!(join_path("/", "/ask"), "/ask");
+        assert_eq!(join_path("/api", "/"), "/api");
+        assert_eq!(join_path("/", "/"), "/");
+        assert_eq!(join_path("/", "x?q=1"), "/x?q=1");
+    }
+
+    #[test]
+    fn builds_origin_form_uri_and_host_header_for_http1() {
+        let c = build(spec("http://127.0.0.1:8080/api", "/ask?x=1")).unwrap();
+        let e = &c.endpoints[0];
+        assert_eq!(e.uri.as_ref().unwrap().to_string(), "/api/ask?x=1");
+        assert_eq!(e.headers["host"], "127.0.0.1:8080");
+        assert_eq!(e.method, Method::GET);
+    }
+
+    #[test]
+    fn http2_uses_absolute_uri() {
+        let mut s = spec("http://localhost:9/", "/a");
+        s.http2 = true;
+        let c = build(s).unwrap();
+        assert_eq!(c.endpoints[0].uri.as_ref().unwrap().to_string(), "http://localhost:9/a");
+        assert!(!c.endpoints[0].headers.contains_key("host"));
+    }
+
+    #[test]
+    fn errors_name_where_the_value_was_written() {
+        let e = build(spec("ftp://x/", "/")).unwrap_err();
+        assert!(e.starts_with("URL: ") && e.contains("http://"), "{e}");
+        let e = build(spec("not a url", "/")).unwrap_err();
+        assert!(e.starts_with("URL: "), "{e}");
+        let e = build(spec("http://x/", "/{{pick nope}}")).unwrap_err();
+        assert!(e.starts_with("path: ") && e.contains("'nope'"), "{e}");
+        let mut s = spec("http://x/", "/");
+        s.model = ModelSpec::Open {
+            stages: vec![At::new(
+                Stage {
+                    from: 0.0,
+                    to: 0.0,
+                    duration: None,
+                },
+                "--rate",
+            )],
+            poisson: false,
+            max_in_flight: At::new(10, "-c"),
+        };
+        let e = build(s).unwrap_err();
+        assert!(e.starts_with("--rate: ") && e.contains("greater than 0"), "{e}");
+    }
+
+    #[test]
+    fn worker_share_divides_users_rate_and_requests() {
+        let mut s = spec("http://x/", "/");
+        s.worker = (1, 3);
+        s.max_requests = Some(At::new(10, "-n"));
+        let c = build(s).unwrap();
+        assert!(matches!(c.executor, Executor::Closed { users: 3, .. }));
+        assert_eq!(c.max_requests, Some(3));
+    }
+
+    #[test]
+    fn think_time_and_status_lists() {
+        assert_eq!(
+            parse_think_time("300ms..1s").unwrap(),
+            ThinkTime {
+                min: Duration::from_millis(300),
+                max: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            parse_think_time("2s").unwrap(),
+            ThinkTime::fixed(Duration::from_secs(2))
+        );
+        assert!(parse_think_time("1s..300ms").is_err());
+        assert_eq!(parse_status_list("200, 201").unwrap(), [200, 201]);
+        assert!(parse_status_list("2xx").unwrap_err().contains("'2xx'"));
+    }
+}

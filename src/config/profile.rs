@@ -1,0 +1,497 @@
+//! Profiles: the TOML files under `profiles/` (DESIGN.md). Unknown keys are
+//! errors with a "did you mean" hint; every error names the file, line and
+//! key. Tables owned by other engines are accepted here and checked by them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::load::{
+    At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, DEFAULT_STREAM_TIMEOUT, DEFAULT_TIMEOUT, LoadSpec,
+    ModelSpec, RequestSpec, parse_think_time,
+};
+use super::units::parse_duration;
+use crate::load::plan::{Stage, ThinkTime};
+use crate::load::stream::StreamKind;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub target: Option<toml::Value>,
+    pub load: Option<Spanned<LoadTable>>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Spanned<toml::Value>>,
+    pub sample: Option<toml::Value>,
+    pub flame: Option<toml::Value>,
+    pub leak: Option<toml::Value>,
+    pub slo: Option<toml::Value>,
+    pub baseline: Option<toml::Value>,
+    pub llm: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadTable {
+    pub base_url: Spanned<String>,
+    pub users: Option<Spanned<u64>>,
+    pub spawn_rate: Option<Spanned<f64>>,
+    pub think_time: Option<Spanned<String>>,
+    pub iterations: Option<Spanned<u64>>,
+    pub rate: Option<Spanned<f64>>,
+    pub stages: Option<Vec<Spanned<StageTable>>>,
+    pub start_rate: Option<f64>,
+    #[serde(default)]
+    pub poisson: bool,
+    pub max_in_flight: Option<Spanned<u64>>,
+    pub duration: Option<Spanned<String>>,
+    pub total_requests: Option<Spanned<u64>>,
+    pub timeout: Option<Spanned<String>>,
+    pub stream_timeout: Option<Spanned<String>>,
+    pub graceful_stop: Option<Spanned<String>>,
+    #[serde(default)]
+    pub http2: bool,
+    #[serde(default)]
+    pub insecure: bool,
+    pub latency_correction: Option<bool>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub request: Vec<Spanned<RequestTable>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageTable {
+    /// Hold this rate for the stage.
+    pub rate: Option<f64>,
+    /// Ramp linearly from the previous rate to this one.
+    pub target: Option<f64>,
+    pub duration: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTable {
+    pub name: Option<String>,
+    pub weight: Option<Spanned<u32>>,
+    pub method: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub body: Option<Spanned<String>>,
+    pub json: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub stream: StreamKind,
+    pub expect_status: Option<Spanned<StatusCodes>>,
+    pub expect_body: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusCodes {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+/// A profile and its source, for locating errors.
+pub struct LoadedProfile {
+    pub path: PathBuf,
+    pub text: String,
+    pub profile: Profile,
+}
+
+impl LoadedProfile {
+    pub fn read(path: &Path) -> Result<LoadedProfile, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the profile: {e}", path.display()))?;
+        let profile = toml::from_str::<Profile>(&text).map_err(|e| {
+            let at = e.span().map(|s| line_col(&text, s.start));
+            let loc = at.map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
+            format!("{}{loc}: {}", path.display(), with_hint(e.message()))
+        })?;
+        Ok(LoadedProfile {
+            path: path.to_path_buf(),
+            text,
+            profile,
+        })
+    }
+
+    /// `file:line: key` for a value at `span`.
+    fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
+        format!("{}:{}: {key}", self.path.display(), line_col(&self.text, span.start).0)
+    }
+
+    /// The `[load]` tables as a [`LoadSpec`].
+    pub fn load_spec(&self, worker: (u32, u32)) -> Result<LoadSpec, String> {
+        let Some(load) = &self.profile.load else {
+            return Err(format!(
+                "{}: the profile has no [load] table; add one with base_url and at least one [[load.request]]",
+                self.path.display()
+            ));
+        };
+        let span = load.span();
+        let l = load.get_ref();
+        let dur = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<Duration>, String> {
+            v.as_ref()
+                .map(|s| parse_duration(s.get_ref()).map_err(|e| format!("{}: {e}", self.at(s.span(), key))))
+                .transpose()
+        };
+        let duration = dur(&l.duration, "load.duration")?;
+        let model = self.model(l, span, duration)?;
+        let mut vars = BTreeMap::new();
+        for (k, v) in &self.profile.vars {
+            vars.insert(
+                k.clone(),
+                var_list(v.get_ref()).map_err(|e| format!("{}: {e}", self.at(v.span(), &format!("vars.{k}"))))?,
+            );
+        }
+        let mut requests = Vec::new();
+        for (i, r) in l.request.iter().enumerate() {
+            requests.push(self.request(i, r, &l.headers)?);
+        }
+        Ok(LoadSpec {
+            base_url: At::new(
+                l.base_url.get_ref().clone(),
+                self.at(l.base_url.span(), "load.base_url"),
+            ),
+            requests,
+            model,
+            duration,
+            max_requests: l
+                .total_requests
+                .as_ref()
+                .map(|n| At::new(*n.get_ref(), self.at(n.span(), "load.total_requests"))),
+            timeout: dur(&l.timeout, "load.timeout")?.unwrap_or(DEFAULT_TIMEOUT),
+            stream_timeout: Some(dur(&l.stream_timeout, "load.stream_timeout")?.unwrap_or(DEFAULT_STREAM_TIMEOUT)),
+            graceful_stop: dur(&l.graceful_stop, "load.graceful_stop")?.unwrap_or(DEFAULT_GRACEFUL_STOP),
+            http2: l.http2,
+            insecure: l.insecure,
+            latency_correction: l.latency_correction.unwrap_or(true),
+            vars,
+            base_dir: self.path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            worker,
+        })
+    }
+
+    fn model(
+        &self,
+        l: &LoadTable,
+        span: std::ops::Range<usize>,
+        duration: Option<Duration>,
+    ) -> Result<ModelSpec, String> {
+        let open = l.rate.is_some() || l.stages.is_some();
+        let closed_keys =
+            l.users.is_some() || l.spawn_rate.is_some() || l.think_time.is_some() || l.iterations.is_some();
+        if open && closed_keys {
+            return Err(format!(
+                "{}: [load] mixes the open model (rate, stages) with the closed model (users, spawn_rate, think_time, iterations); keep one",
+                self.at(span, "load")
+            ));
+        }
+        if l.rate.is_some() && l.stages.is_some() {
+            return Err(format!(
+                "{}: give either rate or stages, not both",
+                self.at(span, "load")
+            ));
+        }
+        if !open {
+            let think = match &l.think_time {
+                Some(t) => parse_think_time(t.get_ref())
+                    .map_err(|e| format!("{}: {e}", self.at(t.span(), "load.think_time")))?,
+                None => ThinkTime::default(),
+            };
+            if duration.is_none() && l.iterations.is_none() && l.total_requests.is_none() {
+                return Err(format!(
+                    "{}: the load never ends; set duration (e.g. \"60s\"), iterations or total_requests",
+                    self.at(span, "load")
+                ));
+            }
+            return Ok(ModelSpec::Closed {
+                users: match &l.users {
+                    Some(u) => At::new(*u.get_ref(), self.at(u.span(), "load.users")),
+                    None => At::new(10, self.at(span.clone(), "load.users")),
+                },
+                spawn_rate: l
+                    .spawn_rate
+                    .as_ref()
+                    .map(|r| At::new(*r.get_ref(), self.at(r.span(), "load.spawn_rate"))),
+                think,
+                iterations: l
+                    .iterations
+                    .as_ref()
+                    .map(|n| At::new(*n.get_ref(), self.at(n.span(), "load.iterations"))),
+            });
+        }
+        let stages = match (&l.rate, &l.stages) {
+            (Some(r), _) => {
+                if duration.is_none() && l.total_requests.is_none() {
+                    return Err(format!(
+                        "{}: a constant rate needs duration (e.g. \"60s\") or total_requests",
+                        self.at(span, "load")
+                    ));
+                }
+                vec![At::new(
+                    Stage {
+                        from: *r.get_ref(),
+                        to: *r.get_ref(),
+                        duration,
+                    },
+                    self.at(r.span(), "load.rate"),
+                )]
+            }
+            (None, Some(stages)) => {
+                let mut prev = l.start_rate.unwrap_or(0.0);
+                let mut out = Vec::new();
+                for (i, s) in stages.iter().enumerate() {
+                    let at = self.at(s.span(), &format!("load.stages[{i}]"));
+                    let st = s.get_ref();
+                    let d = parse_duration(&st.duration).map_err(|e| format!("{at}.duration: {e}"))?;
+                    let (from, to) = match (st.rate, st.target) {
+                        (Some(r), None) => (r, r),
+                        (None, Some(t)) => (prev, t),
+                        _ => {
+                            return Err(format!(
+                                "{at}: give rate (hold it for the stage) or target (ramp to it from the previous rate), e.g. {{ rate = 50, duration = \"5m\" }}"
+                            ));
+                        }
+                    };
+                    prev = to;
+                    out.push(At::new(
+                        Stage {
+                            from,
+                            to,
+                            duration: Some(d),
+                        },
+                        at,
+                    ));
+                }
+                if out.is_empty() {
+                    return Err(format!("{}: stages is empty", self.at(span, "load.stages")));
+                }
+                out
+            }
+            (None, None) => unreachable!("open model has rate or stages"),
+        };
+        Ok(ModelSpec::Open {
+            stages,
+            poisson: l.poisson,
+            max_in_flight: match &l.max_in_flight {
+                Some(m) => At::new(*m.get_ref(), self.at(m.span(), "load.max_in_flight")),
+                None => At::new(DEFAULT_MAX_IN_FLIGHT, "load.max_in_flight"),
+            },
+        })
+    }
+
+    fn request(
+        &self,
+        i: usize,
+        r: &Spanned<RequestTable>,
+        common: &BTreeMap<String, Spanned<String>>,
+    ) -> Result<RequestSpec, String> {
+        let key = format!("load.request[{i}]");
+        let at = |span: std::ops::Range<usize>, field: &str| self.at(span, &format!("{key}.{field}"));
+        let t = r.get_ref();
+        if t.body.is_some() && t.json.is_some() {
+            return Err(format!("{}: give body or json, not both", self.at(r.span(), &key)));
+        }
+        let path = match &t.path {
+            Some(p) => At::new(p.get_ref().clone(), at(p.span(), "path")),
+            None => At::new("/".to_string(), self.at(r.span(), &key)),
+        };
+        let method_default = if t.body.is_some() || t.json.is_some() {
+            "POST"
+        } else {
+            "GET"
+        };
+        let headers = common
+            .iter()
+            .filter(|(k, _)| !t.headers.keys().any(|o| o.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| {
+                At::new(
+                    (k.clone(), v.get_ref().clone()),
+                    self.at(v.span(), &format!("load.headers.{k}")),
+                )
+            })
+            .chain(
+                t.headers
+                    .iter()
+                    .map(|(k, v)| At::new((k.clone(), v.get_ref().clone()), at(v.span(), &format!("headers.{k}")))),
+            )
+            .collect();
+        let body = match (&t.body, &t.json) {
+            (Some(b), _) => Some(At::new(BodySource::Text(b.get_ref().clone()), at(b.span(), "body"))),
+            (None, Some(j)) => {
+                let v = serde_json::to_value(j.get_ref()).map_err(|e| format!("{}: {e}", at(j.span(), "json")))?;
+                Some(At::new(BodySource::Json(v), at(j.span(), "json")))
+            }
+            _ => None,
+        };
+        Ok(RequestSpec {
+            name: t.name.clone().unwrap_or_else(|| format!("request{i}")),
+            weight: match &t.weight {
+                Some(w) => At::new(*w.get_ref(), at(w.span(), "weight")),
+                None => At::new(1, key.clone()),
+            },
+            method: match &t.method {
+                Some(m) => At::new(m.get_ref().clone(), at(m.span(), "method")),
+                None => At::new(method_default.to_string(), key.clone()),
+            },
+            path,
+            headers,
+            body,
+            stream: t.stream,
+            expect_status: t.expect_status.as_ref().map(|s| {
+                let codes = match s.get_ref() {
+                    StatusCodes::One(c) => vec![*c],
+                    StatusCodes::Many(v) => v.clone(),
+                };
+                At::new(codes, at(s.span(), "expect_status"))
+            }),
+            expect_body: t
+                .expect_body
+                .as_ref()
+                .map(|b| At::new(b.get_ref().clone(), at(b.span(), "expect_body"))),
+        })
+    }
+}
+
+fn var_list(v: &toml::Value) -> Result<Vec<String>, String> {
+    let scalar = |v: &toml::Value| match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match v {
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| scalar(i).ok_or_else(|| "list items must be strings or numbers".to_string()))
+            .collect(),
+        other => scalar(other)
+            .map(|s| vec![s])
+            .ok_or_else(|| "expected a list of strings, e.g. [\"alice\", \"bob\"]".into()),
+    }
+}
+
+/// 1-based line and column of byte `offset`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Adds "did you mean `x`?" to serde's unknown-field message.
+fn with_hint(msg: &str) -> String {
+    let msg = msg.trim();
+    let Some(rest) = msg.strip_prefix("unknown field `") else {
+        return msg.to_string();
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return msg.to_string();
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match candidates
+        .iter()
+        .map(|c| (edit_distance(field, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min()
+    {
+        Some((_, best)) => format!("{msg}; did you mean `{best}`?"),
+        None => msg.to_string(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<LoadSpec, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        LoadedProfile::read(&p)?.load_spec((0, 1))
+    }
+
+    const BASE: &str = "[load]\nbase_url = \"http://127.0.0.1:9/\"\nduration = \"2s\"\n";
+
+    #[test]
+    fn unknown_key_gets_a_hint_and_a_line() {
+        let e = load(&format!("{BASE}usres = 5\n[[load.request]]\npath = \"/\"\n")).unwrap_err();
+        assert!(e.contains("p.toml:4:1") && e.contains("did you mean `users`?"), "{e}");
+    }
+
+    #[test]
+    fn closed_model_with_requests_and_vars() {
+        let s = load(&format!(
+            "{BASE}users = 4\nspawn_rate = 2\nthink_time = \"10ms..20ms\"\n[[load.request]]\nname = \"ask\"\nweight = 3\njson = {{ q = \"{{{{pick who}}}}\" }}\nstream = \"sse\"\nexpect_status = 200\n[vars]\nwho = [\"a\", 1]\n"
+        ))
+        .unwrap();
+        assert!(matches!(s.model, ModelSpec::Closed { ref users, .. } if users.value == 4));
+        let r = &s.requests[0];
+        assert_eq!(
+            (r.name.as_str(), r.weight.value, r.method.value.as_str()),
+            ("ask", 3, "POST")
+        );
+        assert_eq!(r.stream, StreamKind::Sse);
+        assert_eq!(s.vars["who"], ["a", "1"]);
+        assert_eq!(r.expect_status.as_ref().unwrap().value, [200]);
+    }
+
+    #[test]
+    fn stages_ramp_from_the_previous_rate() {
+        let s = load(
+            "[load]\nbase_url = \"http://x/\"\nstages = [{ rate = 50, duration = \"5m\" }, { target = 100, duration = \"1m\" }]\n[[load.request]]\n",
+        )
+        .unwrap();
+        let ModelSpec::Open { stages, .. } = s.model else {
+            panic!()
+        };
+        assert_eq!((stages[0].value.from, stages[0].value.to), (50.0, 50.0));
+        assert_eq!((stages[1].value.from, stages[1].value.to), (50.0, 100.0));
+    }
+
+    #[test]
+    fn semantic_errors_name_file_line_and_key() {
+        let e = load(&format!(
+            "{BASE}[[load.request]]\npath = \"/\"\nbody = \"{{{{pick nobody}}}}\"\n"
+        ))
+        .and_then(|s| super::super::load::build(s).map(|_| ()))
+        .unwrap_err();
+        assert!(
+            e.contains("p.toml:6: load.request[0].body") && e.contains("'nobody'"),
+            "{e}"
+        );
+        let e = load("[load]\nbase_url = \"http://x/\"\nrate = 5\nusers = 3\nduration = \"1s\"\n").unwrap_err();
+        assert!(e.contains("mixes the open model"), "{e}");
+        let e = load("[load]\nbase_url = \"http://x/\"\nduration = \"1 fortnight\"\n").unwrap_err();
+        assert!(e.contains("p.toml:3: load.duration"), "{e}");
+    }
+
+    #[test]
+    fn hint_needs_a_close_candidate() {
+        assert_eq!(
+            with_hint("unknown field `zzzzzz`, expected `rate` or `users`"),
+            "unknown field `zzzzzz`, expected `rate` or `users`"
+        );
+        assert!(with_hint("unknown field `rat`, expected `rate` or `users`").ends_with("did you mean `rate`?"));
+    }
+}

@@ -1,0 +1,244 @@
+//! When requests are due. Open model: an arrival-rate plan made of stages
+//! (constant or linearly ramping), with evenly spaced or Poisson arrivals.
+//! Closed model: when each user starts and how long it thinks. Pure maths on
+//! durations; the engine owns the clock.
+
+use std::time::Duration;
+
+/// One stage of an arrival-rate plan: the rate goes linearly from `from`
+/// to `to` requests per second over `duration` (`None`: forever, only for
+/// the last stage, with `from == to`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub from: f64,
+    pub to: f64,
+    pub duration: Option<Duration>,
+}
+
+/// The arrival rate over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatePlan {
+    pub stages: Vec<Stage>,
+}
+
+impl RatePlan {
+    pub fn constant(rate: f64, duration: Option<Duration>) -> RatePlan {
+        RatePlan {
+            stages: vec![Stage {
+                from: rate,
+                to: rate,
+                duration,
+            }],
+        }
+    }
+
+    /// Total length; `None` if the plan never ends.
+    pub fn duration(&self) -> Option<Duration> {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    /// The same plan with every rate divided by `n` (one of `n` workers).
+    pub fn share(&self, n: u32) -> RatePlan {
+        let n = f64::from(n.max(1));
+        RatePlan {
+            stages: self
+                .stages
+                .iter()
+                .map(|s| Stage {
+                    from: s.from / n,
+                    to: s.to / n,
+                    duration: s.duration,
+                })
+                .collect(),
+        }
+    }
+
+    /// The highest rate anywhere in the plan.
+    pub fn peak(&self) -> f64 {
+        self.stages.iter().fold(0.0, |m, s| m.max(s.from).max(s.to))
+    }
+
+    /// The time at which the cumulative number of arrivals expected by the
+    /// plan reaches `u` (the inverse of the integral of the rate), or `None`
+    /// if the plan ends first. With `u = k` this spaces arrivals evenly; with
+    /// `u` a sum of unit exponential draws it gives Poisson arrivals, exact
+    /// for ramping rates too.
+    pub fn time_of(&self, mut u: f64) -> Option<Duration> {
+        let mut t0 = 0.0;
+        for s in &self.stages {
+            let d = s.duration.map(|d| d.as_secs_f64());
+            let expected = d.map(|d| (s.from + s.to) / 2.0 * d);
+            if let (Some(d), Some(n)) = (d, expected)
+                && u > n
+            {
+                u -= n;
+                t0 += d;
+                continue;
+            }
+            let t = match d {
+                Some(d) if s.to != s.from => {
+                    // from·t + c·t² = u, with c = (to − from) / 2d; this form of
+                    // the root stays exact when `from` is 0.
+                    let c = (s.to - s.from) / (2.0 * d);
+                    let disc = (s.from * s.from + 4.0 * c * u).max(0.0);
+                    let den = s.from + disc.sqrt();
+                    if den <= 0.0 { 0.0 } else { 2.0 * u / den }
+                }
+                _ if s.from > 0.0 => u / s.from,
+                _ => return None,
+            };
+            return Some(Duration::from_secs_f64(t0 + t));
+        }
+        None
+    }
+}
+
+/// A fixed or uniformly random pause between a user's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ThinkTime {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl ThinkTime {
+    pub fn fixed(d: Duration) -> ThinkTime {
+        ThinkTime { min: d, max: d }
+    }
+
+    /// The pause for a uniform draw `x` in [0, 1).
+    pub fn pick(&self, x: f64) -> Duration {
+        self.min + (self.max.saturating_sub(self.min)).mul_f64(x)
+    }
+}
+
+/// When closed-model user `index` (from 0) starts: `spawn_rate` users are
+/// added per second, the first at once; without a spawn rate all start at once.
+pub fn user_start(index: usize, spawn_rate: Option<f64>) -> Duration {
+    match spawn_rate {
+        Some(r) if r > 0.0 => Duration::from_secs_f64(index as f64 / r),
+        _ => Duration::ZERO,
+    }
+}
+
+/// How many of `total` users (or requests) worker `index` of `count` runs:
+/// an even share, the remainder going to the first workers.
+pub fn share_of(total: u64, index: u32, count: u32) -> u64 {
+    let count = u64::from(count.max(1));
+    total / count + u64::from(u64::from(index) < total % count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(d: Option<Duration>) -> f64 {
+        d.unwrap().as_secs_f64()
+    }
+
+    #[test]
+    fn constant_rate_spaces_arrivals_evenly() {
+        let p = RatePlan::constant(200.0, Some(Duration::from_secs(20)));
+        assert_eq!(secs(p.time_of(0.0)), 0.0);
+        assert!((secs(p.time_of(1.0)) - 0.005).abs() < 1e-9);
+        assert!((secs(p.time_of(3999.0)) - 19.995).abs() < 1e-9);
+        assert_eq!(p.time_of(4000.5), None);
+    }
+
+    #[test]
+    fn endless_plan_never_runs_out() {
+        let p = RatePlan::constant(10.0, None);
+        assert!((secs(p.time_of(1e6)) - 1e5).abs() < 1e-6);
+        assert_eq!(p.duration(), None);
+    }
+
+    #[test]
+    fn stages_follow_each_other() {
+        let p = RatePlan {
+            stages: vec![
+                Stage {
+                    from: 50.0,
+                    to: 50.0,
+                    duration: Some(Duration::from_secs(10)),
+                },
+                Stage {
+                    from: 100.0,
+                    to: 100.0,
+                    duration: Some(Duration::from_secs(10)),
+                },
+            ],
+        };
+        assert!((secs(p.time_of(500.0)) - 10.0).abs() < 1e-9);
+        assert!((secs(p.time_of(600.0)) - 11.0).abs() < 1e-9);
+        assert_eq!(p.duration(), Some(Duration::from_secs(20)));
+        assert_eq!(p.peak(), 100.0);
+    }
+
+    #[test]
+    fn ramp_from_zero_matches_the_integral() {
+        // 0 → 100/s over 10 s: N(t) = 5 t², so N = 125 at t = 5 s.
+        let p = RatePlan {
+            stages: vec![Stage {
+                from: 0.0,
+                to: 100.0,
+                duration: Some(Duration::from_secs(10)),
+            }],
+        };
+        assert_eq!(secs(p.time_of(0.0)), 0.0);
+        assert!((secs(p.time_of(125.0)) - 5.0).abs() < 1e-9);
+        assert!((secs(p.time_of(500.0)) - 10.0).abs() < 1e-9);
+        assert_eq!(p.time_of(501.0), None);
+    }
+
+    #[test]
+    fn ramp_down_matches_the_integral() {
+        // 100 → 0/s over 10 s: N(t) = 100 t − 5 t², N(5) = 375.
+        let p = RatePlan {
+            stages: vec![Stage {
+                from: 100.0,
+                to: 0.0,
+                duration: Some(Duration::from_secs(10)),
+            }],
+        };
+        assert!((secs(p.time_of(375.0)) - 5.0).abs() < 1e-9);
+        assert!((secs(p.time_of(500.0)) - 10.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn zero_rate_stage_without_end_gives_no_arrivals() {
+        assert_eq!(RatePlan::constant(0.0, None).time_of(1.0), None);
+    }
+
+    #[test]
+    fn share_divides_rates() {
+        let p = RatePlan::constant(90.0, None).share(3);
+        assert_eq!(p.stages[0].from, 30.0);
+    }
+
+    #[test]
+    fn users_start_at_the_spawn_rate() {
+        assert_eq!(user_start(0, Some(4.0)), Duration::ZERO);
+        assert_eq!(user_start(6, Some(4.0)), Duration::from_millis(1500));
+        assert_eq!(user_start(6, None), Duration::ZERO);
+    }
+
+    #[test]
+    fn shares_add_up_to_the_total() {
+        assert_eq!((0..3).map(|i| share_of(10, i, 3)).collect::<Vec<_>>(), [4, 3, 3]);
+        assert_eq!((0..4).map(|i| share_of(2, i, 4)).sum::<u64>(), 2);
+        assert_eq!(share_of(7, 0, 1), 7);
+    }
+
+    #[test]
+    fn think_time_range() {
+        let t = ThinkTime {
+            min: Duration::from_millis(300),
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(t.pick(0.0), Duration::from_millis(300));
+        assert_eq!(t.pick(0.5), Duration::from_millis(650));
+        assert_eq!(
+            ThinkTime::fixed(Duration::from_secs(1)).pick(0.9),
+            Duration::from_secs(1)
+        );
+    }
+}
