@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod h2c;
+pub mod server;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
