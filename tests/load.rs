@@ -39,7 +39,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn endpoint<'a>(doc: &'a Value, i: usize) -> &'a Value {
+fn endpoint(doc: &Value, i: usize) -> &Value {
     &doc["load"]["endpoints"][i]
 }
 
