@@ -276,7 +276,7 @@ fn endpoint(
         }
         None => None,
     };
-    Ok(Endpoint {
+    let mut ep = Endpoint {
         index,
         name: r.name.clone(),
         weight: r.weight.value,
@@ -291,7 +291,16 @@ fn endpoint(
         stream: r.stream,
         expect_status: r.expect_status.as_ref().map(|s| s.value.clone()),
         expect_body,
-    })
+        h1_request: None,
+    };
+    let fixed = ep.uri.is_some() && ep.header_templates.is_empty() && ep.body.as_ref().is_none_or(|b| b.fixed.is_some());
+    if fixed && !http2 {
+        // Nothing to render: serialise the request once for every send.
+        let (mut bytes, mut scratch) = (Vec::new(), String::new());
+        crate::load::client::write_h1(&ep, &mut rand::rng(), &mut bytes, &mut scratch);
+        ep.h1_request = Some(Bytes::from(bytes));
+    }
+    Ok(ep)
 }
 
 fn header_value<T>(v: &str, at: &At<T>) -> Result<HeaderValue, String> {

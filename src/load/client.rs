@@ -1,22 +1,26 @@
-//! The HTTP client of the hot path, built on hyper's connection API: one
-//! connection per worker (HTTP/1.1 keep-alive, or HTTP/2 over TLS or h2c
-//! with prior knowledge), no pool, no per-request allocation beyond the
-//! request itself. `exchange` sends one request and returns its record.
+//! The client of the hot path: one connection per worker, no pool. HTTP/1.1
+//! (keep-alive, plain or TLS) is driven by the worker itself (`h1`);
+//! HTTP/2 (over TLS, or h2c with prior knowledge) uses hyper's connection
+//! API. `exchange` sends one request and returns its record.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
+use super::h1::{BodyReader, H1Conn};
 use super::stats::{ErrorKind, Hist, Record, record};
 use super::stream::ChunkScanner;
 use super::{Endpoint, Origin};
@@ -27,30 +31,53 @@ pub const CHECK_BODY_LIMIT: usize = 4 << 20;
 
 pub type Body = Full<Bytes>;
 
-/// An open connection's request half.
-pub enum Sender {
-    H1(http1::SendRequest<Body>),
+/// A TCP stream, or TLS over one.
+pub enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An open connection: HTTP/1.1 driven by the worker itself, or the
+/// request half of a hyper HTTP/2 connection.
+pub enum Conn {
+    H1(H1Conn<Io>),
     H2(http2::SendRequest<Body>),
 }
 
-impl Sender {
-    async fn ready(&mut self) -> hyper::Result<()> {
-        match self {
-            Sender::H1(s) => s.ready().await,
-            Sender::H2(s) => s.ready().await,
-        }
-    }
-
-    async fn send(&mut self, req: Request<Body>) -> hyper::Result<http::Response<Incoming>> {
-        match self {
-            Sender::H1(s) => s.send_request(req).await,
-            Sender::H2(s) => s.send_request(req).await,
-        }
-    }
-}
-
-/// Opens connections to the target: TCP, then TLS for https, then the
-/// HTTP handshake. Shared by every worker; TLS roots are loaded once.
+/// Opens connections to the target: TCP, then TLS for https, then (for
+/// HTTP/2) the handshake. Shared by every worker; TLS roots are loaded once.
 pub struct Connector {
     addr: SocketAddr,
     http2: bool,
@@ -69,35 +96,23 @@ impl Connector {
         Ok(Connector { addr, http2, tls })
     }
 
-    /// Opens one connection and starts its driver task.
-    pub async fn connect(&self) -> std::io::Result<Sender> {
+    /// Opens one connection, ready for its first request.
+    pub async fn connect(&self) -> std::io::Result<Conn> {
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
-        match &self.tls {
-            None => self.handshake(tcp).await,
-            Some((tls, name)) => {
-                let stream = tls.connect(name.clone(), tcp).await?;
-                self.handshake(stream).await
-            }
+        let io = match &self.tls {
+            None => Io::Plain(tcp),
+            Some((tls, name)) => Io::Tls(Box::new(tls.connect(name.clone(), tcp).await?)),
+        };
+        if !self.http2 {
+            return Ok(Conn::H1(H1Conn::new(io)));
         }
-    }
-
-    async fn handshake<S>(&self, stream: S) -> std::io::Result<Sender>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let io = TokioIo::new(stream);
-        if self.http2 {
-            let (send, conn) = http2::handshake(TokioExecutor::new(), io)
-                .await
-                .map_err(std::io::Error::other)?;
-            tokio::spawn(conn);
-            Ok(Sender::H2(send))
-        } else {
-            let (send, conn) = http1::handshake(io).await.map_err(std::io::Error::other)?;
-            tokio::spawn(conn);
-            Ok(Sender::H1(send))
-        }
+        let (mut send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(conn);
+        send.ready().await.map_err(std::io::Error::other)?;
+        Ok(Conn::H2(send))
     }
 }
 
@@ -161,10 +176,13 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 
 /// Per-worker state reused across requests.
 pub struct WorkerConn {
-    sender: Option<Sender>,
+    conn: Option<Conn>,
     /// Gaps between chunks of the current request.
     pub gaps: Hist,
+    /// The start of the body, kept for `expect_body`.
     body: Vec<u8>,
+    request: Vec<u8>,
+    scratch: String,
 }
 
 /// What bounds one exchange.
@@ -176,12 +194,62 @@ pub struct Limits {
     pub stream_timeout: Option<Duration>,
 }
 
+/// Body bytes of one answer: counted, scanned for chunks, and partly kept.
+struct BodySink<'a> {
+    rec: &'a mut Record,
+    gaps: &'a mut Hist,
+    kept: &'a mut Vec<u8>,
+    keep: bool,
+    scanner: ChunkScanner,
+    last_chunk: Option<Instant>,
+    intended: Instant,
+}
+
+impl BodySink<'_> {
+    fn data(&mut self, data: &[u8]) {
+        self.rec.bytes += data.len() as u64;
+        if self.keep && self.kept.len() < CHECK_BODY_LIMIT {
+            let room = CHECK_BODY_LIMIT - self.kept.len();
+            self.kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        let n = self.scanner.feed(data);
+        self.chunks(n);
+    }
+
+    fn finish(&mut self) {
+        let n = self.scanner.finish();
+        self.chunks(n);
+    }
+
+    fn chunks(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let now = Instant::now();
+        for _ in 0..n {
+            match self.last_chunk {
+                None => self.rec.first_chunk = Some(now - self.intended),
+                Some(prev) => record(self.gaps, now - prev),
+            }
+            self.last_chunk = Some(now);
+        }
+    }
+}
+
+/// The answer so far: its head, and how to read the rest.
+enum Answer {
+    H1(BodyReader, bool),
+    H2(Incoming),
+}
+
 impl WorkerConn {
     pub fn new() -> WorkerConn {
         WorkerConn {
-            sender: None,
+            conn: None,
             gaps: super::stats::new_hist(),
             body: Vec::new(),
+            request: Vec::new(),
+            scratch: String::new(),
         }
     }
 
@@ -192,7 +260,7 @@ impl WorkerConn {
         &mut self,
         connector: &Connector,
         ep: &Endpoint,
-        req: Request<Body>,
+        rng: &mut impl rand::Rng,
         limits: Limits,
         intended: Instant,
     ) -> Record {
@@ -205,27 +273,37 @@ impl WorkerConn {
         self.gaps.reset();
         self.body.clear();
         let header_deadline = tokio::time::Instant::from_std(start + limits.timeout);
-        let head = tokio::time::timeout_at(header_deadline, self.send(connector, req, &mut rec)).await;
-        let response = match head {
-            Ok(Ok(r)) => r,
+        let head = tokio::time::timeout_at(header_deadline, self.send(connector, ep, rng, &mut rec)).await;
+        let answer = match head {
+            Ok(Ok(a)) => a,
             Ok(Err(kind)) => return self.fail(rec, kind, intended, start),
             Err(_) => return self.fail(rec, ErrorKind::Timeout, intended, start),
         };
         let headers_at = Instant::now();
         rec.ttfb = Some(headers_at - start);
-        rec.status = Some(response.status().as_u16());
         let body_deadline = match (ep.stream.is_stream(), limits.stream_timeout) {
             (true, Some(t)) => Some(headers_at + t),
             (true, None) => None,
             (false, _) => Some(start + limits.timeout),
         };
-        let read = self.read_body(response.into_body(), ep, &mut rec, intended);
+        let keep = ep.expect_body.is_some();
+        let mut sink = BodySink {
+            rec: &mut rec,
+            gaps: &mut self.gaps,
+            kept: &mut self.body,
+            keep,
+            scanner: ChunkScanner::new(ep.stream),
+            last_chunk: None,
+            intended,
+        };
+        let read = read_body(&mut self.conn, answer, &mut sink);
         let read = match body_deadline {
             Some(d) => tokio::time::timeout_at(d.into(), read)
                 .await
                 .unwrap_or(Err(ErrorKind::Timeout)),
             None => read.await,
         };
+        sink.finish();
         if let Err(kind) = read {
             return self.fail(rec, kind, intended, start);
         }
@@ -236,84 +314,88 @@ impl WorkerConn {
         rec
     }
 
+    /// Opens a connection if there is none, sends the request and reads
+    /// the answer's head.
     async fn send(
         &mut self,
         connector: &Connector,
-        req: Request<Body>,
+        ep: &Endpoint,
+        rng: &mut impl rand::Rng,
         rec: &mut Record,
-    ) -> Result<http::Response<Incoming>, ErrorKind> {
-        if let Some(s) = &mut self.sender
+    ) -> Result<Answer, ErrorKind> {
+        if let Some(Conn::H2(s)) = &mut self.conn
             && s.ready().await.is_err()
         {
-            self.sender = None;
+            self.conn = None;
         }
-        let sender = match &mut self.sender {
-            Some(s) => s,
+        let conn = match &mut self.conn {
+            Some(c) => c,
             slot => {
                 let t = Instant::now();
-                let mut s = connector.connect().await.map_err(|_| ErrorKind::Connect)?;
-                s.ready().await.map_err(|_| ErrorKind::Connect)?;
+                let c = connector.connect().await.map_err(|_| ErrorKind::Connect)?;
                 rec.connect = Some(t.elapsed());
-                slot.insert(s)
+                slot.insert(c)
             }
         };
-        sender.send(req).await.map_err(|_| ErrorKind::Io)
-    }
-
-    async fn read_body(
-        &mut self,
-        mut body: Incoming,
-        ep: &Endpoint,
-        rec: &mut Record,
-        intended: Instant,
-    ) -> Result<(), ErrorKind> {
-        let mut scanner = ChunkScanner::new(ep.stream);
-        let mut last_chunk: Option<Instant> = None;
-        let keep = ep.expect_body.is_some();
-        let mut on_chunks = |n: u32, now: Instant, rec: &mut Record, gaps: &mut Hist| {
-            for _ in 0..n {
-                match last_chunk {
-                    None => rec.first_chunk = Some(now - intended),
-                    Some(prev) => record(gaps, now - prev),
-                }
-                last_chunk = Some(now);
+        match conn {
+            Conn::H1(c) => {
+                let bytes: &[u8] = match &ep.h1_request {
+                    Some(fixed) => fixed,
+                    None => {
+                        write_h1(ep, rng, &mut self.request, &mut self.scratch);
+                        &self.request
+                    }
+                };
+                let (head, reader) = c
+                    .send(bytes, ep.method == http::Method::HEAD)
+                    .await
+                    .map_err(|_| ErrorKind::Io)?;
+                rec.status = Some(head.status);
+                Ok(Answer::H1(reader, head.keep_alive))
             }
-        };
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| ErrorKind::Io)?;
-            let Ok(data) = frame.into_data() else { continue };
-            rec.bytes += data.len() as u64;
-            if keep && self.body.len() < CHECK_BODY_LIMIT {
-                let room = CHECK_BODY_LIMIT - self.body.len();
-                self.body.extend_from_slice(&data[..data.len().min(room)]);
-            }
-            let n = scanner.feed(&data);
-            if n > 0 {
-                on_chunks(n, Instant::now(), rec, &mut self.gaps);
+            Conn::H2(s) => {
+                let req = build_request(ep, rng, &mut self.scratch);
+                let resp = s.send_request(req).await.map_err(|_| ErrorKind::Io)?;
+                rec.status = Some(resp.status().as_u16());
+                Ok(Answer::H2(resp.into_body()))
             }
         }
-        let n = scanner.finish();
-        if n > 0 {
-            on_chunks(n, Instant::now(), rec, &mut self.gaps);
-        }
-        Ok(())
     }
 
     /// A request that ended without a whole answer: the connection is not
     /// reused, since it may hold the rest of that answer.
     fn fail(&mut self, mut rec: Record, kind: ErrorKind, intended: Instant, start: Instant) -> Record {
-        self.sender = None;
+        self.conn = None;
         let end = Instant::now();
         rec.latency = end - intended;
         rec.service = end - start;
         rec.error = Some(kind);
         rec
     }
+}
 
-    /// Number of chunks seen in the last exchange after the first one.
-    pub fn gap_count(&self) -> u64 {
-        self.gaps.len()
+async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<'_>) -> Result<(), ErrorKind> {
+    match answer {
+        Answer::H1(mut reader, keep_alive) => {
+            let Some(Conn::H1(c)) = conn else {
+                return Err(ErrorKind::Io);
+            };
+            let mut on_data = |d: &[u8]| sink.data(d);
+            while c.read_body(&mut reader, &mut on_data).await.map_err(|_| ErrorKind::Io)? {}
+            if !keep_alive {
+                *conn = None;
+            }
+        }
+        Answer::H2(mut body) => {
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|_| ErrorKind::Io)?;
+                if let Ok(data) = frame.into_data() {
+                    sink.data(&data);
+                }
+            }
+        }
     }
+    Ok(())
 }
 
 impl Default for WorkerConn {
@@ -338,15 +420,13 @@ fn check(ep: &Endpoint, status: Option<u16>, body: &[u8]) -> Option<ErrorKind> {
     }
 }
 
-/// Builds one request of `ep` (rendering its templates) for `origin`.
-pub fn build_request(ep: &Endpoint, http2: bool, rng: &mut impl rand::Rng, scratch: &mut String) -> Request<Body> {
+/// Builds one HTTP/2 request of `ep`, rendering its templates.
+fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) -> Request<Body> {
     let uri = match &ep.uri {
         Some(u) => u.clone(),
         None => {
             scratch.clear();
-            if http2 {
-                scratch.push_str(&ep.origin_prefix);
-            }
+            scratch.push_str(&ep.origin_prefix);
             ep.path.render(rng, scratch);
             Uri::try_from(scratch.as_str()).unwrap_or_else(|_| ep.fallback_uri.clone())
         }
@@ -365,9 +445,7 @@ pub fn build_request(ep: &Endpoint, http2: bool, rng: &mut impl rand::Rng, scrat
     let mut req = Request::new(Full::new(body));
     *req.method_mut() = ep.method.clone();
     *req.uri_mut() = uri;
-    if http2 {
-        *req.version_mut() = http::Version::HTTP_2;
-    }
+    *req.version_mut() = http::Version::HTTP_2;
     *req.headers_mut() = ep.headers.clone();
     for (name, t) in &ep.header_templates {
         scratch.clear();
@@ -377,4 +455,53 @@ pub fn build_request(ep: &Endpoint, http2: bool, rng: &mut impl rand::Rng, scrat
         }
     }
     req
+}
+
+/// Serialises one HTTP/1.1 request of `ep` into `out`, rendering its
+/// templates. (Endpoints without templates are serialised once, at start.)
+pub fn write_h1(ep: &Endpoint, rng: &mut impl rand::Rng, out: &mut Vec<u8>, scratch: &mut String) {
+    out.clear();
+    out.extend_from_slice(ep.method.as_str().as_bytes());
+    out.push(b' ');
+    scratch.clear();
+    ep.path.render(rng, scratch);
+    out.extend_from_slice(scratch.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &ep.headers {
+        push_header(out, name.as_str(), value.as_bytes());
+    }
+    for (name, t) in &ep.header_templates {
+        scratch.clear();
+        t.render(rng, scratch);
+        let value: String = scratch.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        push_header(out, name.as_str(), value.as_bytes());
+    }
+    let body_at = out.len();
+    let has_body = ep.body.is_some() || !matches!(ep.method, http::Method::GET | http::Method::HEAD);
+    match &ep.body {
+        Some(b) => match &b.fixed {
+            Some(fixed) => out.extend_from_slice(fixed),
+            None => {
+                scratch.clear();
+                b.template.render(rng, scratch);
+                out.extend_from_slice(scratch.as_bytes());
+            }
+        },
+        None => {}
+    }
+    // The Content-Length line goes before the body, now that its size is known.
+    let len = out.len() - body_at;
+    let mut tail = Vec::with_capacity(32);
+    if has_body {
+        tail.extend_from_slice(format!("content-length: {len}\r\n").as_bytes());
+    }
+    tail.extend_from_slice(b"\r\n");
+    out.splice(body_at..body_at, tail);
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }

@@ -15,7 +15,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::client::{Connector, Limits, WorkerConn, build_request};
+use super::client::{Connector, Limits, WorkerConn};
 use super::plan::{ThinkTime, user_start};
 use super::stats::{EndpointStats, Hist, Percentiles, Record, add, new_hist, record};
 use super::{Endpoint, Executor, LoadConfig, Model};
@@ -267,15 +267,13 @@ impl Pacer {
 async fn worker(shared: Arc<Shared>, mut pacer: Pacer, index: u64) {
     let mut rng = SmallRng::seed_from_u64(index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ rand::rng().random::<u64>());
     let mut conn = WorkerConn::new();
-    let mut scratch = String::new();
     let shard = index as usize % shared.shards.len();
     let correct = shared.cfg.latency_correction;
     while let Some(intended) = pacer.next(&shared, &mut rng).await {
         let ep = shared.pick(&mut rng);
-        let req = build_request(ep, shared.cfg.http2, &mut rng, &mut scratch);
         let intended = if correct { intended } else { Instant::now() };
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let rec = conn.exchange(&shared.connector, ep, req, shared.limits, intended).await;
+        let rec = conn.exchange(&shared.connector, ep, &mut rng, shared.limits, intended).await;
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
         shared.record(shard, &rec, &conn.gaps);
     }

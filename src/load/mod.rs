@@ -7,6 +7,7 @@
 
 pub mod client;
 mod engine;
+pub mod h1;
 pub mod plan;
 pub mod stats;
 pub mod stream;
@@ -104,6 +105,8 @@ pub struct Endpoint {
     pub fallback_uri: Uri,
     /// `scheme://authority`, put before a rendered path for HTTP/2.
     pub origin_prefix: String,
+    /// The whole HTTP/1.1 request, when nothing in it is a template.
+    pub h1_request: Option<Bytes>,
     /// Fixed headers, Host and Content-Type included.
     pub headers: HeaderMap,
     pub header_templates: Vec<(http::HeaderName, Template)>,
