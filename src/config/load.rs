@@ -293,7 +293,8 @@ fn endpoint(
         expect_body,
         h1_request: None,
     };
-    let fixed = ep.uri.is_some() && ep.header_templates.is_empty() && ep.body.as_ref().is_none_or(|b| b.fixed.is_some());
+    let fixed =
+        ep.uri.is_some() && ep.header_templates.is_empty() && ep.body.as_ref().is_none_or(|b| b.fixed.is_some());
     if fixed && !http2 {
         // Nothing to render: serialise the request once for every send.
         let (mut bytes, mut scratch) = (Vec::new(), String::new());

@@ -176,13 +176,44 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 
 /// Per-worker state reused across requests.
 pub struct WorkerConn {
-    conn: Option<Conn>,
+    link: Link,
     /// Gaps between chunks of the current request.
     pub gaps: Hist,
     /// The start of the body, kept for `expect_body`.
     body: Vec<u8>,
+    /// One timer for every deadline of this worker: moving a registered
+    /// timer later is far cheaper than registering a new one per request.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// The connection and the buffers its requests are written from.
+struct Link {
+    conn: Option<Conn>,
     request: Vec<u8>,
     scratch: String,
+}
+
+/// Runs `fut` until `deadline` (if any); `None` if the deadline came first.
+async fn within<F: std::future::Future>(
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Option<Instant>,
+    fut: F,
+) -> Option<F::Output> {
+    let Some(deadline) = deadline else {
+        return Some(fut.await);
+    };
+    let timer = match timer {
+        Some(t) => {
+            t.as_mut().reset(deadline.into());
+            t
+        }
+        None => timer.insert(Box::pin(tokio::time::sleep_until(deadline.into()))),
+    };
+    tokio::select! {
+        biased;
+        out = fut => Some(out),
+        _ = timer.as_mut() => None,
+    }
 }
 
 /// What bounds one exchange.
@@ -245,11 +276,14 @@ enum Answer {
 impl WorkerConn {
     pub fn new() -> WorkerConn {
         WorkerConn {
-            conn: None,
+            link: Link {
+                conn: None,
+                request: Vec::new(),
+                scratch: String::new(),
+            },
             gaps: super::stats::new_hist(),
             body: Vec::new(),
-            request: Vec::new(),
-            scratch: String::new(),
+            timer: None,
         }
     }
 
@@ -270,14 +304,20 @@ impl WorkerConn {
             endpoint: ep.index,
             ..Record::default()
         };
-        self.gaps.reset();
+        if !self.gaps.is_empty() {
+            // Resetting clears every bucket, so only when there is something to clear.
+            self.gaps.reset();
+        }
         self.body.clear();
-        let header_deadline = tokio::time::Instant::from_std(start + limits.timeout);
-        let head = tokio::time::timeout_at(header_deadline, self.send(connector, ep, rng, &mut rec)).await;
-        let answer = match head {
-            Ok(Ok(a)) => a,
-            Ok(Err(kind)) => return self.fail(rec, kind, intended, start),
-            Err(_) => return self.fail(rec, ErrorKind::Timeout, intended, start),
+        let head = within(
+            &mut self.timer,
+            Some(start + limits.timeout),
+            self.link.send(connector, ep, rng, &mut rec),
+        );
+        let answer = match head.await {
+            Some(Ok(a)) => a,
+            Some(Err(kind)) => return self.fail(rec, kind, intended, start),
+            None => return self.fail(rec, ErrorKind::Timeout, intended, start),
         };
         let headers_at = Instant::now();
         rec.ttfb = Some(headers_at - start);
@@ -296,13 +336,10 @@ impl WorkerConn {
             last_chunk: None,
             intended,
         };
-        let read = read_body(&mut self.conn, answer, &mut sink);
-        let read = match body_deadline {
-            Some(d) => tokio::time::timeout_at(d.into(), read)
-                .await
-                .unwrap_or(Err(ErrorKind::Timeout)),
-            None => read.await,
-        };
+        let read = read_body(&mut self.link.conn, answer, &mut sink);
+        let read = within(&mut self.timer, body_deadline, read)
+            .await
+            .unwrap_or(Err(ErrorKind::Timeout));
         sink.finish();
         if let Err(kind) = read {
             return self.fail(rec, kind, intended, start);
@@ -314,6 +351,19 @@ impl WorkerConn {
         rec
     }
 
+    /// A request that ended without a whole answer: the connection is not
+    /// reused, since it may hold the rest of that answer.
+    fn fail(&mut self, mut rec: Record, kind: ErrorKind, intended: Instant, start: Instant) -> Record {
+        self.link.conn = None;
+        let end = Instant::now();
+        rec.latency = end - intended;
+        rec.service = end - start;
+        rec.error = Some(kind);
+        rec
+    }
+}
+
+impl Link {
     /// Opens a connection if there is none, sends the request and reads
     /// the answer's head.
     async fn send(
@@ -361,17 +411,6 @@ impl WorkerConn {
             }
         }
     }
-
-    /// A request that ended without a whole answer: the connection is not
-    /// reused, since it may hold the rest of that answer.
-    fn fail(&mut self, mut rec: Record, kind: ErrorKind, intended: Instant, start: Instant) -> Record {
-        self.conn = None;
-        let end = Instant::now();
-        rec.latency = end - intended;
-        rec.service = end - start;
-        rec.error = Some(kind);
-        rec
-    }
 }
 
 async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<'_>) -> Result<(), ErrorKind> {
@@ -381,7 +420,11 @@ async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<
                 return Err(ErrorKind::Io);
             };
             let mut on_data = |d: &[u8]| sink.data(d);
-            while c.read_body(&mut reader, &mut on_data).await.map_err(|_| ErrorKind::Io)? {}
+            while c
+                .read_body(&mut reader, &mut on_data)
+                .await
+                .map_err(|_| ErrorKind::Io)?
+            {}
             if !keep_alive {
                 *conn = None;
             }

@@ -273,7 +273,9 @@ async fn worker(shared: Arc<Shared>, mut pacer: Pacer, index: u64) {
         let ep = shared.pick(&mut rng);
         let intended = if correct { intended } else { Instant::now() };
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let rec = conn.exchange(&shared.connector, ep, &mut rng, shared.limits, intended).await;
+        let rec = conn
+            .exchange(&shared.connector, ep, &mut rng, shared.limits, intended)
+            .await;
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
         shared.record(shard, &rec, &conn.gaps);
     }

@@ -171,7 +171,9 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(Head, BodyKind, 
     let mut chunked = false;
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u64>().ok());
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
             length = Some(v.ok_or(H1Error::Protocol)?);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = h
@@ -343,7 +345,10 @@ mod tests {
         assert_eq!(k, BodyKind::Chunked);
         let (h, k, _) = p("HTTP/1.0 200 OK\r\n\r\n", false);
         assert_eq!((h.keep_alive, k), (false, BodyKind::Close));
-        let (h, _, _) = p("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", false);
+        let (h, _, _) = p(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            false,
+        );
         assert!(!h.keep_alive);
         let (_, k, _) = p("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true);
         assert_eq!(k, BodyKind::None);
