@@ -521,16 +521,15 @@ pub fn write_h1(ep: &Endpoint, rng: &mut impl rand::Rng, out: &mut Vec<u8>, scra
     }
     let body_at = out.len();
     let has_body = ep.body.is_some() || !matches!(ep.method, http::Method::GET | http::Method::HEAD);
-    match &ep.body {
-        Some(b) => match &b.fixed {
+    if let Some(b) = &ep.body {
+        match &b.fixed {
             Some(fixed) => out.extend_from_slice(fixed),
             None => {
                 scratch.clear();
                 b.template.render(rng, scratch);
                 out.extend_from_slice(scratch.as_bytes());
             }
-        },
-        None => {}
+        }
     }
     // The Content-Length line goes before the body, now that its size is known.
     let len = out.len() - body_at;

@@ -134,7 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 n
             }
             BodyKind::Chunked => {
-                let (used, done) = r.chunked.decode(avail, on_data).map_err(|_| H1Error::Protocol)?;
+                let (used, done) = r.chunked.decode(avail, on_data)?;
                 r.done = done;
                 used
             }
@@ -233,7 +233,7 @@ enum ChunkState {
 impl ChunkedDecoder {
     /// Consumes what it can of `input`, handing body data to `out`. Returns
     /// the bytes used and whether the body ended.
-    pub fn decode(&mut self, input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(usize, bool), ()> {
+    pub fn decode(&mut self, input: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(usize, bool), H1Error> {
         use ChunkState::*;
         let mut i = 0;
         while i < input.len() {
@@ -242,11 +242,11 @@ impl ChunkedDecoder {
                 Size | SizeDigits(_) => {
                     let acc = if let SizeDigits(n) = self.state { n } else { 0 };
                     match (b as char).to_digit(16) {
-                        Some(d) => SizeDigits(acc.checked_mul(16).ok_or(())? + u64::from(d)),
-                        None if self.state == Size => return Err(()),
+                        Some(d) => SizeDigits(acc.checked_mul(16).ok_or(H1Error::Protocol)? + u64::from(d)),
+                        None if self.state == Size => return Err(H1Error::Protocol),
                         None if b == b'\r' => SizeLf(acc),
                         None if b == b';' || b == b' ' || b == b'\t' => Extension(acc),
-                        None => return Err(()),
+                        None => return Err(H1Error::Protocol),
                     }
                 }
                 Extension(n) => match b {
@@ -256,7 +256,7 @@ impl ChunkedDecoder {
                 SizeLf(n) => match b {
                     b'\n' if n == 0 => Trailer(false),
                     b'\n' => Data(n),
-                    _ => return Err(()),
+                    _ => return Err(H1Error::Protocol),
                 },
                 Data(n) => {
                     let take = (input.len() - i).min(usize::try_from(n).unwrap_or(usize::MAX));
@@ -268,11 +268,11 @@ impl ChunkedDecoder {
                 }
                 DataCr => match b {
                     b'\r' => DataLf,
-                    _ => return Err(()),
+                    _ => return Err(H1Error::Protocol),
                 },
                 DataLf => match b {
                     b'\n' => Size,
-                    _ => return Err(()),
+                    _ => return Err(H1Error::Protocol),
                 },
                 Trailer(any) => match b {
                     b'\r' => TrailerLf(any),
@@ -281,7 +281,7 @@ impl ChunkedDecoder {
                 TrailerLf(any) => match b {
                     b'\n' if !any => Done,
                     b'\n' => Trailer(false),
-                    _ => return Err(()),
+                    _ => return Err(H1Error::Protocol),
                 },
                 Done => return Ok((i, true)),
             };
@@ -298,7 +298,7 @@ impl ChunkedDecoder {
 mod tests {
     use super::*;
 
-    fn decode_in_pieces(body: &[u8], piece: usize) -> Result<(Vec<u8>, usize), ()> {
+    fn decode_in_pieces(body: &[u8], piece: usize) -> Result<(Vec<u8>, usize), H1Error> {
         let mut d = ChunkedDecoder::default();
         let mut out = Vec::new();
         let mut used_total = 0;
@@ -310,7 +310,7 @@ mod tests {
             }
             assert_eq!(used, part.len());
         }
-        Err(())
+        Err(H1Error::Io)
     }
 
     #[test]
