@@ -118,6 +118,8 @@ struct Shared {
     workers: AtomicU64,
     stopping: AtomicBool,
     cumulative_weights: Vec<u32>,
+    /// The open model's workers, started by the arrival clock.
+    open_workers: Mutex<JoinSet<()>>,
 }
 
 impl Shared {
@@ -281,10 +283,27 @@ async fn worker(shared: Arc<Shared>, mut pacer: Pacer, index: u64) {
     }
 }
 
-/// The open model's arrival clock: at each planned arrival, hands a ticket
-/// to an idle worker, starts a new worker if fewer than `max_in_flight`
-/// exist, or counts the arrival as dropped.
+/// Longest single sleep of the arrival clock, so it notices a stop soon.
+const CLOCK_SLICE: Duration = Duration::from_millis(50);
+
+/// The open model: runs the arrival clock on a thread of its own, then
+/// waits for the workers it started.
 async fn arrivals(shared: Arc<Shared>) {
+    let handle = tokio::runtime::Handle::current();
+    let s = shared.clone();
+    let _ = tokio::task::spawn_blocking(move || arrival_clock(&s, &handle)).await;
+    let mut workers = std::mem::take(&mut *shared.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
+    while workers.join_next().await.is_some() {}
+}
+
+/// The open model's arrival clock. At each planned arrival it hands a
+/// ticket to an idle worker, starts a new worker if fewer than
+/// `max_in_flight` exist, or counts the arrival as dropped. It sleeps with
+/// the kernel's precise timers on its own thread, so arrivals are not
+/// rounded to the runtime's millisecond timer wheel nor delayed by busy
+/// workers; whatever lateness remains is still measured, since latency
+/// counts from the intended time.
+fn arrival_clock(shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
     let Executor::Open {
         plan,
         poisson,
@@ -296,33 +315,43 @@ async fn arrivals(shared: Arc<Shared>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let tickets = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
-    let mut workers = JoinSet::new();
+    let mut started = 0usize;
     let mut rng = SmallRng::seed_from_u64(rand::rng().random());
     let mut u = 0.0f64;
     while let Some(at) = plan.time_of(u) {
         let intended = shared.t0 + at;
         if shared.past_deadline(intended) {
-            break;
+            return;
         }
-        if intended > Instant::now() {
-            tokio::time::sleep_until(intended.into()).await;
+        loop {
+            let now = Instant::now();
+            if now >= intended || shared.stopping.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep((intended - now).min(CLOCK_SLICE));
         }
-        if shared.past_deadline(Instant::now().min(intended)) || !shared.claim() {
-            break;
+        if shared.stopping.load(Ordering::Relaxed) || !shared.claim() {
+            return;
         }
         let claimed_idle = idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok();
         if claimed_idle {
             let _ = tx.send(intended);
-        } else if workers.len() < max_in_flight {
+        } else if started < max_in_flight {
+            let mut workers = shared.open_workers.lock().unwrap_or_else(|e| e.into_inner());
+            // The run may have ended while this arrival was due.
+            if shared.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            started += 1;
             let n = shared.workers.fetch_add(1, Ordering::Relaxed);
             let pacer = Pacer::Open {
                 first: Some(intended),
                 tickets: tickets.clone(),
                 idle: idle.clone(),
             };
-            workers.spawn(worker(shared.clone(), pacer, n));
+            workers.spawn_on(worker(shared.clone(), pacer, n), handle);
         } else {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -333,8 +362,6 @@ async fn arrivals(shared: Arc<Shared>) {
             1.0
         };
     }
-    drop(tx);
-    while workers.join_next().await.is_some() {}
 }
 
 async fn preflight(cfg: &LoadConfig) -> Result<SocketAddr, LoadError> {
@@ -407,6 +434,7 @@ pub async fn run(
             })
             .collect(),
         cfg: cfg.clone(),
+        open_workers: Mutex::new(JoinSet::new()),
     });
 
     let mut tasks = JoinSet::new();
@@ -464,6 +492,10 @@ pub async fn run(
     let cancelled = shared.in_flight.load(Ordering::Relaxed);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    // Set under the lock by the arrival clock, so no worker starts after this.
+    let mut open = std::mem::take(&mut *shared.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
+    open.abort_all();
+    while open.join_next().await.is_some() {}
 
     let now = Instant::now();
     let last_end = shared
