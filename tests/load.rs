@@ -511,3 +511,99 @@ fn nothing_listening_at_the_start_exits_3_naming_the_address() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("127.0.0.1:{port}")), "{}", stderr(&out));
 }
+
+const HTTPS_SERVER: &str = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b"secure ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn https_over_rustls_checks_certificates_unless_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: the openssl command is needed to make a test certificate (.ci/run installs it)");
+        return;
+    }
+    let mut srv = std::process::Command::new(common::python())
+        .args(["-c", HTTPS_SERVER])
+        .arg(&cert)
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(srv.stdout.take().unwrap()), &mut line).unwrap();
+    let _guard = common::Guard(srv);
+    let url = format!("https://localhost:{}/", line.trim());
+    let (out, doc) = load(
+        dir.path(),
+        &[&url, "--insecure", "-c", "2", "-n", "20", "--expect-body", "secure"],
+    );
+    ok(&out);
+    assert_eq!(doc["load"]["totals"]["ok"], 20, "{}", doc["load"]["totals"]);
+    // Two connections, kept alive for all 20 requests.
+    assert_eq!(endpoint(&doc, 0)["connect"]["count"], 2);
+    // The self-signed certificate is refused without --insecure.
+    let (out, doc) = load(dir.path(), &[&url, "-c", "1", "-n", "2"]);
+    ok(&out);
+    assert_eq!(doc["load"]["totals"]["error_kinds"]["connect"], 2);
+}
+
+#[test]
+fn ramping_stages_and_poisson_arrivals_follow_the_plan() {
+    let srv = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    // 0 → 200/s over 2 s, then 100/s for 1 s: 200 + 100 arrivals.
+    std::fs::write(
+        &profile,
+        format!(
+            "[load]\nbase_url = \"{}\"\nstages = [{{ target = 200, duration = \"2s\" }}, {{ rate = 100, duration = \"1s\" }}]\n[[load.request]]\n",
+            srv.url("/")
+        ),
+    )
+    .unwrap();
+    let (out, doc) = load(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    ok(&out);
+    let n = doc["load"]["totals"]["requests"].as_u64().unwrap();
+    assert!((297..=303).contains(&n), "{n} requests, planned 300");
+    assert_eq!(doc["load"]["target_rate"], 200.0);
+    // Poisson arrivals at 300/s for 2 s: 600 expected, standard deviation about 24.
+    let (out, doc) = load(dir.path(), &[&srv.url("/"), "--rate", "300", "--poisson", "-d", "2s"]);
+    ok(&out);
+    let n = doc["load"]["totals"]["requests"].as_u64().unwrap();
+    assert!((500..=700).contains(&n), "{n} requests, expected about 600");
+}

@@ -487,6 +487,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_profile_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/load-example.toml");
+        let p = LoadedProfile::read(&path).unwrap();
+        let cfg = super::super::load::build(p.load_spec((0, 1)).unwrap()).unwrap();
+        let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["ask", "history", "health"]);
+        assert_eq!(p.profile.name.as_deref(), Some("rag-smoke"));
+    }
+
+    #[test]
     fn hint_needs_a_close_candidate() {
         assert_eq!(
             with_hint("unknown field `zzzzzz`, expected `rate` or `users`"),

@@ -68,6 +68,8 @@ pub struct LoadRecording {
     pub stop: Option<StopReason>,
     /// Workers (users or open-model connections) started.
     pub workers: u64,
+    /// The open model's cap on requests in flight.
+    pub max_in_flight: Option<u64>,
 }
 
 impl LoadRecording {
@@ -538,5 +540,9 @@ pub async fn run(
         latency_corrected: cfg.latency_correction && cfg.executor.model() == Model::Open,
         stop: stopped,
         workers: shared.workers.load(Ordering::Relaxed),
+        max_in_flight: match &cfg.executor {
+            Executor::Open { max_in_flight, .. } => Some(*max_in_flight as u64),
+            Executor::Closed { .. } => None,
+        },
     })
 }

@@ -76,6 +76,8 @@ pub struct LoadSection {
     pub duration_s: f64,
     /// Users (closed model) or connections (open model) started.
     pub workers: u64,
+    /// Open model: the cap on requests in flight.
+    pub max_in_flight: Option<u64>,
     /// Requests in flight when the run was stopped, not counted anywhere else.
     pub cancelled: u64,
     pub totals: Totals,
@@ -139,6 +141,7 @@ impl LoadSection {
             latency_corrected: corrected,
             duration_s: round3(duration_s),
             workers: rec.workers,
+            max_in_flight: rec.max_in_flight,
             cancelled: rec.cancelled,
             totals: totals(&all, duration_s, rec.dropped),
             latency: Latency::of(&all.latency),
@@ -190,6 +193,7 @@ impl LoadSection {
             latency_corrected: corrected,
             duration_s,
             workers: parts.iter().map(|p| p.workers).sum(),
+            max_in_flight: parts.iter().map(|p| p.max_in_flight).sum(),
             cancelled: parts.iter().map(|p| p.cancelled).sum(),
             totals: t,
             latency: Latency::of(&all.latency),
@@ -265,6 +269,7 @@ mod tests {
             latency_corrected: false,
             stop: None,
             workers: 2,
+            max_in_flight: None,
         };
         LoadSection::from_recording(&rec)
     }

@@ -76,7 +76,11 @@ pub fn write_summary(
     files: &[&Path],
 ) -> io::Result<()> {
     let model = match (s.model, s.target_rate) {
-        (Model::Open, Some(r)) => format!("open model, {r} req/s planned, up to {} in flight", s.workers),
+        (Model::Open, Some(r)) => format!(
+            "open model, {r} req/s planned, {} connections used (at most {} in flight)",
+            s.workers,
+            s.max_in_flight.unwrap_or(s.workers)
+        ),
         (Model::Open, None) => "open model".to_string(),
         (Model::Closed, _) => format!("closed model, {} users", s.workers),
     };
@@ -105,7 +109,7 @@ pub fn write_summary(
             out,
             "  dropped {}: arrivals not started because {} requests were already in flight (raise -c / max_in_flight)",
             thousands(t.dropped),
-            s.workers
+            s.max_in_flight.unwrap_or(s.workers)
         )?;
     }
     if s.cancelled > 0 {
