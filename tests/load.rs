@@ -26,6 +26,14 @@ fn load(dir: &Path, args: &[&str]) -> (Output, Value) {
     (out, doc)
 }
 
+/// Writes a profile whose `[load]` table starts with the server's base URL
+/// followed by `rest`, and runs `loadprof load --profile` on it.
+fn load_profile(dir: &Path, srv: &TestServer, rest: &str) -> (Output, Value) {
+    let profile = dir.join("p.toml");
+    std::fs::write(&profile, format!("[load]\nbase_url = \"{}\"\n{rest}", srv.url("/"))).unwrap();
+    load(dir, &["--profile", profile.to_str().unwrap()])
+}
+
 fn ok(out: &Output) {
     assert!(
         out.status.success(),
@@ -181,6 +189,21 @@ fn a_reset_mid_body_is_an_io_error() {
 }
 
 #[test]
+fn a_keep_alive_connection_the_server_closed_while_idle_is_not_reused() {
+    let srv = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The server closes a connection idle for 200 ms; the user thinks 1.2 s.
+    let (out, doc) = load_profile(
+        dir.path(),
+        &srv,
+        "users = 1\niterations = 3\nthink_time = \"1200ms\"\n[[load.request]]\npath = \"/idle-close\"\n",
+    );
+    ok(&out);
+    assert_eq!(doc["load"]["totals"]["ok"], 3, "{}", doc["load"]["totals"]);
+    assert_eq!(endpoint(&doc, 0)["connect"]["count"], 3);
+}
+
+#[test]
 fn refused_connections_mid_run_are_connect_errors() {
     // The first connection is the start-up check, the second serves one
     // request and closes; after that nothing is listening.
@@ -228,18 +251,13 @@ fn a_100_mb_body_is_counted_without_being_kept() {
 fn weights_split_requests_three_to_one() {
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("p.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "[load]\nbase_url = \"{}\"\nusers = 4\ntotal_requests = 4000\n\
-             [[load.request]]\nname = \"a\"\nweight = 3\npath = \"/a\"\n\
-             [[load.request]]\nname = \"b\"\nweight = 1\npath = \"/b\"\n",
-            srv.url("/")
-        ),
-    )
-    .unwrap();
-    let (out, doc) = load(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    let (out, doc) = load_profile(
+        dir.path(),
+        &srv,
+        "users = 4\ntotal_requests = 4000\n\
+         [[load.request]]\nname = \"a\"\nweight = 3\npath = \"/a\"\n\
+         [[load.request]]\nname = \"b\"\nweight = 1\npath = \"/b\"\n",
+    );
     ok(&out);
     let a = endpoint(&doc, 0)["requests"].as_f64().unwrap();
     let b = endpoint(&doc, 1)["requests"].as_f64().unwrap();
@@ -258,19 +276,14 @@ fn templates_fill_json_bodies_from_vars_and_query_files() {
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("queries.txt"), "what is \"rust\"?\nwho wrote it?\n").unwrap();
-    let profile = dir.path().join("p.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "[load]\nbase_url = \"{}\"\nusers = 1\niterations = 4\n\
-             [[load.request]]\nname = \"ask\"\npath = \"/echo\"\n\
-             json = {{ user = \"{{{{pick students}}}}\", text = \"{{{{line queries.txt}}}}\", n = \"{{{{random_int 1 3}}}}\", id = \"{{{{uuid}}}}\" }}\n\
-             [vars]\nstudents = [\"alice\", \"bob\"]\n",
-            srv.url("/")
-        ),
-    )
-    .unwrap();
-    let (out, _) = load(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    let (out, _) = load_profile(
+        dir.path(),
+        &srv,
+        "users = 1\niterations = 4\n\
+         [[load.request]]\nname = \"ask\"\npath = \"/echo\"\n\
+         json = { user = \"{{pick students}}\", text = \"{{line queries.txt}}\", n = \"{{random_int 1 3}}\", id = \"{{uuid}}\" }\n\
+         [vars]\nstudents = [\"alice\", \"bob\"]\n",
+    );
     ok(&out);
     let bodies = srv.seen.lock().unwrap().bodies.clone();
     assert_eq!(bodies.len(), 4);
@@ -330,16 +343,11 @@ fn open_model_counts_arrivals_beyond_the_in_flight_cap_as_dropped() {
 fn closed_model_spawns_users_at_the_spawn_rate() {
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("p.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "[load]\nbase_url = \"{}\"\nusers = 6\nspawn_rate = 5\nthink_time = \"20ms\"\nduration = \"1500ms\"\n[[load.request]]\n",
-            srv.url("/")
-        ),
-    )
-    .unwrap();
-    let (out, doc) = load(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    let (out, doc) = load_profile(
+        dir.path(),
+        &srv,
+        "users = 6\nspawn_rate = 5\nthink_time = \"20ms\"\nduration = \"1500ms\"\n[[load.request]]\n",
+    );
     ok(&out);
     assert_eq!(doc["load"]["workers"], 6);
     let accepts = srv.seen.lock().unwrap().accepts.clone();
@@ -586,17 +594,12 @@ fn https_over_rustls_checks_certificates_unless_insecure() {
 fn ramping_stages_and_poisson_arrivals_follow_the_plan() {
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("p.toml");
     // 0 → 200/s over 2 s, then 100/s for 1 s: 200 + 100 arrivals.
-    std::fs::write(
-        &profile,
-        format!(
-            "[load]\nbase_url = \"{}\"\nstages = [{{ target = 200, duration = \"2s\" }}, {{ rate = 100, duration = \"1s\" }}]\n[[load.request]]\n",
-            srv.url("/")
-        ),
-    )
-    .unwrap();
-    let (out, doc) = load(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    let (out, doc) = load_profile(
+        dir.path(),
+        &srv,
+        "stages = [{ target = 200, duration = \"2s\" }, { rate = 100, duration = \"1s\" }]\n[[load.request]]\n",
+    );
     ok(&out);
     let n = doc["load"]["totals"]["requests"].as_u64().unwrap();
     assert!((297..=303).contains(&n), "{n} requests, planned 300");

@@ -69,6 +69,22 @@ impl AsyncWrite for Io {
     }
 }
 
+impl Io {
+    /// The peer has closed the connection (or sent something unasked), so
+    /// it cannot carry another request. Never blocks.
+    fn peer_closed(&self) -> bool {
+        let tcp = match self {
+            Io::Plain(s) => s,
+            Io::Tls(s) => s.get_ref().0,
+        };
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        // Peeking leaves TLS records in place for the TLS layer.
+        matches!(tcp.poll_peek(&mut cx, &mut buf), Poll::Ready(_))
+    }
+}
+
 /// An open connection: HTTP/1.1 driven by the worker itself, or the
 /// request half of a hyper HTTP/2 connection.
 pub enum Conn {
@@ -186,9 +202,15 @@ pub struct WorkerConn {
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+/// A keep-alive connection idle longer than this is checked before reuse:
+/// servers close idle ones (uvicorn after 5 s, nginx after 75 s), and a
+/// request written into a closed connection would fail for nothing.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// The connection and the buffers its requests are written from.
 struct Link {
     conn: Option<Conn>,
+    last_used: Instant,
     request: Vec<u8>,
     scratch: String,
 }
@@ -278,6 +300,7 @@ impl WorkerConn {
         WorkerConn {
             link: Link {
                 conn: None,
+                last_used: Instant::now(),
                 request: Vec::new(),
                 scratch: String::new(),
             },
@@ -373,9 +396,14 @@ impl Link {
         rng: &mut impl rand::Rng,
         rec: &mut Record,
     ) -> Result<Answer, ErrorKind> {
-        if let Some(Conn::H2(s)) = &mut self.conn
-            && s.ready().await.is_err()
-        {
+        let idle = self.last_used.elapsed();
+        self.last_used = Instant::now();
+        let usable = match &mut self.conn {
+            Some(Conn::H2(s)) => s.ready().await.is_ok(),
+            Some(Conn::H1(c)) => idle <= IDLE_CHECK || !c.stream().peer_closed(),
+            None => true,
+        };
+        if !usable {
             self.conn = None;
         }
         let conn = match &mut self.conn {

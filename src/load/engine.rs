@@ -169,7 +169,7 @@ impl Shared {
         let b = &mut s.seconds[idx];
         b.requests += 1;
         b.errors += u64::from(rec.error.is_some());
-        if rec.ttfb.is_some() {
+        if rec.answered() {
             record(&mut b.latency, rec.latency);
         }
         s.last_end = Some(s.last_end.map_or(end, |l| l.max(end)));

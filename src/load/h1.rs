@@ -61,6 +61,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         }
     }
 
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
     /// Sends `request` (complete bytes) and reads the response head.
     pub async fn send(&mut self, request: &[u8], head_request: bool) -> Result<(Head, BodyReader), H1Error> {
         self.stream.write_all(request).await?;

@@ -126,6 +126,14 @@ pub struct Record {
     pub error: Option<ErrorKind>,
 }
 
+impl Record {
+    /// The request got a whole answer (perhaps with a failed check), so its
+    /// latency means something.
+    pub fn answered(&self) -> bool {
+        matches!(self.error, None | Some(ErrorKind::Status | ErrorKind::Check))
+    }
+}
+
 /// Everything measured for one endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
@@ -173,7 +181,7 @@ impl EndpointStats {
         if let Some(kind) = r.error {
             self.errors.add_one(kind);
         }
-        if matches!(r.error, None | Some(ErrorKind::Status | ErrorKind::Check)) {
+        if r.answered() {
             record(&mut self.latency, r.latency);
             record(&mut self.service, r.service);
         }

@@ -110,6 +110,10 @@ fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
         if !respond(&mut out, &path, &stop) {
             return;
         }
+        if path == "/idle-close" {
+            // Like uvicorn's keep-alive timeout: an idle connection is closed.
+            let _ = out.set_read_timeout(Some(Duration::from_millis(200)));
+        }
     }
 }
 
