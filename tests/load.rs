@@ -91,6 +91,10 @@ fn status_checks_default_to_below_400_and_follow_expect_status() {
     ok(&out);
     assert_eq!(doc["load"]["totals"]["error_kinds"]["status"], 5);
     assert_eq!(endpoint(&doc, 0)["statuses"]["500"], 5);
+    assert_eq!(
+        doc["load"]["error_examples"]["status"],
+        "status 500 (expected below 400)"
+    );
     let (out, doc) = load(
         dir.path(),
         &[&srv.url("/ok"), "-c", "1", "-n", "5", "--expect-status", "201,202"],
@@ -149,6 +153,7 @@ fn a_server_that_never_answers_times_out() {
     );
     ok(&out);
     assert_eq!(doc["load"]["totals"]["error_kinds"]["timeout"], 4);
+    assert_eq!(doc["load"]["error_examples"]["timeout"], "no answer within 300ms");
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
@@ -588,6 +593,8 @@ fn https_over_rustls_checks_certificates_unless_insecure() {
     let (out, doc) = load(dir.path(), &[&url, "-c", "1", "-n", "2"]);
     ok(&out);
     assert_eq!(doc["load"]["totals"]["error_kinds"]["connect"], 2);
+    let why = doc["load"]["error_examples"]["connect"].as_str().unwrap();
+    assert!(why.contains("certificate"), "{why}");
 }
 
 #[test]

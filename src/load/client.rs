@@ -24,6 +24,7 @@ use super::h1::{BodyReader, H1Conn};
 use super::stats::{ErrorKind, Hist, Record, record};
 use super::stream::ChunkScanner;
 use super::{Endpoint, Origin};
+use crate::config::units::format_duration;
 
 /// Most of a body kept to match `expect_body` against; the rest is counted
 /// but not kept, so a huge body cannot blow up memory.
@@ -289,6 +290,9 @@ impl BodySink<'_> {
     }
 }
 
+/// Why a request failed: the kind it is counted under, and the words.
+type Failure = (ErrorKind, String);
+
 /// The answer so far: its head, and how to read the rest.
 enum Answer {
     H1(BodyReader, bool),
@@ -339,8 +343,11 @@ impl WorkerConn {
         );
         let answer = match head.await {
             Some(Ok(a)) => a,
-            Some(Err(kind)) => return self.fail(rec, kind, intended, start),
-            None => return self.fail(rec, ErrorKind::Timeout, intended, start),
+            Some(Err(f)) => return self.fail(rec, f, intended, start),
+            None => {
+                let why = format!("no answer within {}", format_duration(limits.timeout));
+                return self.fail(rec, (ErrorKind::Timeout, why), intended, start);
+            }
         };
         let headers_at = Instant::now();
         rec.ttfb = Some(headers_at - start);
@@ -360,28 +367,36 @@ impl WorkerConn {
             intended,
         };
         let read = read_body(&mut self.link.conn, answer, &mut sink);
-        let read = within(&mut self.timer, body_deadline, read)
-            .await
-            .unwrap_or(Err(ErrorKind::Timeout));
+        let read = within(&mut self.timer, body_deadline, read).await.unwrap_or_else(|| {
+            let why = match (ep.stream.is_stream(), limits.stream_timeout) {
+                (true, Some(t)) => format!("the stream was still open {} after its headers", format_duration(t)),
+                _ => format!("the answer was not complete within {}", format_duration(limits.timeout)),
+            };
+            Err((ErrorKind::Timeout, why))
+        });
         sink.finish();
-        if let Err(kind) = read {
-            return self.fail(rec, kind, intended, start);
+        if let Err(f) = read {
+            return self.fail(rec, f, intended, start);
         }
         let end = Instant::now();
         rec.latency = end - intended;
         rec.service = end - start;
-        rec.error = check(ep, rec.status, &self.body);
+        if let Some((kind, why)) = check(ep, rec.status, &self.body) {
+            rec.error = Some(kind);
+            rec.detail = Some(why);
+        }
         rec
     }
 
     /// A request that ended without a whole answer: the connection is not
     /// reused, since it may hold the rest of that answer.
-    fn fail(&mut self, mut rec: Record, kind: ErrorKind, intended: Instant, start: Instant) -> Record {
+    fn fail(&mut self, mut rec: Record, (kind, why): Failure, intended: Instant, start: Instant) -> Record {
         self.link.conn = None;
         let end = Instant::now();
         rec.latency = end - intended;
         rec.service = end - start;
         rec.error = Some(kind);
+        rec.detail = Some(why);
         rec
     }
 }
@@ -395,7 +410,7 @@ impl Link {
         ep: &Endpoint,
         rng: &mut impl rand::Rng,
         rec: &mut Record,
-    ) -> Result<Answer, ErrorKind> {
+    ) -> Result<Answer, Failure> {
         let idle = self.last_used.elapsed();
         self.last_used = Instant::now();
         let usable = match &mut self.conn {
@@ -410,7 +425,10 @@ impl Link {
             Some(c) => c,
             slot => {
                 let t = Instant::now();
-                let c = connector.connect().await.map_err(|_| ErrorKind::Connect)?;
+                let c = connector
+                    .connect()
+                    .await
+                    .map_err(|e| (ErrorKind::Connect, e.to_string()))?;
                 rec.connect = Some(t.elapsed());
                 slot.insert(c)
             }
@@ -427,13 +445,13 @@ impl Link {
                 let (head, reader) = c
                     .send(bytes, ep.method == http::Method::HEAD)
                     .await
-                    .map_err(|_| ErrorKind::Io)?;
+                    .map_err(|e| (ErrorKind::Io, e.to_string()))?;
                 rec.status = Some(head.status);
                 Ok(Answer::H1(reader, head.keep_alive))
             }
             Conn::H2(s) => {
                 let req = build_request(ep, rng, &mut self.scratch);
-                let resp = s.send_request(req).await.map_err(|_| ErrorKind::Io)?;
+                let resp = s.send_request(req).await.map_err(|e| (ErrorKind::Io, e.to_string()))?;
                 rec.status = Some(resp.status().as_u16());
                 Ok(Answer::H2(resp.into_body()))
             }
@@ -441,25 +459,22 @@ impl Link {
     }
 }
 
-async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<'_>) -> Result<(), ErrorKind> {
+async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<'_>) -> Result<(), Failure> {
+    let io = |e: &dyn std::fmt::Display| (ErrorKind::Io, e.to_string());
     match answer {
         Answer::H1(mut reader, keep_alive) => {
             let Some(Conn::H1(c)) = conn else {
-                return Err(ErrorKind::Io);
+                return Err(io(&"the connection is gone"));
             };
             let mut on_data = |d: &[u8]| sink.data(d);
-            while c
-                .read_body(&mut reader, &mut on_data)
-                .await
-                .map_err(|_| ErrorKind::Io)?
-            {}
+            while c.read_body(&mut reader, &mut on_data).await.map_err(|e| io(&e))? {}
             if !keep_alive {
                 *conn = None;
             }
         }
         Answer::H2(mut body) => {
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|_| ErrorKind::Io)?;
+                let frame = frame.map_err(|e| io(&e))?;
                 if let Ok(data) = frame.into_data() {
                     sink.data(&data);
                 }
@@ -476,17 +491,23 @@ impl Default for WorkerConn {
 }
 
 /// The status and body checks, in that order: the first failure is the kind.
-fn check(ep: &Endpoint, status: Option<u16>, body: &[u8]) -> Option<ErrorKind> {
+fn check(ep: &Endpoint, status: Option<u16>, body: &[u8]) -> Option<Failure> {
     let status = status?;
     let status_ok = match &ep.expect_status {
         Some(codes) => codes.contains(&status),
         None => status < 400,
     };
     if !status_ok {
-        return Some(ErrorKind::Status);
+        let expected = match &ep.expect_status {
+            Some(codes) => codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or "),
+            None => "below 400".into(),
+        };
+        return Some((ErrorKind::Status, format!("status {status} (expected {expected})")));
     }
     match &ep.expect_body {
-        Some(re) if !re.is_match(&String::from_utf8_lossy(body)) => Some(ErrorKind::Check),
+        Some(re) if !re.is_match(&String::from_utf8_lossy(body)) => {
+            Some((ErrorKind::Check, format!("the body does not match /{}/", re.as_str())))
+        }
         _ => None,
     }
 }

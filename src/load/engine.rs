@@ -4,7 +4,7 @@
 //! and records it. Records go straight into sharded aggregates; a timeline
 //! row is cut from them once a second.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,6 +70,8 @@ pub struct LoadRecording {
     pub workers: u64,
     /// The open model's cap on requests in flight.
     pub max_in_flight: Option<u64>,
+    /// The first failure of each kind, in words.
+    pub error_examples: BTreeMap<&'static str, String>,
 }
 
 impl LoadRecording {
@@ -122,6 +124,9 @@ struct Shared {
     cumulative_weights: Vec<u32>,
     /// The open model's workers, started by the arrival clock.
     open_workers: Mutex<JoinSet<()>>,
+    /// The first failure of each kind, and a bit per kind once it is there.
+    examples: Mutex<BTreeMap<&'static str, String>>,
+    example_bits: AtomicU64,
 }
 
 impl Shared {
@@ -149,6 +154,13 @@ impl Shared {
     }
 
     fn record(&self, shard: usize, rec: &Record, gaps: &Hist) {
+        if let (Some(kind), Some(detail)) = (rec.error, &rec.detail) {
+            let bit = 1u64 << (kind as u64);
+            if self.example_bits.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+                let mut ex = self.examples.lock().unwrap_or_else(|e| e.into_inner());
+                ex.insert(kind.name(), detail.clone());
+            }
+        }
         let end = Instant::now();
         let second = end.saturating_duration_since(self.t0).as_secs();
         let mut s = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
@@ -437,6 +449,8 @@ pub async fn run(
             .collect(),
         cfg: cfg.clone(),
         open_workers: Mutex::new(JoinSet::new()),
+        examples: Mutex::new(BTreeMap::new()),
+        example_bits: AtomicU64::new(0),
     });
 
     let mut tasks = JoinSet::new();
@@ -540,6 +554,7 @@ pub async fn run(
         latency_corrected: cfg.latency_correction && cfg.executor.model() == Model::Open,
         stop: stopped,
         workers: shared.workers.load(Ordering::Relaxed),
+        error_examples: std::mem::take(&mut *shared.examples.lock().unwrap_or_else(|e| e.into_inner())),
         max_in_flight: match &cfg.executor {
             Executor::Open { max_in_flight, .. } => Some(*max_in_flight as u64),
             Executor::Closed { .. } => None,

@@ -13,17 +13,22 @@ const MAX_HEAD: usize = 64 << 10;
 const READ_CHUNK: usize = 16 << 10;
 
 /// Why an exchange broke the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum H1Error {
-    /// Reading or writing failed, or the peer closed mid-answer.
-    Io,
+    /// Reading or writing failed.
+    #[error("{}", std::io::Error::from(*.0))]
+    Io(std::io::ErrorKind),
+    /// The peer closed the connection before the answer was complete.
+    #[error("the server closed the connection before the answer was complete")]
+    Closed,
     /// The answer was not valid HTTP/1.x.
+    #[error("the answer is not valid HTTP/1.1")]
     Protocol,
 }
 
 impl From<std::io::Error> for H1Error {
-    fn from(_: std::io::Error) -> H1Error {
-        H1Error::Io
+    fn from(e: std::io::Error) -> H1Error {
+        H1Error::Io(e.kind())
     }
 }
 
@@ -77,7 +82,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                     return Err(H1Error::Protocol);
                 }
                 if self.fill().await? == 0 {
-                    return Err(H1Error::Io);
+                    return Err(H1Error::Closed);
                 }
             };
             self.pos += used;
@@ -123,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                     r.done = true;
                     Ok(false)
                 }
-                _ => Err(H1Error::Io),
+                _ => Err(H1Error::Closed),
             };
         }
         let avail = &self.buf[self.pos..];
@@ -314,7 +319,7 @@ mod tests {
             }
             assert_eq!(used, part.len());
         }
-        Err(H1Error::Io)
+        Err(H1Error::Closed)
     }
 
     #[test]

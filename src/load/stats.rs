@@ -83,6 +83,27 @@ pub struct ErrorCounts {
     pub io: u64,
 }
 
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Status,
+        ErrorKind::Check,
+        ErrorKind::Io,
+    ];
+
+    /// The name used in result.json's `error_kinds`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Status => "status",
+            ErrorKind::Check => "check",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
 impl ErrorCounts {
     pub fn add_one(&mut self, kind: ErrorKind) {
         *match kind {
@@ -124,6 +145,8 @@ pub struct Record {
     pub bytes: u64,
     pub status: Option<u16>,
     pub error: Option<ErrorKind>,
+    /// What went wrong, in words, when `error` is set.
+    pub detail: Option<String>,
 }
 
 impl Record {

@@ -81,6 +81,9 @@ pub struct LoadSection {
     /// Requests in flight when the run was stopped, not counted anywhere else.
     pub cancelled: u64,
     pub totals: Totals,
+    /// The first failure of each error kind, in words.
+    #[serde(default)]
+    pub error_examples: BTreeMap<String, String>,
     pub latency: Option<Latency>,
     pub latency_uncorrected: Option<Latency>,
     pub endpoints: Vec<EndpointSection>,
@@ -144,6 +147,11 @@ impl LoadSection {
             max_in_flight: rec.max_in_flight,
             cancelled: rec.cancelled,
             totals: totals(&all, duration_s, rec.dropped),
+            error_examples: rec
+                .error_examples
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             latency: Latency::of(&all.latency),
             latency_uncorrected: if corrected { Latency::of(&all.service) } else { None },
             endpoints: rec
@@ -196,6 +204,7 @@ impl LoadSection {
             max_in_flight: parts.iter().map(|p| p.max_in_flight).sum(),
             cancelled: parts.iter().map(|p| p.cancelled).sum(),
             totals: t,
+            error_examples: parts.iter().rev().flat_map(|p| p.error_examples.clone()).collect(),
             latency: Latency::of(&all.latency),
             latency_uncorrected: if corrected { Latency::of(&all.service) } else { None },
             endpoints: names
@@ -270,6 +279,7 @@ mod tests {
             stop: None,
             workers: 2,
             max_in_flight: None,
+            error_examples: Default::default(),
         };
         LoadSection::from_recording(&rec)
     }

@@ -103,6 +103,9 @@ pub fn write_summary(
             "  errors by kind: connect {}, timeout {}, status {}, check {}, io {}",
             k.connect, k.timeout, k.status, k.check, k.io
         )?;
+        for (kind, why) in &s.error_examples {
+            writeln!(out, "    first {kind} error: {why}")?;
+        }
     }
     if t.dropped > 0 {
         writeln!(
