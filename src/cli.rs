@@ -116,6 +116,10 @@ pub struct LoadArgs {
     #[arg(long)]
     pub http2: bool,
 
+    /// With --http2: how many users (or requests in flight) share one HTTP/2 connection, each on its own stream (default 1).
+    #[arg(long, value_name = "N", requires = "http2")]
+    pub h2_streams: Option<u64>,
+
     /// Accept any TLS certificate (self-signed test servers).
     #[arg(long)]
     pub insecure: bool,
@@ -274,6 +278,9 @@ impl LoadArgs {
             spec.max_requests = Some(At::new(n, "-n"));
         }
         spec.http2 |= self.http2;
+        if let Some(n) = self.h2_streams {
+            spec.h2_streams = At::new(n, "--h2-streams");
+        }
         spec.insecure |= self.insecure;
         spec.latency_correction &= !self.no_latency_correction;
     }
@@ -362,6 +369,7 @@ impl LoadArgs {
             stream_timeout: Some(self.stream_timeout),
             graceful_stop: DEFAULT_GRACEFUL_STOP,
             http2: self.http2,
+            h2_streams: At::new(self.h2_streams.unwrap_or(1), "--h2-streams"),
             insecure: self.insecure,
             latency_correction: !self.no_latency_correction,
             vars: Default::default(),

@@ -424,13 +424,23 @@ fn merge_of_two_workers_adds_their_histograms() {
 
 #[test]
 fn http2_cleartext_with_prior_knowledge() {
-    let addr = common::h2c::start();
+    let (addr, accepted) = common::h2c::start();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://{addr}/x");
     let (out, doc) = load(dir.path(), &[&url, "--http2", "-c", "2", "-n", "50"]);
     ok(&out);
     assert_eq!(doc["load"]["totals"]["ok"], 50, "{}", doc["load"]["totals"]);
     assert_eq!(endpoint(&doc, 0)["statuses"]["200"], 50);
+    // The start-up check, then one connection per user.
+    assert_eq!(accepted.swap(0, std::sync::atomic::Ordering::Relaxed), 3);
+    // Eight users on four streams per connection: two connections.
+    let (out, doc) = load(
+        dir.path(),
+        &[&url, "--http2", "--h2-streams", "4", "-c", "8", "-n", "200"],
+    );
+    ok(&out);
+    assert_eq!(doc["load"]["totals"]["ok"], 200, "{}", doc["load"]["totals"]);
+    assert_eq!(accepted.swap(0, std::sync::atomic::Ordering::Relaxed), 3);
     // Without --http2 the same server refuses HTTP/1.1.
     let (out, doc) = load(dir.path(), &[&url, "-c", "1", "-n", "2"]);
     ok(&out);

@@ -83,6 +83,7 @@ pub struct LoadSpec {
     pub stream_timeout: Option<Duration>,
     pub graceful_stop: Duration,
     pub http2: bool,
+    pub h2_streams: At<u64>,
     pub insecure: bool,
     pub latency_correction: bool,
     pub vars: BTreeMap<String, Vec<String>>,
@@ -182,6 +183,9 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             }
         }
     };
+    if spec.h2_streams.value == 0 {
+        return Err(spec.h2_streams.err("must be at least 1"));
+    }
     let max_requests = match &spec.max_requests {
         Some(n) if n.value == 0 => return Err(n.err("must be at least 1")),
         Some(n) => Some(share_of(n.value, index, count)),
@@ -196,6 +200,7 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
         timeout: spec.timeout,
         stream_timeout: spec.stream_timeout,
         http2: spec.http2,
+        h2_streams: spec.h2_streams.value as usize,
         insecure: spec.insecure,
         latency_correction: spec.latency_correction,
         graceful_stop: spec.graceful_stop,
@@ -385,6 +390,7 @@ mod tests {
             stream_timeout: None,
             graceful_stop: DEFAULT_GRACEFUL_STOP,
             http2: false,
+            h2_streams: At::new(1, "--h2-streams"),
             insecure: false,
             latency_correction: true,
             vars: BTreeMap::new(),

@@ -54,6 +54,7 @@ pub struct LoadTable {
     pub graceful_stop: Option<Spanned<String>>,
     #[serde(default)]
     pub http2: bool,
+    pub h2_streams: Option<Spanned<u64>>,
     #[serde(default)]
     pub insecure: bool,
     pub latency_correction: Option<bool>,
@@ -169,6 +170,10 @@ impl LoadedProfile {
             stream_timeout: Some(dur(&l.stream_timeout, "load.stream_timeout")?.unwrap_or(DEFAULT_STREAM_TIMEOUT)),
             graceful_stop: dur(&l.graceful_stop, "load.graceful_stop")?.unwrap_or(DEFAULT_GRACEFUL_STOP),
             http2: l.http2,
+            h2_streams: match &l.h2_streams {
+                Some(n) => At::new(*n.get_ref(), self.at(n.span(), "load.h2_streams")),
+                None => At::new(1, "load.h2_streams"),
+            },
             insecure: l.insecure,
             latency_correction: l.latency_correction.unwrap_or(true),
             vars,

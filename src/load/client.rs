@@ -90,38 +90,75 @@ impl Io {
 /// request half of a hyper HTTP/2 connection.
 pub enum Conn {
     H1(H1Conn<Io>),
-    H2(http2::SendRequest<Body>),
+    /// The token's count tells how many workers share the connection.
+    H2(http2::SendRequest<Body>, Arc<()>),
 }
 
 /// Opens connections to the target: TCP, then TLS for https, then (for
 /// HTTP/2) the handshake. Shared by every worker; TLS roots are loaded once.
 pub struct Connector {
     addr: SocketAddr,
-    http2: bool,
+    /// HTTP/2, with this many workers sharing each connection.
+    h2_streams: Option<usize>,
     tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    /// Open HTTP/2 connections that workers share.
+    /// Held while one is opened, so workers starting together share it.
+    h2_shared: tokio::sync::Mutex<Vec<(http2::SendRequest<Body>, Arc<()>)>>,
 }
 
 impl Connector {
-    pub fn new(origin: &Origin, addr: SocketAddr, http2: bool, insecure: bool) -> Result<Connector, String> {
+    pub fn new(
+        origin: &Origin,
+        addr: SocketAddr,
+        h2_streams: Option<usize>,
+        insecure: bool,
+    ) -> Result<Connector, String> {
         let tls = if origin.https {
             let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
                 .map_err(|e| format!("'{}' is not a valid TLS server name: {e}", origin.host))?;
-            Some((TlsConnector::from(Arc::new(tls_config(http2, insecure)?)), name))
+            Some((
+                TlsConnector::from(Arc::new(tls_config(h2_streams.is_some(), insecure)?)),
+                name,
+            ))
         } else {
             None
         };
-        Ok(Connector { addr, http2, tls })
+        Ok(Connector {
+            addr,
+            h2_streams,
+            tls,
+            h2_shared: tokio::sync::Mutex::new(Vec::new()),
+        })
     }
 
-    /// Opens one connection, ready for its first request.
+    /// A connection for one worker, ready for its first request: a new one,
+    /// or for HTTP/2 a share of one that has room for another stream.
     pub async fn connect(&self) -> std::io::Result<Conn> {
+        let Some(streams) = self.h2_streams.filter(|&s| s > 1) else {
+            return self.open().await;
+        };
+        let mut shared = self.h2_shared.lock().await;
+        shared.retain(|(send, _)| !send.is_closed());
+        // The pool's own token counts once.
+        if let Some((send, token)) = shared.iter().find(|(_, t)| Arc::strong_count(t) <= streams) {
+            return Ok(Conn::H2(send.clone(), token.clone()));
+        }
+        let conn = self.open().await?;
+        if let Conn::H2(send, token) = &conn {
+            shared.push((send.clone(), token.clone()));
+        }
+        Ok(conn)
+    }
+
+    /// Opens one connection.
+    async fn open(&self) -> std::io::Result<Conn> {
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
         let io = match &self.tls {
             None => Io::Plain(tcp),
             Some((tls, name)) => Io::Tls(Box::new(tls.connect(name.clone(), tcp).await?)),
         };
-        if !self.http2 {
+        if self.h2_streams.is_none() {
             return Ok(Conn::H1(H1Conn::new(io)));
         }
         let (mut send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
@@ -129,7 +166,7 @@ impl Connector {
             .map_err(std::io::Error::other)?;
         tokio::spawn(conn);
         send.ready().await.map_err(std::io::Error::other)?;
-        Ok(Conn::H2(send))
+        Ok(Conn::H2(send, Arc::new(())))
     }
 }
 
@@ -414,7 +451,7 @@ impl Link {
         let idle = self.last_used.elapsed();
         self.last_used = Instant::now();
         let usable = match &mut self.conn {
-            Some(Conn::H2(s)) => s.ready().await.is_ok(),
+            Some(Conn::H2(s, _)) => s.ready().await.is_ok(),
             Some(Conn::H1(c)) => idle <= IDLE_CHECK || !c.stream().peer_closed(),
             None => true,
         };
@@ -449,7 +486,7 @@ impl Link {
                 rec.status = Some(head.status);
                 Ok(Answer::H1(reader, head.keep_alive))
             }
-            Conn::H2(s) => {
+            Conn::H2(s, _) => {
                 let req = build_request(ep, rng, &mut self.scratch);
                 let resp = s.send_request(req).await.map_err(|e| (ErrorKind::Io, e.to_string()))?;
                 rec.status = Some(resp.status().as_u16());

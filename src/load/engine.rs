@@ -411,7 +411,8 @@ pub async fn run(
     on_row: &mut (dyn FnMut(&TimelineRow) + Send),
 ) -> Result<LoadRecording, LoadError> {
     let addr = preflight(&cfg).await?;
-    let connector = Connector::new(&cfg.origin, addr, cfg.http2, cfg.insecure).map_err(LoadError::Setup)?;
+    let connector = Connector::new(&cfg.origin, addr, cfg.http2.then_some(cfg.h2_streams), cfg.insecure)
+        .map_err(LoadError::Setup)?;
     let cfg = Arc::new(cfg);
     let started_at = SystemTime::now();
     let t0 = Instant::now();

@@ -174,6 +174,8 @@ pub struct LoadConfig {
     pub timeout: Duration,
     pub stream_timeout: Option<Duration>,
     pub http2: bool,
+    /// With HTTP/2, how many workers share one connection (each with its own stream).
+    pub h2_streams: usize,
     pub insecure: bool,
     /// Measure open-model latency from each request's intended start.
     pub latency_correction: bool,

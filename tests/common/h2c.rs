@@ -2,6 +2,8 @@
 //! `--http2` test. It answers every request with 200 "ok".
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -9,8 +11,11 @@ use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-pub fn start() -> SocketAddr {
+/// Starts the server; the counter counts the connections it accepted.
+pub fn start() -> (SocketAddr, Arc<AtomicUsize>) {
     let (tx, rx) = std::sync::mpsc::channel();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -23,6 +28,7 @@ pub fn start() -> SocketAddr {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                count.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
                     let service = service_fn(|_req| async {
                         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
@@ -34,5 +40,5 @@ pub fn start() -> SocketAddr {
             }
         });
     });
-    rx.recv().unwrap()
+    (rx.recv().unwrap(), accepted)
 }
