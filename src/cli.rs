@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::config::load::{
-    At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, LoadSpec, ModelSpec, RequestSpec, parse_status_list,
+    At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, DEFAULT_STREAM_TIMEOUT, DEFAULT_TIMEOUT, LoadSpec,
+    ModelSpec, RequestSpec, parse_status_list,
 };
 use crate::config::profile::LoadedProfile;
 use crate::config::units::parse_duration;
@@ -53,7 +54,7 @@ pub struct LoadArgs {
     pub url: Option<String>,
 
     /// Take requests, model and timing from this profile's [load] tables.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["method", "headers", "body", "json_body", "stream", "expect_status", "expect_body"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["rate", "method", "headers", "body", "json_body", "stream", "expect_status", "expect_body"])]
     pub profile: Option<PathBuf>,
 
     /// Connections: virtual users in the closed model; the cap on requests in flight with --rate (default 50, or 1000 with --rate).
@@ -104,13 +105,13 @@ pub struct LoadArgs {
     #[arg(long, value_name = "REGEX")]
     pub expect_body: Option<String>,
 
-    /// Limit for connecting and the whole answer (for a stream: until its headers).
-    #[arg(long, value_parser = parse_positive_duration, default_value = "30s")]
-    pub timeout: Duration,
+    /// Limit for connecting and the whole answer (for a stream: until its headers) [default: 30s].
+    #[arg(long, value_parser = parse_positive_duration)]
+    pub timeout: Option<Duration>,
 
-    /// Limit for a stream's body after its headers.
-    #[arg(long, value_parser = parse_positive_duration, default_value = "10m")]
-    pub stream_timeout: Duration,
+    /// Limit for a stream's body after its headers [default: 10m].
+    #[arg(long, value_parser = parse_positive_duration)]
+    pub stream_timeout: Option<Duration>,
 
     /// HTTP/2: over TLS for https URLs, cleartext with prior knowledge (h2c) for http.
     #[arg(long)]
@@ -273,6 +274,23 @@ impl LoadArgs {
     fn apply_overrides(&self, spec: &mut LoadSpec) {
         if let Some(d) = self.duration {
             spec.duration = Some(d);
+            if let ModelSpec::Open { stages, .. } = &mut spec.model
+                && let [only] = stages.as_mut_slice()
+            {
+                only.value.duration = Some(d);
+            }
+        }
+        if let Some(c) = self.connections {
+            match &mut spec.model {
+                ModelSpec::Closed { users, .. } => *users = At::new(c, "-c"),
+                ModelSpec::Open { max_in_flight, .. } => *max_in_flight = At::new(c, "-c"),
+            }
+        }
+        if let Some(t) = self.timeout {
+            spec.timeout = t;
+        }
+        if let Some(t) = self.stream_timeout {
+            spec.stream_timeout = Some(t);
         }
         if let Some(n) = self.requests {
             spec.max_requests = Some(At::new(n, "-n"));
@@ -365,8 +383,8 @@ impl LoadArgs {
             model,
             duration,
             max_requests: self.requests.map(|n| At::new(n, "-n")),
-            timeout: self.timeout,
-            stream_timeout: Some(self.stream_timeout),
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            stream_timeout: Some(self.stream_timeout.unwrap_or(DEFAULT_STREAM_TIMEOUT)),
             graceful_stop: DEFAULT_GRACEFUL_STOP,
             http2: self.http2,
             h2_streams: At::new(self.h2_streams.unwrap_or(1), "--h2-streams"),
@@ -474,6 +492,71 @@ mod tests {
         assert!(parse(&["sample"]).is_err());
         assert!(parse(&["sample", "--pid", "1", "--name", "x"]).is_err());
         assert!(parse(&["sample", "--pid", "1", "--", "sleep", "1"]).is_err());
+    }
+
+    fn parse_load(args: &[&str]) -> Result<LoadCommand, String> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("loadprof").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let Command::Load(a) = cli.command else {
+            panic!("not a load command")
+        };
+        a.into_command(chrono::Local::now())
+    }
+
+    #[test]
+    fn load_quick_mode_defaults_to_50_users_for_10s() {
+        let c = parse_load(&["load", "http://127.0.0.1:8080/x?q=1"]).unwrap();
+        assert!(matches!(c.spec.model, ModelSpec::Closed { ref users, .. } if users.value == 50));
+        assert_eq!(c.spec.duration, Some(Duration::from_secs(10)));
+        assert_eq!(c.spec.requests[0].name, "GET /x");
+        assert_eq!(c.spec.timeout, DEFAULT_TIMEOUT);
+        assert!(c.output.ends_with("result.json"));
+    }
+
+    #[test]
+    fn load_rate_makes_an_open_model_capped_by_c() {
+        let c = parse_load(&[
+            "load",
+            "http://h/",
+            "--rate",
+            "50",
+            "-c",
+            "7",
+            "-n",
+            "100",
+            "--json-body",
+            "{\"a\":1}",
+        ])
+        .unwrap();
+        let ModelSpec::Open {
+            stages, max_in_flight, ..
+        } = &c.spec.model
+        else {
+            panic!()
+        };
+        assert_eq!((stages[0].value.from, stages[0].value.duration), (50.0, None));
+        assert_eq!(max_in_flight.value, 7);
+        assert_eq!(c.spec.max_requests.as_ref().unwrap().value, 100);
+        assert_eq!(c.spec.requests[0].method.value, "POST");
+    }
+
+    #[test]
+    fn load_flags_override_a_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(
+            &p,
+            "[load]\nbase_url = \"http://h/\"\nusers = 3\nduration = \"1m\"\n[[load.request]]\n",
+        )
+        .unwrap();
+        let path = p.to_str().unwrap();
+        let c = parse_load(&["load", "--profile", path, "-c", "9", "-d", "5s", "--timeout", "2s"]).unwrap();
+        assert!(matches!(c.spec.model, ModelSpec::Closed { ref users, .. } if users.value == 9));
+        assert_eq!(c.spec.duration, Some(Duration::from_secs(5)));
+        assert_eq!(c.spec.timeout, Duration::from_secs(2));
+        assert!(parse_load(&["load", "--profile", path, "--rate", "5"]).is_err());
+        let e = parse_load(&["load", "http://h/", "--worker-index", "2", "--worker-count", "2"]).unwrap_err();
+        assert!(e.contains("--worker-index"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result
             cmd.output.display()
         ))
     })?;
+    // The open model may hold a connection per request in flight.
+    crate::sample::process::raise_open_file_limit();
     let stop = StopToken::new();
     cancel::stop_on_signals(stop.clone())
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
