@@ -109,11 +109,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
-        let n = self.stream.read(&mut self.buf[len..]).await;
-        self.buf.truncate(len + *n.as_ref().unwrap_or(&0));
-        Ok(n?)
+        // Read into the spare capacity: no zeroing of the buffer per read.
+        self.buf.reserve(READ_CHUNK);
+        Ok(self.stream.read_buf(&mut self.buf).await?)
     }
 
     /// Reads the next piece of the body into `on_data`; `Ok(false)` once
