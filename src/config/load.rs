@@ -97,6 +97,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
+/// The lowest rate accepted (requests or users per second).
+pub const MIN_RATE: f64 = 0.001;
 
 /// Validates `spec` and compiles its templates.
 pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
@@ -136,9 +138,9 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
                 return Err(users.err("must be at least 1"));
             }
             if let Some(r) = spawn_rate
-                && !(r.value > 0.0 && r.value.is_finite())
+                && !(r.value >= MIN_RATE && r.value.is_finite())
             {
-                return Err(r.err("must be greater than 0 (users added per second)"));
+                return Err(r.err(format!("must be at least {MIN_RATE} (users added per second)")));
             }
             if let Some(n) = iterations
                 && n.value == 0
@@ -159,9 +161,13 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             max_in_flight,
         } => {
             for s in stages {
-                let ok = |r: f64| r.is_finite() && r >= 0.0;
+                // 0 is allowed where a ramp starts or ends; anything else is
+                // at least one request in about 17 minutes.
+                let ok = |r: f64| r.is_finite() && (r == 0.0 || r >= MIN_RATE);
                 if !ok(s.value.from) || !ok(s.value.to) {
-                    return Err(s.err("rate must be a number of requests per second, 0 or more"));
+                    return Err(s.err(format!(
+                        "rate must be a number of requests per second: 0 (a ramp's end) or at least {MIN_RATE}"
+                    )));
                 }
                 if s.value.duration.is_some_and(|d| d.is_zero()) {
                     return Err(s.err("stage duration must be greater than 0"));
@@ -449,6 +455,36 @@ mod tests {
         };
         let e = build(s).unwrap_err();
         assert!(e.starts_with("--rate: ") && e.contains("greater than 0"), "{e}");
+    }
+
+    #[test]
+    fn tiny_rates_are_refused_rather_than_overflowing_the_clock() {
+        let mut s = spec("http://x/", "/");
+        s.model = ModelSpec::Closed {
+            users: At::new(2, "-c"),
+            spawn_rate: Some(At::new(1e-20, "load.spawn_rate")),
+            think: ThinkTime::default(),
+            iterations: None,
+        };
+        assert!(
+            build(s)
+                .unwrap_err()
+                .starts_with("load.spawn_rate: must be at least 0.001")
+        );
+        let mut s = spec("http://x/", "/");
+        s.model = ModelSpec::Open {
+            stages: vec![At::new(
+                Stage {
+                    from: 1e-20,
+                    to: 1e-20,
+                    duration: None,
+                },
+                "--rate",
+            )],
+            poisson: false,
+            max_in_flight: At::new(10, "-c"),
+        };
+        assert!(build(s).unwrap_err().starts_with("--rate: "));
     }
 
     #[test]
