@@ -357,12 +357,16 @@ impl LoadArgs {
             },
         };
         Ok(LoadSpec {
+            table_at: "URL".into(),
             base_url: At::new(url.clone(), "URL"),
             requests: vec![RequestSpec {
-                name: format!(
-                    "{} {}",
-                    method.to_ascii_uppercase(),
-                    path.split('?').next().unwrap_or("/")
+                name: At::new(
+                    format!(
+                        "{} {}",
+                        method.to_ascii_uppercase(),
+                        path.split('?').next().unwrap_or("/")
+                    ),
+                    "URL",
                 ),
                 weight: At::new(1, "URL"),
                 method: At::new(method, "-m"),
@@ -508,7 +512,7 @@ mod tests {
         let c = parse_load(&["load", "http://127.0.0.1:8080/x?q=1"]).unwrap();
         assert!(matches!(c.spec.model, ModelSpec::Closed { ref users, .. } if users.value == 50));
         assert_eq!(c.spec.duration, Some(Duration::from_secs(10)));
-        assert_eq!(c.spec.requests[0].name, "GET /x");
+        assert_eq!(c.spec.requests[0].name.value, "GET /x");
         assert_eq!(c.spec.timeout, DEFAULT_TIMEOUT);
         assert!(c.output.ends_with("result.json"));
     }
@@ -555,6 +559,16 @@ mod tests {
         assert_eq!(c.spec.duration, Some(Duration::from_secs(5)));
         assert_eq!(c.spec.timeout, Duration::from_secs(2));
         assert!(parse_load(&["load", "--profile", path, "--rate", "5"]).is_err());
+        // A profile without an end is completed by -d or -n.
+        std::fs::write(&p, "[load]\nbase_url = \"http://h/\"\n[[load.request]]\n").unwrap();
+        let endless = parse_load(&["load", "--profile", path]).unwrap();
+        assert!(
+            crate::config::load::build(endless.spec)
+                .unwrap_err()
+                .contains("p.toml:1: load: the load never ends")
+        );
+        let c = parse_load(&["load", "--profile", path, "-n", "5"]).unwrap();
+        assert!(crate::config::load::build(c.spec).is_ok());
         let e = parse_load(&["load", "http://h/", "--worker-index", "2", "--worker-count", "2"]).unwrap_err();
         assert!(e.contains("--worker-index"), "{e}");
     }

@@ -209,6 +209,16 @@ fn a_keep_alive_connection_the_server_closed_while_idle_is_not_reused() {
 }
 
 #[test]
+fn bytes_beyond_the_announced_length_retire_the_connection() {
+    let srv = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = load(dir.path(), &[&srv.url("/extra"), "-c", "1", "-n", "3"]);
+    ok(&out);
+    assert_eq!(doc["load"]["totals"]["ok"], 3, "{}", doc["load"]["totals"]);
+    assert_eq!(endpoint(&doc, 0)["connect"]["count"], 3);
+}
+
+#[test]
 fn refused_connections_mid_run_are_connect_errors() {
     // The first connection is the start-up check, the second serves one
     // request and closes; after that nothing is listening.

@@ -42,7 +42,7 @@ pub enum BodySource {
 /// One request of the mix, as written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpec {
-    pub name: String,
+    pub name: At<String>,
     pub weight: At<u32>,
     pub method: At<String>,
     /// Path and query, relative to the base URL.
@@ -74,6 +74,8 @@ pub enum ModelSpec {
 /// Everything needed to build a [`LoadConfig`].
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
+    /// Where the load as a whole was described (`profile.toml:3: load`, `URL`).
+    pub table_at: String,
     pub base_url: At<String>,
     pub requests: Vec<RequestSpec>,
     pub model: ModelSpec,
@@ -114,10 +116,10 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
     let mut endpoints = Vec::new();
     let mut names = std::collections::HashSet::new();
     for (i, r) in spec.requests.iter().enumerate() {
-        if !names.insert(r.name.clone()) {
-            return Err(r.method.err(format!(
+        if !names.insert(r.name.value.clone()) {
+            return Err(r.name.err(format!(
                 "two requests are named '{}'; give each [[load.request]] its own name",
-                r.name
+                r.name.value
             )));
         }
         endpoints.push(endpoint(i, r, &origin, &base_path, spec.http2, &mut ctx)?);
@@ -127,6 +129,24 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             .weight
             .err("every request has weight 0; give at least one a weight of 1 or more"));
     }
+    let ends = spec.duration.is_some()
+        || spec.max_requests.is_some()
+        || match &spec.model {
+            ModelSpec::Closed { iterations, .. } => iterations.is_some(),
+            ModelSpec::Open { stages, .. } => stages.iter().all(|s| s.value.duration.is_some()),
+        };
+    if !ends {
+        return Err(format!(
+            "{}: the load never ends; set duration (e.g. \"60s\", or -d), iterations, or total_requests (or -n)",
+            spec.table_at
+        ));
+    }
+    let none_left = |what: &At<u64>, noun: &str| {
+        what.err(format!(
+            "{} {noun} shared by {count} workers leaves worker {index} none; use at least {count}",
+            what.value
+        ))
+    };
     let executor = match &spec.model {
         ModelSpec::Closed {
             users,
@@ -147,7 +167,11 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             {
                 return Err(n.err("must be at least 1"));
             }
-            let users = share_of(users.value, index, count) as usize;
+            let share = share_of(users.value, index, count) as usize;
+            if share == 0 {
+                return Err(none_left(users, "users"));
+            }
+            let users = share;
             Executor::Closed {
                 users,
                 spawn_rate: spawn_rate.as_ref().map(|r| r.value / f64::from(count)),
@@ -194,6 +218,7 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
     }
     let max_requests = match &spec.max_requests {
         Some(n) if n.value == 0 => return Err(n.err("must be at least 1")),
+        Some(n) if share_of(n.value, index, count) == 0 => return Err(none_left(n, "requests")),
         Some(n) => Some(share_of(n.value, index, count)),
         None => None,
     };
@@ -237,7 +262,12 @@ fn endpoint(
     };
     let uri = match path.as_static() {
         Some(p) => Some(uri_of(p)?),
-        None => None,
+        None => {
+            // The text around the placeholders must make a valid path too
+            // (their values are percent-encoded when rendered).
+            uri_of(&path.skeleton())?;
+            None
+        }
     };
     let fallback_uri = uri_of("/")?;
     let mut headers = HeaderMap::new();
@@ -268,6 +298,11 @@ fn endpoint(
         let (k, v) = &h.value;
         let name = HeaderName::from_bytes(k.trim().as_bytes())
             .map_err(|_| h.err(format!("'{k}' is not a valid header name")))?;
+        if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+            return Err(h.err(format!(
+                "loadprof frames the body itself and sets {name} from it; remove this header"
+            )));
+        }
         let t = ctx.compile(v.trim(), Escape::None).map_err(|e| h.err(e))?;
         match t.as_static() {
             Some(v) => {
@@ -289,7 +324,7 @@ fn endpoint(
     };
     let mut ep = Endpoint {
         index,
-        name: r.name.clone(),
+        name: r.name.value.clone(),
         weight: r.weight.value,
         method,
         path,
@@ -372,9 +407,10 @@ mod tests {
 
     fn spec(base: &str, path: &str) -> LoadSpec {
         LoadSpec {
+            table_at: "URL".into(),
             base_url: At::new(base.to_string(), "URL"),
             requests: vec![RequestSpec {
-                name: "r".into(),
+                name: At::new("r".into(), "name"),
                 weight: At::new(1, "w"),
                 method: At::new("get".into(), "-m"),
                 path: At::new(path.into(), "path"),
@@ -485,6 +521,38 @@ mod tests {
             max_in_flight: At::new(10, "-c"),
         };
         assert!(build(s).unwrap_err().starts_with("--rate: "));
+    }
+
+    #[test]
+    fn paths_with_placeholders_are_checked_and_framing_headers_refused() {
+        let e = build(spec("http://x/", "/a b?q={{random_int 1 2}}")).unwrap_err();
+        assert!(e.starts_with("path: ") && e.contains("not a valid path"), "{e}");
+        let mut s = spec("http://x/", "/");
+        s.requests[0]
+            .headers
+            .push(At::new(("Content-Length".into(), "3".into()), "-H 'Content-Length: 3'"));
+        let e = build(s).unwrap_err();
+        assert!(e.starts_with("-H 'Content-Length: 3': ") && e.contains("remove"), "{e}");
+    }
+
+    #[test]
+    fn an_endless_load_and_an_empty_worker_share_are_refused() {
+        let mut s = spec("http://x/", "/");
+        s.duration = None;
+        assert!(build(s).unwrap_err().contains("never ends"));
+        let mut s = spec("http://x/", "/");
+        s.model = ModelSpec::Closed {
+            users: At::new(1, "-c"),
+            spawn_rate: None,
+            think: ThinkTime::default(),
+            iterations: None,
+        };
+        s.worker = (1, 2);
+        let e = build(s).unwrap_err();
+        assert!(
+            e.starts_with("-c: 1 users shared by 2 workers leaves worker 1 none"),
+            "{e}"
+        );
     }
 
     #[test]

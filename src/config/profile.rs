@@ -77,7 +77,7 @@ pub struct StageTable {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestTable {
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
     pub weight: Option<Spanned<u32>>,
     pub method: Option<Spanned<String>>,
     pub path: Option<Spanned<String>>,
@@ -142,7 +142,7 @@ impl LoadedProfile {
                 .transpose()
         };
         let duration = dur(&l.duration, "load.duration")?;
-        let model = self.model(l, span, duration)?;
+        let model = self.model(l, span.clone(), duration)?;
         let mut vars = BTreeMap::new();
         for (k, v) in &self.profile.vars {
             vars.insert(
@@ -155,6 +155,7 @@ impl LoadedProfile {
             requests.push(self.request(i, r, &l.headers)?);
         }
         Ok(LoadSpec {
+            table_at: self.at(span.clone(), "load"),
             base_url: At::new(
                 l.base_url.get_ref().clone(),
                 self.at(l.base_url.span(), "load.base_url"),
@@ -209,12 +210,6 @@ impl LoadedProfile {
                     .map_err(|e| format!("{}: {e}", self.at(t.span(), "load.think_time")))?,
                 None => ThinkTime::default(),
             };
-            if duration.is_none() && l.iterations.is_none() && l.total_requests.is_none() {
-                return Err(format!(
-                    "{}: the load never ends; set duration (e.g. \"60s\"), iterations or total_requests",
-                    self.at(span, "load")
-                ));
-            }
             return Ok(ModelSpec::Closed {
                 users: match &l.users {
                     Some(u) => At::new(*u.get_ref(), self.at(u.span(), "load.users")),
@@ -233,12 +228,6 @@ impl LoadedProfile {
         }
         let stages = match (&l.rate, &l.stages) {
             (Some(r), _) => {
-                if duration.is_none() && l.total_requests.is_none() {
-                    return Err(format!(
-                        "{}: a constant rate needs duration (e.g. \"60s\") or total_requests",
-                        self.at(span, "load")
-                    ));
-                }
                 vec![At::new(
                     Stage {
                         from: *r.get_ref(),
@@ -336,7 +325,10 @@ impl LoadedProfile {
             _ => None,
         };
         Ok(RequestSpec {
-            name: t.name.clone().unwrap_or_else(|| format!("request{i}")),
+            name: match &t.name {
+                Some(n) => At::new(n.get_ref().clone(), at(n.span(), "name")),
+                None => At::new(format!("request{i}"), self.at(r.span(), &key)),
+            },
             weight: match &t.weight {
                 Some(w) => At::new(*w.get_ref(), at(w.span(), "weight")),
                 None => At::new(1, key.clone()),
@@ -453,7 +445,7 @@ mod tests {
         assert!(matches!(s.model, ModelSpec::Closed { ref users, .. } if users.value == 4));
         let r = &s.requests[0];
         assert_eq!(
-            (r.name.as_str(), r.weight.value, r.method.value.as_str()),
+            (r.name.value.as_str(), r.weight.value, r.method.value.as_str()),
             ("ask", 3, "POST")
         );
         assert_eq!(r.stream, StreamKind::Sse);

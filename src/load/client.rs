@@ -505,7 +505,7 @@ async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<
             };
             let mut on_data = |d: &[u8]| sink.data(d);
             while c.read_body(&mut reader, &mut on_data).await.map_err(|e| io(&e))? {}
-            if !keep_alive {
+            if !keep_alive || c.has_leftover() {
                 *conn = None;
             }
         }

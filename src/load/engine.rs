@@ -121,7 +121,7 @@ struct Shared {
     dropped: AtomicU64,
     workers: AtomicU64,
     stopping: AtomicBool,
-    cumulative_weights: Vec<u32>,
+    cumulative_weights: Vec<u64>,
     /// The open model's workers, started by the arrival clock.
     open_workers: Mutex<JoinSet<()>>,
     /// The first failure of each kind, and a bit per kind once it is there.
@@ -443,8 +443,8 @@ pub async fn run(
         cumulative_weights: cfg
             .endpoints
             .iter()
-            .scan(0u32, |acc, e| {
-                *acc += e.weight;
+            .scan(0u64, |acc, e| {
+                *acc += u64::from(e.weight);
                 Some(*acc)
             })
             .collect(),
@@ -506,13 +506,14 @@ pub async fn run(
         }
     }
     shared.stopping.store(true, Ordering::Relaxed);
-    let cancelled = shared.in_flight.load(Ordering::Relaxed);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     // Set under the lock by the arrival clock, so no worker starts after this.
     let mut open = std::mem::take(&mut *shared.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
     open.abort_all();
     while open.join_next().await.is_some() {}
+    // Aborted workers never lowered the count for the request they were in.
+    let cancelled = shared.in_flight.load(Ordering::Relaxed);
 
     let now = Instant::now();
     let last_end = shared

@@ -70,6 +70,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         &self.stream
     }
 
+    /// Bytes arrived beyond the last answer: the server sent more than it
+    /// announced, so the connection is out of step and must not be reused.
+    pub fn has_leftover(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
     /// Sends `request` (complete bytes) and reads the response head.
     pub async fn send(&mut self, request: &[u8], head_request: bool) -> Result<(Head, BodyReader), H1Error> {
         self.stream.write_all(request).await?;
@@ -174,20 +180,25 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(Head, BodyKind, 
     };
     let status = resp.code.ok_or(H1Error::Protocol)?;
     let mut keep_alive = resp.version == Some(1);
-    let mut length = None;
-    let mut chunked = false;
+    let mut length: Option<u64> = None;
+    // `Some(true)` when the last transfer coding is chunked.
+    let mut chunked: Option<bool> = None;
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            length = Some(v.ok_or(H1Error::Protocol)?);
+            // Repeated values (in one header or several) must agree (RFC 9110 8.6).
+            for v in h.value.split(|&b| b == b',') {
+                let v = std::str::from_utf8(v.trim_ascii())
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok());
+                match (v, length) {
+                    (None, _) => return Err(H1Error::Protocol),
+                    (Some(v), Some(l)) if v != l => return Err(H1Error::Protocol),
+                    (v, _) => length = v,
+                }
+            }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h
-                .value
-                .rsplit(|&b| b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -199,15 +210,22 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(Head, BodyKind, 
             }
         }
     }
+    // RFC 9112 6.3: no body for HEAD, 1xx, 204 and 304; a transfer coding
+    // wins over Content-Length, and one that does not end in chunked runs
+    // until the connection closes.
     let kind = if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
         BodyKind::None
-    } else if chunked {
-        BodyKind::Chunked
-    } else if let Some(n) = length {
-        BodyKind::Length(n)
     } else {
-        BodyKind::Close
+        match (chunked, length) {
+            (Some(true), _) => BodyKind::Chunked,
+            (Some(false), _) | (None, None) => BodyKind::Close,
+            (None, Some(n)) => BodyKind::Length(n),
+        }
     };
+    // 101 Switching Protocols: the connection no longer speaks HTTP/1.1.
+    if status == 101 {
+        keep_alive = false;
+    }
     Ok(Some((Head { status, keep_alive }, kind, used)))
 }
 
@@ -361,6 +379,19 @@ mod tests {
         assert_eq!(k, BodyKind::None);
         let (_, k, _) = p("HTTP/1.1 204 No Content\r\n\r\n", false);
         assert_eq!(k, BodyKind::None);
+        // A transfer coding beats Content-Length; one not ending in chunked reads to the close.
+        let (_, k, _) = p(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 9\r\n\r\n",
+            false,
+        );
+        assert_eq!(k, BodyKind::Close);
+        let (_, k, _) = p(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n",
+            false,
+        );
+        assert_eq!(k, BodyKind::Length(5));
+        let (h, _, _) = p("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", false);
+        assert!(!h.keep_alive);
     }
 
     #[test]
@@ -369,6 +400,13 @@ mod tests {
         assert_eq!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n", false), Err(H1Error::Protocol));
         assert_eq!(
             parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false),
+            Err(H1Error::Protocol)
+        );
+        assert_eq!(
+            parse_head(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                false
+            ),
             Err(H1Error::Protocol)
         );
     }

@@ -68,8 +68,11 @@ impl RatePlan {
         for s in &self.stages {
             let d = s.duration.map(|d| d.as_secs_f64());
             let expected = d.map(|d| (s.from + s.to) / 2.0 * d);
+            // A stage with no arrivals at all holds none of them, not even
+            // the first (u = 0).
+            let empty = s.from == 0.0 && s.to == 0.0;
             if let (Some(d), Some(n)) = (d, expected)
-                && u > n
+                && (u > n || empty)
             {
                 u -= n;
                 t0 += d;
@@ -201,6 +204,26 @@ mod tests {
         };
         assert!((secs(p.time_of(375.0)) - 5.0).abs() < 1e-9);
         assert!((secs(p.time_of(500.0)) - 10.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_zero_rate_first_stage_delays_the_first_arrival() {
+        let p = RatePlan {
+            stages: vec![
+                Stage {
+                    from: 0.0,
+                    to: 0.0,
+                    duration: Some(Duration::from_secs(1)),
+                },
+                Stage {
+                    from: 50.0,
+                    to: 50.0,
+                    duration: Some(Duration::from_secs(2)),
+                },
+            ],
+        };
+        assert_eq!(secs(p.time_of(0.0)), 1.0);
+        assert!((secs(p.time_of(50.0)) - 2.0).abs() < 1e-9);
     }
 
     #[test]

@@ -236,7 +236,8 @@ impl EndpointStats {
     }
 
     pub fn ok(&self) -> u64 {
-        self.requests - self.errors.total()
+        // Saturating: a hand-edited result.json given to `merge` may not add up.
+        self.requests.saturating_sub(self.errors.total())
     }
 }
 

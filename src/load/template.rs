@@ -186,6 +186,18 @@ impl Template {
         }
     }
 
+    /// The text with every placeholder replaced by `0`, to check what
+    /// surrounds them.
+    pub fn skeleton(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                _ => "0",
+            })
+            .collect()
+    }
+
     /// Appends one rendering to `out`.
     pub fn render(&self, rng: &mut impl Rng, out: &mut String) {
         for p in &self.parts {

@@ -152,6 +152,10 @@ fn respond(out: &mut TcpStream, path: &str, stop: &AtomicBool) -> bool {
         "/quote" => send(out, "200 OK", "", b"The answer is on the first page (p.12)."),
         "/noquote" => send(out, "200 OK", "", b"The answer, without a source."),
         "/error" => send(out, "500 Internal Server Error", "", b"boom"),
+        // Says two bytes, sends four.
+        "/extra" => out
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXX")
+            .is_ok(),
         "/close" => {
             send(out, "200 OK", "Connection: close\r\n", b"bye");
             false
