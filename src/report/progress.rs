@@ -1,5 +1,6 @@
-//! The live progress line shown while sampling, only when stdout is a
-//! terminal: current RSS, CPU, threads, processes and elapsed time.
+//! The live progress lines, shown only when stdout is a terminal: while
+//! sampling (RSS, CPU, threads, processes, elapsed time) and while loading
+//! (elapsed and remaining time, requests per second, errors, p95).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -15,15 +16,28 @@ pub struct Progress {
     duration: Option<Duration>,
 }
 
+/// A spinner line on stdout if `wanted` and stdout is a terminal.
+fn spinner(wanted: bool) -> Option<ProgressBar> {
+    (wanted && std::io::stdout().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout_with_hz(4));
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        bar
+    })
+}
+
+fn clear(bar: &Option<ProgressBar>) {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
 impl Progress {
     /// A progress line on stdout if `wanted` and stdout is a terminal.
     pub fn new(wanted: bool, duration: Option<Duration>) -> Progress {
-        let bar = (wanted && std::io::stdout().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout_with_hz(4));
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
-            bar
-        });
-        Progress { bar, duration }
+        Progress {
+            bar: spinner(wanted),
+            duration,
+        }
     }
 
     pub fn update(&self, s: &TreeSample) {
@@ -45,9 +59,7 @@ impl Progress {
     }
 
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+        clear(&self.bar);
     }
 }
 
@@ -65,13 +77,8 @@ pub struct LoadProgress {
 
 impl LoadProgress {
     pub fn new(wanted: bool, duration: Option<Duration>) -> LoadProgress {
-        let bar = (wanted && std::io::stdout().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout_with_hz(4));
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
-            bar
-        });
         LoadProgress {
-            bar,
+            bar: spinner(wanted),
             duration,
             errors: 0,
         }
@@ -102,8 +109,6 @@ impl LoadProgress {
     }
 
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+        clear(&self.bar);
     }
 }
