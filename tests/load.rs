@@ -191,6 +191,8 @@ fn a_reset_mid_body_is_an_io_error() {
         "{}",
         doc["load"]["totals"]
     );
+    let why = doc["load"]["error_examples"]["io"].as_str().unwrap();
+    assert!(why.contains("reset") || why.contains("closed"), "{why}");
 }
 
 #[test]
@@ -565,10 +567,10 @@ print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
 
-#[test]
-fn https_over_rustls_checks_certificates_unless_insecure() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+/// Makes a self-signed certificate for localhost in `dir` with openssl;
+/// `None` (after saying why) when openssl is missing.
+fn self_signed(dir: &Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
         .args([
             "req",
@@ -588,8 +590,31 @@ fn https_over_rustls_checks_certificates_unless_insecure() {
         .output();
     if !made.is_ok_and(|o| o.status.success()) {
         eprintln!("skipped: the openssl command is needed to make a test certificate (.ci/run installs it)");
-        return;
+        return None;
     }
+    Some((cert, key))
+}
+
+#[test]
+fn http2_over_tls_negotiates_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = self_signed(dir.path()) else {
+        return;
+    };
+    let (addr, accepted) = common::h2c::start_tls(&std::fs::read(cert).unwrap(), &std::fs::read(key).unwrap());
+    let url = format!("https://localhost:{}/", addr.port());
+    let (out, doc) = load(dir.path(), &[&url, "--http2", "--insecure", "-c", "2", "-n", "40"]);
+    ok(&out);
+    assert_eq!(doc["load"]["totals"]["ok"], 40, "{}", doc["load"]["totals"]);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::Relaxed), 3);
+}
+
+#[test]
+fn https_over_rustls_checks_certificates_unless_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = self_signed(dir.path()) else {
+        return;
+    };
     let mut srv = std::process::Command::new(common::python())
         .args(["-c", HTTPS_SERVER])
         .arg(&cert)
