@@ -379,6 +379,14 @@ fn closed_model_spawns_users_at_the_spawn_rate() {
             "user {k} connected at {offset:.3}s, expected {want:.1}s"
         );
     }
+    // Users due after the end never start and are not counted.
+    let (out, doc) = load_profile(
+        dir.path(),
+        &srv,
+        "users = 6\nspawn_rate = 5\nduration = \"500ms\"\n[[load.request]]\n",
+    );
+    ok(&out);
+    assert_eq!(doc["load"]["workers"], 3);
 }
 
 #[test]

@@ -249,12 +249,13 @@ impl Pacer {
                 iterations_left,
                 started,
             } => {
-                let wake = if *started {
-                    let pause = think.pick(rng.random());
-                    (!pause.is_zero()).then(|| Instant::now() + pause)
-                } else {
+                let first = !*started;
+                let wake = if first {
                     *started = true;
                     Some(*start_at)
+                } else {
+                    let pause = think.pick(rng.random());
+                    (!pause.is_zero()).then(|| Instant::now() + pause)
                 };
                 if let Some(wake) = wake {
                     let wake = shared.deadline.map_or(wake, |d| wake.min(d));
@@ -266,6 +267,10 @@ impl Pacer {
                 }
                 if let Some(n) = iterations_left {
                     *n -= 1;
+                }
+                if first {
+                    // Counted once started: a user due after the end never runs.
+                    shared.workers.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(now)
             }
@@ -469,7 +474,6 @@ pub async fn run(
                     iterations_left: *iterations,
                     started: false,
                 };
-                shared.workers.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(worker(shared.clone(), pacer, i as u64));
             }
         }
