@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod leak;
 pub mod load;
 pub mod report;
 pub mod sample;
