@@ -13,6 +13,7 @@ use crate::config::load::{
 use crate::config::profile::LoadedProfile;
 use crate::config::units::parse_duration;
 use crate::config::{GpuMode, LoadCommand, SampleCommand};
+use crate::leak::Warmup;
 use crate::load::plan::Stage;
 use crate::load::stream::StreamKind;
 use crate::sample::{SamplerConfig, TargetSpec};
@@ -43,6 +44,11 @@ pub enum Command {
         after_help = "Examples:\n  loadprof load http://127.0.0.1:8080/ -c 50 -d 30s\n  loadprof load http://127.0.0.1:8080/ --rate 200 -d 1m\n  loadprof load http://127.0.0.1:8000/v1/chat --json-body '{\"q\":\"hi\"}' --stream sse -c 8 -d 2m\n  loadprof load --profile profiles/rag.toml -o out/rag/result.json"
     )]
     Load(Box<LoadArgs>),
+    /// Judge whether memory grows without bound in a samples CSV: leak, no_leak or inconclusive.
+    #[command(
+        after_help = "Examples:\n  loadprof leak out/sample-20261122-101500/samples.csv\n  loadprof leak samples.csv --settle-from 600 --limit 2GB --plot leak.svg\n  loadprof leak trace.csv --metric heap_bytes --warmup 45s --json\n\nExit codes: 0 no_leak or inconclusive, 1 leak, 2 bad input."
+    )]
+    Leak(LeakArgs),
     /// Merge result.json files from several load workers: histograms are added exactly and every percentile recomputed.
     Merge(MergeArgs),
 }
@@ -147,6 +153,58 @@ pub struct LoadArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LeakArgs {
+    /// A CSV with an elapsed_s column and the metric column (what `loadprof sample` writes).
+    #[arg(value_name = "SAMPLES.csv")]
+    pub samples: PathBuf,
+
+    /// The column to judge.
+    #[arg(long, default_value = "rss_bytes")]
+    pub metric: String,
+
+    /// How much of the start is warm-up: auto (the first third of the loaded part) or a duration.
+    #[arg(long, default_value = "auto", value_parser = parse_warmup)]
+    pub warmup: Warmup,
+
+    /// Samples from this many seconds on were taken after the load stopped (they can only clear a verdict).
+    #[arg(long, value_name = "SECONDS")]
+    pub settle_from: Option<f64>,
+
+    /// Growth below this is not a leak (nor below 0.4 %/min of the level).
+    #[arg(long, default_value = "1MB/min", value_parser = parse_rate_arg)]
+    pub max_growth: f64,
+
+    /// Also say when the trend reaches this size (e.g. 2GB).
+    #[arg(long, value_parser = parse_size_arg)]
+    pub limit: Option<f64>,
+
+    /// Draw the series, the envelope and the trend into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Print the leak section of result.json on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_warmup(s: &str) -> Result<Warmup, String> {
+    if s == "auto" {
+        return Ok(Warmup::Auto);
+    }
+    parse_duration(s)
+        .map(|d| Warmup::Seconds(d.as_secs_f64()))
+        .map_err(|e| format!("{e}; or auto"))
+}
+
+fn parse_rate_arg(s: &str) -> Result<f64, String> {
+    crate::config::units::parse_byte_rate(s)
+}
+
+fn parse_size_arg(s: &str) -> Result<f64, String> {
+    crate::config::units::parse_size(s)
+}
+
+#[derive(Debug, Args)]
 pub struct MergeArgs {
     /// result.json files written by `loadprof load` workers.
     #[arg(required = true, num_args = 1.., value_name = "RESULT.json")]
@@ -199,6 +257,10 @@ pub struct SampleArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// At the end, judge whether RSS grew without bound (as `loadprof leak` does); exit 1 on a leak.
+    #[arg(long)]
+    pub leak: bool,
+
     /// Start this command and sample it (after `--`); sampling stops when it exits.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -228,6 +290,7 @@ impl SampleArgs {
             },
             output,
             json: self.json,
+            leak: self.leak,
         }
     }
 }

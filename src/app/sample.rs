@@ -87,8 +87,17 @@ pub fn run(cmd: SampleCommand, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(Error::cannot_run(e)),
         _ => {}
     }
+    let mut leaked = false;
+    if cmd.leak {
+        let params = crate::leak::LeakParams::default();
+        let (_, _, rep) = super::leak::judge(&cmd.output, "rss_bytes", &params)?;
+        let to: &mut dyn Write = if cmd.json { err } else { out };
+        crate::report::leak::write_verdict(to, &rep).map_err(Error::cannot_run)?;
+        leaked = rep.verdict == crate::leak::Verdict::Leak;
+    }
     Ok(match rec.outcome {
         Outcome::Interrupted => Exit::Interrupted,
+        Outcome::Completed | Outcome::TargetExited if leaked => Exit::GateFailed,
         Outcome::Completed | Outcome::TargetExited => Exit::Success,
     })
 }

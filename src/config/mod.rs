@@ -30,6 +30,8 @@ pub struct SampleCommand {
     /// Where `samples.csv` goes; `samples-procs.csv` is written beside it.
     pub output: PathBuf,
     pub json: bool,
+    /// Judge RSS for a leak at the end.
+    pub leak: bool,
 }
 
 /// Everything `loadprof load` needs before its templates are compiled.

@@ -1,6 +1,6 @@
 //! Human units used on the command line and in profiles: durations
-//! (`250ms`, `30s`, `5m`, `1h`, `1m30s`, `1.5s`). Pure parsing and
-//! formatting; no I/O.
+//! (`250ms`, `30s`, `5m`, `1h`, `1m30s`, `1.5s`), sizes (`2GB`, powers of
+//! 1024) and growth rates (`1MB/min`). Pure parsing and formatting; no I/O.
 
 use std::time::Duration;
 
@@ -70,6 +70,43 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
         return Err(UnitError::TooLarge(input.to_string()));
     }
     Ok(Duration::from_nanos(total_ns.round() as u64))
+}
+
+/// Parses a size: `512KB`, `1.5MB`, `2GB`, `4096` (bytes), with powers of
+/// 1024 (`KiB`, `MiB`, `GiB` and `B` accepted too).
+pub fn parse_size(input: &str) -> Result<f64, String> {
+    let s = input.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let number: f64 = s[..split]
+        .parse()
+        .map_err(|_| format!("'{input}' is not a size; expected e.g. 512KB, 1.5MB, 2GB"))?;
+    let scale = match s[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "'{input}': unknown size unit '{other}' (B, KB, MB, GB, TB; powers of 1024)"
+            ));
+        }
+    };
+    Ok(number * scale)
+}
+
+/// Parses a growth rate, `1MB/min`, `10KB/s`, `50MB/h`, into bytes per second.
+pub fn parse_byte_rate(input: &str) -> Result<f64, String> {
+    let (size, per) = input
+        .split_once('/')
+        .ok_or_else(|| format!("'{input}' is not a rate; expected e.g. 1MB/min, 10KB/s, 50MB/h"))?;
+    let secs = match per.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" | "hour" => 3600.0,
+        other => return Err(format!("'{input}': unknown period '{other}' (s, min, h)")),
+    };
+    Ok(parse_size(size)? / secs)
 }
 
 /// Formats a duration the way a person would type it: `100ms`, `30s`,
@@ -147,6 +184,19 @@ mod tests {
         assert!(matches!(parse_duration("fast"), Err(UnitError::Malformed(_))));
         assert!(matches!(parse_duration("1..2s"), Err(UnitError::Malformed(_))));
         assert_eq!(parse_duration("  "), Err(UnitError::Empty));
+    }
+
+    #[test]
+    fn sizes_and_byte_rates() {
+        assert_eq!(parse_size("2GB"), Ok(2.0 * 1024.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_size("1.5MiB"), Ok(1.5 * 1024.0 * 1024.0));
+        assert_eq!(parse_size("4096"), Ok(4096.0));
+        assert!(parse_size("2 parsecs").unwrap_err().contains("unknown size unit"));
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_byte_rate("1MB/min"), Ok(1024.0 * 1024.0 / 60.0));
+        assert_eq!(parse_byte_rate("10KB/s"), Ok(10240.0));
+        assert!(parse_byte_rate("1MB").unwrap_err().contains("1MB/min"));
+        assert!(parse_byte_rate("1MB/day").unwrap_err().contains("'day'"));
     }
 
     #[test]

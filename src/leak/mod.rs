@@ -6,6 +6,7 @@
 //! significant, large enough to matter, not slowing down like a warm-up,
 //! and well above the noise. No clock, no files.
 
+pub mod series;
 pub mod stats;
 
 use stats::{TrendFit, mad, median, quantile, theil_sen};

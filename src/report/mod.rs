@@ -3,6 +3,7 @@
 //! Writers take a `Write`, so each format is testable without a terminal.
 
 pub mod csv;
+pub mod leak;
 pub mod load;
 pub mod load_text;
 pub mod progress;
