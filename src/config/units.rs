@@ -109,6 +109,22 @@ pub fn parse_byte_rate(input: &str) -> Result<f64, String> {
     Ok(parse_size(size)? / secs)
 }
 
+/// Formats bytes with binary units: `512 B`, `1.5 KiB`, `120.3 MiB`, `2.00 GiB`.
+pub fn format_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{v:.0} {}", UNITS[0]),
+        _ if v.abs() >= 100.0 => format!("{v:.1} {}", UNITS[unit]),
+        _ => format!("{v:.2} {}", UNITS[unit]),
+    }
+}
+
 /// Formats a duration the way a person would type it: `100ms`, `30s`,
 /// `2m30s`, `1h`, `1.5s`.
 pub fn format_duration(d: Duration) -> String {

@@ -9,6 +9,7 @@
 pub mod series;
 pub mod stats;
 
+use crate::config::units::format_bytes;
 use stats::{TrendFit, mad, median, quantile, theil_sen};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -270,15 +271,6 @@ pub fn lower_envelope(t: &[f64], v: &[f64]) -> Vec<(f64, f64)> {
     out
 }
 
-/// `2.5 MiB`, `1.20 GiB`.
-fn size(b: f64) -> String {
-    if b.abs() >= 1024.0 * MIB {
-        format!("{:.2} GiB", b / (1024.0 * MIB))
-    } else {
-        format!("{:.1} MiB", b / MIB)
-    }
-}
-
 fn rate(bytes_per_s: f64) -> String {
     let per_min = bytes_per_s * 60.0 / MIB;
     if per_min.abs() >= 10.0 {
@@ -308,8 +300,8 @@ fn reason(r: &LeakReport, p: &LeakParams, level: f64, settled: bool) -> String {
     match r.verdict {
         Verdict::Leak => {
             let outlook = match (p.limit, r.time_to_limit_s) {
-                (Some(limit), Some(tt)) => format!("at this rate it reaches {} in {}", size(limit), secs(tt)),
-                _ => format!("that is {} per hour", size(r.slope * 3600.0)),
+                (Some(limit), Some(tt)) => format!("at this rate it reaches {} in {}", format_bytes(limit), secs(tt)),
+                _ => format!("that is {} per hour", format_bytes(r.slope * 3600.0)),
             };
             format!("{} grows {} ({ci}) {warm}; {outlook}", p.label, rate(r.slope))
         }
@@ -324,7 +316,7 @@ fn reason(r: &LeakReport, p: &LeakParams, level: f64, settled: bool) -> String {
         Verdict::NoLeak => format!(
             "{} holds at about {} {warm}: {} ({ci}), below the {} threshold for a leak",
             p.label,
-            size(level),
+            format_bytes(level),
             rate(r.slope),
             rate(r.threshold)
         ),

@@ -7,21 +7,7 @@ use crate::config::units::format_duration;
 use crate::sample::series::{Series, SeriesStats};
 use crate::sample::{GpuState, Outcome, Recording};
 
-/// Formats bytes with binary units: `512 B`, `1.5 KiB`, `120.3 MiB`, `2.00 GiB`.
-pub fn format_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{v:.0} {}", UNITS[0]),
-        _ if v.abs() >= 100.0 => format!("{v:.1} {}", UNITS[unit]),
-        _ => format!("{v:.2} {}", UNITS[unit]),
-    }
-}
+pub use crate::config::units::format_bytes;
 
 fn signal_name(sig: i32) -> String {
     match sig {
