@@ -58,11 +58,7 @@ pub fn run(args: &LeakArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     } else {
         write_verdict(out, &rep)
     };
-    if let Err(e) = printed
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(Error::cannot_run(e));
-    }
+    super::printed(printed)?;
     Ok(if rep.verdict == Verdict::Leak {
         Exit::GateFailed
     } else {

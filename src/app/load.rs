@@ -2,7 +2,7 @@
 //! with timeline.csv streamed and a live progress line, then write
 //! result.json atomically and print the summary (or the JSON result).
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use anyhow::anyhow;
 
@@ -74,10 +74,7 @@ pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result
     } else {
         load_text::write_summary(out, section, &cmd.target, &outcome, &files)
     };
-    match printed {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(Error::cannot_run(e)),
-        _ => {}
-    }
+    super::printed(printed)?;
     Ok(if rec.stop.is_some() {
         Exit::Interrupted
     } else {

@@ -11,6 +11,15 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit};
 
+/// What printing the result came to: a reader that went away (`| head`)
+/// is not a failure, anything else is.
+fn printed(r: std::io::Result<()>) -> Result<(), Error> {
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::cannot_run(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Runs the command the user asked for.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
     match cli.command {

@@ -83,10 +83,7 @@ pub fn run(cmd: SampleCommand, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     } else {
         text::write_summary(out, &rec, owned, &cmd.output, procs.as_deref())
     };
-    match printed {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(Error::cannot_run(e)),
-        _ => {}
-    }
+    super::printed(printed)?;
     let mut leaked = false;
     if cmd.leak {
         let params = crate::leak::LeakParams::default();

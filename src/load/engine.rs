@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::client::{Connector, Limits, WorkerConn};
 use super::plan::{ThinkTime, user_start};
-use super::stats::{EndpointStats, Hist, Percentiles, Record, add, new_hist, record};
+use super::stats::{EndpointStats, ErrorKind, Hist, Percentiles, Record, add, new_hist, record};
 use super::{Endpoint, Executor, LoadConfig, Model};
 use crate::cancel::{StopReason, StopToken};
 
@@ -124,9 +124,8 @@ struct Shared {
     cumulative_weights: Vec<u64>,
     /// The open model's workers, started by the arrival clock.
     open_workers: Mutex<JoinSet<()>>,
-    /// The first failure of each kind, and a bit per kind once it is there.
-    examples: Mutex<BTreeMap<&'static str, String>>,
-    example_bits: AtomicU64,
+    /// The first failure of each kind, by `ErrorKind as usize`.
+    examples: [OnceLock<String>; ErrorKind::ALL.len()],
 }
 
 impl Shared {
@@ -155,11 +154,7 @@ impl Shared {
 
     fn record(&self, shard: usize, rec: &Record, gaps: &Hist) {
         if let (Some(kind), Some(detail)) = (rec.error, &rec.detail) {
-            let bit = 1u64 << (kind as u64);
-            if self.example_bits.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-                let mut ex = self.examples.lock().unwrap_or_else(|e| e.into_inner());
-                ex.insert(kind.name(), detail.clone());
-            }
+            self.examples[kind as usize].get_or_init(|| detail.clone());
         }
         let end = Instant::now();
         let second = end.saturating_duration_since(self.t0).as_secs();
@@ -455,8 +450,7 @@ pub async fn run(
             .collect(),
         cfg: cfg.clone(),
         open_workers: Mutex::new(JoinSet::new()),
-        examples: Mutex::new(BTreeMap::new()),
-        example_bits: AtomicU64::new(0),
+        examples: Default::default(),
     });
 
     let mut tasks = JoinSet::new();
@@ -560,7 +554,10 @@ pub async fn run(
         latency_corrected: cfg.latency_correction && cfg.executor.model() == Model::Open,
         stop: stopped,
         workers: shared.workers.load(Ordering::Relaxed),
-        error_examples: std::mem::take(&mut *shared.examples.lock().unwrap_or_else(|e| e.into_inner())),
+        error_examples: ErrorKind::ALL
+            .iter()
+            .filter_map(|k| Some((k.name(), shared.examples[*k as usize].get()?.clone())))
+            .collect(),
         max_in_flight: match &cfg.executor {
             Executor::Open { max_in_flight, .. } => Some(*max_in_flight as u64),
             Executor::Closed { .. } => None,

@@ -297,6 +297,13 @@ mod tests {
     }
 
     #[test]
+    fn error_kinds_index_their_own_slot() {
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{}", k.name());
+        }
+    }
+
+    #[test]
     fn percentiles_of_empty_histogram_is_none() {
         assert_eq!(Percentiles::of(&new_hist()), None);
     }
