@@ -269,7 +269,6 @@ fn endpoint(
             None
         }
     };
-    let fallback_uri = uri_of("/")?;
     let mut headers = HeaderMap::new();
     if !http2 {
         headers.insert(http::header::HOST, header_value(&origin.authority(), &r.path)?);
@@ -329,7 +328,6 @@ fn endpoint(
         method,
         path,
         uri,
-        fallback_uri,
         origin_prefix: prefix,
         headers,
         header_templates,

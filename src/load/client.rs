@@ -487,7 +487,7 @@ impl Link {
                 Ok(Answer::H1(reader, head.keep_alive))
             }
             Conn::H2(s, _) => {
-                let req = build_request(ep, rng, &mut self.scratch);
+                let req = build_request(ep, rng, &mut self.scratch)?;
                 let resp = s.send_request(req).await.map_err(|e| (ErrorKind::Io, e.to_string()))?;
                 rec.status = Some(resp.status().as_u16());
                 Ok(Answer::H2(resp.into_body()))
@@ -549,15 +549,23 @@ fn check(ep: &Endpoint, status: Option<u16>, body: &[u8]) -> Option<Failure> {
     }
 }
 
-/// Builds one HTTP/2 request of `ep`, rendering its templates.
-fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) -> Request<Body> {
+/// Builds one HTTP/2 request of `ep`, rendering its templates. (The text
+/// around a path's placeholders was checked at start and their values are
+/// percent-encoded, so a rendered path that is not a URI is a bug, reported
+/// as a failed request rather than sent somewhere else.)
+fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) -> Result<Request<Body>, Failure> {
     let uri = match &ep.uri {
         Some(u) => u.clone(),
         None => {
             scratch.clear();
             scratch.push_str(&ep.origin_prefix);
             ep.path.render(rng, scratch);
-            Uri::try_from(scratch.as_str()).unwrap_or_else(|_| ep.fallback_uri.clone())
+            Uri::try_from(scratch.as_str()).map_err(|e| {
+                (
+                    ErrorKind::Io,
+                    format!("the rendered path '{scratch}' is not a valid URI: {e}"),
+                )
+            })?
         }
     };
     let body = match &ep.body {
@@ -583,7 +591,7 @@ fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) 
             req.headers_mut().insert(name.clone(), v);
         }
     }
-    req
+    Ok(req)
 }
 
 /// Serialises one HTTP/1.1 request of `ep` into `out`, rendering its

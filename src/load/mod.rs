@@ -101,8 +101,6 @@ pub struct Endpoint {
     pub path: Template,
     /// The request URI when the path has no placeholders.
     pub uri: Option<Uri>,
-    /// Used if a rendered path is not a valid URI (cannot happen with URL escaping).
-    pub fallback_uri: Uri,
     /// `scheme://authority`, put before a rendered path for HTTP/2.
     pub origin_prefix: String,
     /// The whole HTTP/1.1 request, when nothing in it is a template.
