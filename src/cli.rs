@@ -13,6 +13,7 @@ use crate::config::load::{
 use crate::config::profile::LoadedProfile;
 use crate::config::units::parse_duration;
 use crate::config::{GpuMode, LoadCommand, SampleCommand};
+use crate::flame::CallGraph;
 use crate::leak::Warmup;
 use crate::load::plan::Stage;
 use crate::load::stream::StreamKind;
@@ -51,6 +52,155 @@ pub enum Command {
     Leak(LeakArgs),
     /// Merge result.json files from several load workers: histograms are added exactly and every percentile recomputed.
     Merge(MergeArgs),
+    /// Take a CPU (or Go heap) flame graph of a process: py-spy for Python, pprof over HTTP, perf for native code.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        group(ArgGroup::new("target").required(true).args(["pid", "pprof", "command"])),
+        after_help = "Examples:\n  loadprof flame --pid 4242 --duration 20s\n  loadprof flame --pprof http://127.0.0.1:6060 -o go-cpu.svg\n  loadprof flame --pprof http://127.0.0.1:6060 --heap -o heap.svg\n  loadprof flame -- gunicorn -w 2 app:app\n  loadprof flame diff before.folded after.folded --normalize -o diff.svg\n\nExit codes: 0 profile written, 2 bad input, 3 the profile could not be taken, 130 interrupted (what was recorded is written)."
+    )]
+    Flame(Box<FlameArgs>),
+}
+
+/// `--profiler`: a profiler, or auto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfilerArg {
+    Auto,
+    #[value(name = "py-spy")]
+    PySpy,
+    Pprof,
+    Perf,
+}
+
+#[derive(Debug, Args)]
+pub struct FlameArgs {
+    #[command(subcommand)]
+    pub sub: Option<FlameSub>,
+
+    /// Profile this running process (and, with py-spy, its worker processes).
+    #[arg(long)]
+    pub pid: Option<u32>,
+
+    /// Read a pprof endpoint (Go's net/http/pprof, or loadprof's Rust endpoint): a URL, or a saved profile file.
+    #[arg(long, value_name = "URL|FILE")]
+    pub pprof: Option<String>,
+
+    /// How long to profile.
+    #[arg(short = 'd', long, default_value = "30s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+
+    /// Samples per second [default: 100 for py-spy, 99 for perf; Go profiles at 100].
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub rate: Option<u32>,
+
+    /// Which profiler: auto picks py-spy for Python processes, pprof for --pprof, perf otherwise.
+    #[arg(long, value_enum, default_value_t = ProfilerArg::Auto)]
+    pub profiler: ProfilerArg,
+
+    /// A Go heap profile (in-use bytes) instead of CPU; needs --pprof.
+    #[arg(long, requires = "pprof")]
+    pub heap: bool,
+
+    /// py-spy: sample without pausing the target (lower overhead, some stacks may be torn).
+    #[arg(long)]
+    pub nonblocking: bool,
+
+    /// py-spy: include native frames (C extensions); falls back to Python frames where py-spy cannot merge them.
+    #[arg(long)]
+    pub native: bool,
+
+    /// py-spy: profile only the process itself, not its child (worker) processes.
+    #[arg(long)]
+    pub no_subprocesses: bool,
+
+    /// perf: how stacks are walked (dwarf works without frame pointers; fp is cheaper).
+    #[arg(long, value_enum, default_value_t = CallGraph::Dwarf)]
+    pub call_graph: CallGraph,
+
+    /// Where to write the flame graph.
+    #[arg(short = 'o', long, default_value = "flame.svg", value_name = "FILE.svg")]
+    pub output: PathBuf,
+
+    /// Where to write the folded stacks [default: beside the SVG, ending .folded].
+    #[arg(long, value_name = "FILE")]
+    pub folded: Option<PathBuf>,
+
+    /// The graph's title.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// Print the flame section of result.json on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The command to start and profile (after --); loadprof stops it afterwards.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlameSub {
+    /// Draw a differential flame graph of two folded profiles: widths from AFTER, red where time grew.
+    #[command(
+        after_help = "Colour shows the change of each stack's own (leaf) time; the text output lists the functions whose inclusive share changed most."
+    )]
+    Diff(FlameDiffArgs),
+    /// Draw a flame graph from a folded file (py-spy raw, inferno, flamegraph.pl stackcollapse output).
+    Render(FlameRenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlameDiffArgs {
+    /// The baseline profile (folded stacks).
+    #[arg(value_name = "BEFORE.folded")]
+    pub before: PathBuf,
+
+    /// The new profile (folded stacks).
+    #[arg(value_name = "AFTER.folded")]
+    pub after: PathBuf,
+
+    /// Scale BEFORE to AFTER's total first (windows of different length or rate).
+    #[arg(short = 'n', long)]
+    pub normalize: bool,
+
+    /// Where to write the differential graph.
+    #[arg(short = 'o', long, default_value = "diff.svg", value_name = "FILE.svg")]
+    pub output: PathBuf,
+
+    /// The graph's title.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// How many changed functions to list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Print the changes as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FlameRenderArgs {
+    /// Folded stacks: 'frame;frame;... COUNT' per line.
+    #[arg(value_name = "FOLDED")]
+    pub input: PathBuf,
+
+    /// Where to write the flame graph.
+    #[arg(short = 'o', long, default_value = "flame.svg", value_name = "FILE.svg")]
+    pub output: PathBuf,
+
+    /// The graph's title.
+    #[arg(long, value_name = "TEXT", default_value = "Flame graph")]
+    pub title: String,
+
+    /// A line under the title.
+    #[arg(long, value_name = "TEXT")]
+    pub subtitle: Option<String>,
+
+    /// What the counts are (shown in tooltips).
+    #[arg(long, default_value = "samples", value_name = "UNIT")]
+    pub count_name: String,
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +414,33 @@ pub struct SampleArgs {
     /// Start this command and sample it (after `--`); sampling stops when it exits.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+impl FlameArgs {
+    /// The capture these arguments ask for (the target group makes one of
+    /// --pid, --pprof and the command present).
+    pub fn to_spec(&self) -> crate::flame::CaptureSpec {
+        use crate::flame::{CaptureSpec, Profiler, Source};
+        let source = match (self.pid, &self.pprof) {
+            (Some(pid), _) => Source::Pid(pid),
+            (None, Some(url)) => Source::Pprof(url.clone()),
+            (None, None) => Source::Command(self.command.clone()),
+        };
+        let mut spec = CaptureSpec::new(source, self.duration);
+        spec.profiler = match self.profiler {
+            ProfilerArg::Auto => None,
+            ProfilerArg::PySpy => Some(Profiler::PySpy),
+            ProfilerArg::Pprof => Some(Profiler::Pprof),
+            ProfilerArg::Perf => Some(Profiler::Perf),
+        };
+        spec.rate_hz = self.rate;
+        spec.heap = self.heap;
+        spec.nonblocking = self.nonblocking;
+        spec.native = self.native;
+        spec.subprocesses = !self.no_subprocesses;
+        spec.call_graph = self.call_graph;
+        spec
+    }
 }
 
 impl SampleArgs {

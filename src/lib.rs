@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod flame;
 pub mod host;
 pub mod leak;
 pub mod load;

@@ -150,14 +150,19 @@ impl Connector {
         Ok(conn)
     }
 
-    /// Opens one connection.
-    async fn open(&self) -> std::io::Result<Conn> {
+    /// Opens a TCP connection, with TLS for https.
+    pub async fn open_io(&self) -> std::io::Result<Io> {
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
-        let io = match &self.tls {
+        Ok(match &self.tls {
             None => Io::Plain(tcp),
             Some((tls, name)) => Io::Tls(Box::new(tls.connect(name.clone(), tcp).await?)),
-        };
+        })
+    }
+
+    /// Opens one connection.
+    async fn open(&self) -> std::io::Result<Conn> {
+        let io = self.open_io().await?;
         if self.h2_streams.is_none() {
             return Ok(Conn::H1(H1Conn::new(io)));
         }

@@ -3,6 +3,7 @@
 //! Writers take a `Write`, so each format is testable without a terminal.
 
 pub mod csv;
+pub mod flame;
 pub mod leak;
 pub mod load;
 pub mod load_text;
@@ -21,6 +22,9 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
+    // Temporary files are private (0600); a result is an ordinary file.
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

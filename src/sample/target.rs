@@ -100,11 +100,18 @@ impl Target {
     /// processes that double-fork away from the target are re-parented to
     /// loadprof and stay in the sampled tree.
     pub fn spawn(argv: &[String]) -> Result<Target, TargetError> {
+        Target::spawn_with(argv, std::process::Stdio::inherit())
+    }
+
+    /// [`Target::spawn`] with the target's standard output sent to `stdout`
+    /// (e.g. loadprof's stderr, when loadprof's stdout carries JSON).
+    pub fn spawn_with(argv: &[String], stdout: std::process::Stdio) -> Result<Target, TargetError> {
         let (program, args) = argv.split_first().expect("a command target has a program");
         // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let child = Command::new(program)
             .args(args)
+            .stdout(stdout)
             .spawn()
             .map_err(|source| TargetError::Spawn {
                 program: program.clone(),

@@ -1,0 +1,190 @@
+//! `loadprof flame`: take a profile, fold it, draw it; `flame diff` and
+//! `flame render` work on folded files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+
+use super::printed;
+use crate::cancel::{self, StopToken};
+use crate::cli::{FlameArgs, FlameDiffArgs, FlameRenderArgs, FlameSub};
+use crate::error::{Error, Exit};
+use crate::flame::render::{self, Style};
+use crate::flame::{self, Capture, FlameError, Folded, Profiler, Source};
+use crate::report::flame::{FlameSection, subtitle, write_changes, write_summary};
+use crate::report::write_atomic;
+
+pub fn run(args: FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    match &args.sub {
+        Some(FlameSub::Diff(d)) => diff(d, out),
+        Some(FlameSub::Render(r)) => render_file(r, out),
+        None => capture(&args, out, err),
+    }
+}
+
+fn flame_error(e: FlameError) -> Error {
+    match e {
+        FlameError::BadInput(m) => Error::bad_input(anyhow!(m)),
+        FlameError::CannotProfile(m) => Error::cannot_run(anyhow!(m)),
+    }
+}
+
+fn read_folded(path: &Path) -> Result<Folded, Error> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::bad_input(anyhow!("{}: cannot read: {e}", path.display())))?;
+    Folded::parse(&text).map_err(|e| Error::bad_input(anyhow!("{}: {e}", path.display())))
+}
+
+fn draw(path: &Path, draw: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<(), Error> {
+    let mut svg = Vec::new();
+    draw(&mut svg).map_err(|e| Error::cannot_run(anyhow!("cannot draw {}: {e}", path.display())))?;
+    write_atomic(path, &svg).map_err(|e| Error::bad_input(anyhow!("-o {}: cannot write: {e}", path.display())))
+}
+
+/// The palette that suits what was profiled.
+fn palette_kind(c: &Capture, target: &str) -> &'static str {
+    if c.kind == "heap" {
+        "memory"
+    } else if c.profiler == Profiler::PySpy {
+        "python"
+    } else if target.contains("debug/pprof") && c.folded.weight_of("::") > c.folded.total() / 2 {
+        "rust"
+    } else {
+        "hot"
+    }
+}
+
+fn describe(source: &Source) -> String {
+    match source {
+        Source::Pid(pid) => {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|raw| crate::sample::procfs::parse_cmdline(&raw, ""))
+                .unwrap_or_default();
+            let cmd: String = cmd.chars().take(80).collect();
+            if cmd.is_empty() { format!("pid {pid}") } else { cmd }
+        }
+        Source::Command(argv) => argv.join(" ").chars().take(80).collect(),
+        Source::Pprof(url) => url.clone(),
+    }
+}
+
+fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let spec = args.to_spec();
+    if let Source::Pid(pid) = spec.source {
+        crate::sample::Target::find(&crate::sample::TargetSpec::Pid(pid)).map_err(Error::bad_input)?;
+    }
+    let folded_path: PathBuf = args
+        .folded
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("folded"));
+    if folded_path == args.output {
+        return Err(Error::bad_input(anyhow!(
+            "--folded {}: the same file as -o; give the SVG an .svg name",
+            folded_path.display()
+        )));
+    }
+    let stop = StopToken::new();
+    cancel::stop_on_signals(stop.clone())
+        .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
+    let profiler = spec.profiler.unwrap_or_else(|| flame::choose(&spec.source));
+    let target = describe(&spec.source);
+    let _ = if spec.heap {
+        writeln!(err, "reading the heap profile of {target}")
+    } else {
+        writeln!(
+            err,
+            "profiling {target} with {} for {} (Ctrl-C stops early and keeps what was recorded)",
+            profiler.name(),
+            crate::config::units::format_duration(spec.duration),
+        )
+    };
+    let c = flame::capture(
+        &flame::CaptureSpec {
+            profiler: Some(profiler),
+            ..spec
+        },
+        &stop,
+    )
+    .map_err(flame_error)?;
+    write_atomic(&folded_path, c.folded.to_text().as_bytes())
+        .map_err(|e| Error::bad_input(anyhow!("--folded {}: cannot write: {e}", folded_path.display())))?;
+    let title = args.title.clone().unwrap_or_else(|| {
+        let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };
+        format!("{what}: {target}")
+    });
+    let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
+    style.subtitle = Some(subtitle(&c));
+    style.palette = Style::palette_for(palette_kind(&c, &target));
+    draw(&args.output, |svg| render::svg(&c.folded, &style, svg))?;
+    let section = FlameSection::from_capture(&c, Some(&folded_path), Some(&args.output));
+    let r = if args.json {
+        write_summary(err, &section)
+            .and_then(|()| serde_json::to_writer_pretty(&mut *out, &section).map_err(std::io::Error::from))
+            .and_then(|()| writeln!(out))
+    } else {
+        write_summary(out, &section)
+    };
+    printed(r)?;
+    Ok(if stop.reason().is_some() {
+        Exit::Interrupted
+    } else {
+        Exit::Success
+    })
+}
+
+fn diff(args: &FlameDiffArgs, out: &mut dyn Write) -> Result<Exit, Error> {
+    let before = read_folded(&args.before)?;
+    let after = read_folded(&args.after)?;
+    let title = args
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Differential: {} -> {}", args.before.display(), args.after.display()));
+    let mut style = Style::new(title, "samples");
+    style.subtitle = Some(format!(
+        "widths from AFTER ({} samples), colour = change of each stack's own time: red grew, blue shrank{}",
+        after.total(),
+        if args.normalize {
+            "; BEFORE scaled to AFTER's total"
+        } else {
+            ""
+        }
+    ));
+    draw(&args.output, |svg| {
+        render::diff_svg(&before, &after, args.normalize, &style, svg)
+    })?;
+    let changes = render::share_changes(&before, &after, args.top, 0.5);
+    let r = if args.json {
+        let doc = serde_json::json!({
+            "before": args.before.display().to_string(),
+            "after": args.after.display().to_string(),
+            "svg": args.output.display().to_string(),
+            "before_total": before.total(),
+            "after_total": after.total(),
+            "changes": changes,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_changes(out, &changes).and_then(|()| writeln!(out, "wrote {}", args.output.display()))
+    };
+    printed(r)?;
+    Ok(Exit::Success)
+}
+
+fn render_file(args: &FlameRenderArgs, out: &mut dyn Write) -> Result<Exit, Error> {
+    let folded = read_folded(&args.input)?;
+    let mut style = Style::new(args.title.clone(), args.count_name.clone());
+    style.subtitle = args.subtitle.clone();
+    draw(&args.output, |svg| render::svg(&folded, &style, svg))?;
+    printed(writeln!(
+        out,
+        "wrote {} ({} stacks, {} {})",
+        args.output.display(),
+        folded.len(),
+        folded.total(),
+        args.count_name
+    ))?;
+    Ok(Exit::Success)
+}

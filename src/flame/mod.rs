@@ -1,0 +1,337 @@
+//! CPU (and Go heap) profiles of a target under load, with the profiler that
+//! fits it: py-spy for Python, pprof over HTTP for Go (and Rust services that
+//! mount [`endpoint`]), perf for native code. Every profile is folded into
+//! [`Folded`] stacks and drawn with inferno ([`render`]). Engines here never
+//! print; they return a [`Capture`] or a [`FlameError`] that names the fix.
+
+pub mod detect;
+pub mod endpoint;
+pub mod folded;
+mod http;
+pub mod perf;
+pub mod pprof;
+mod process;
+pub mod pyspy;
+pub mod render;
+
+use std::time::{Duration, SystemTime};
+
+pub use folded::Folded;
+
+use crate::cancel::StopToken;
+
+/// The profilers loadprof drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profiler {
+    #[value(name = "py-spy")]
+    PySpy,
+    Pprof,
+    Perf,
+}
+
+impl Profiler {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profiler::PySpy => "py-spy",
+            Profiler::Pprof => "pprof",
+            Profiler::Perf => "perf",
+        }
+    }
+}
+
+/// What to profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A running process.
+    Pid(u32),
+    /// A command loadprof starts, profiles and stops.
+    Command(Vec<String>),
+    /// A pprof endpoint (`http://…`) or a saved profile file.
+    Pprof(String),
+}
+
+/// How perf walks stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallGraph {
+    /// Copies stack memory and unwinds with DWARF: full stacks for binaries
+    /// built without frame pointers (most release builds), more data.
+    Dwarf,
+    /// Follows frame pointers: cheap, but stacks stop at the first function
+    /// built without them.
+    Fp,
+}
+
+/// A profile to take.
+#[derive(Debug, Clone)]
+pub struct CaptureSpec {
+    pub source: Source,
+    /// None: pick by the target ([`choose`]).
+    pub profiler: Option<Profiler>,
+    pub duration: Duration,
+    /// Samples per second; None: the profiler's usual rate (py-spy 100,
+    /// perf 99 so it does not beat with timers, Go's fixed 100).
+    pub rate_hz: Option<u32>,
+    /// A Go heap (in-use bytes) profile instead of CPU; pprof only.
+    pub heap: bool,
+    /// py-spy: sample without pausing the target (less overhead, some torn stacks).
+    pub nonblocking: bool,
+    /// py-spy: add native (C/C++/Rust extension) frames.
+    pub native: bool,
+    /// py-spy: follow child processes (gunicorn/uvicorn workers).
+    pub subprocesses: bool,
+    pub call_graph: CallGraph,
+}
+
+impl CaptureSpec {
+    pub fn new(source: Source, duration: Duration) -> CaptureSpec {
+        CaptureSpec {
+            source,
+            profiler: None,
+            duration,
+            rate_hz: None,
+            heap: false,
+            nonblocking: false,
+            native: false,
+            subprocesses: true,
+            call_graph: CallGraph::Dwarf,
+        }
+    }
+}
+
+/// A profile that was taken (perhaps only in part).
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub profiler: Profiler,
+    pub folded: Folded,
+    /// `cpu` or `heap`.
+    pub kind: &'static str,
+    /// What the stack weights count: `samples`, `nanoseconds` or `bytes`.
+    pub unit: String,
+    /// Number of stack samples behind the profile.
+    pub samples: u64,
+    pub started_at: SystemTime,
+    /// How long the profiler ran.
+    pub elapsed: Duration,
+    /// The pid profiled, where there is one.
+    pub pid: Option<u32>,
+    /// Set when the profile covers less than asked, and why.
+    pub partial: Option<String>,
+    /// Things the user should know (a fallback taken, a torn stack).
+    pub notes: Vec<String>,
+}
+
+/// Why a profile could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum FlameError {
+    /// The user's input was wrong (exit 2).
+    #[error("{0}")]
+    BadInput(String),
+    /// The profiler is missing, not permitted, or failed (exit 3).
+    #[error("{0}")]
+    CannotProfile(String),
+}
+
+/// The profiler for a source when the user did not name one: pprof for a
+/// pprof URL or file, py-spy for a Python process or command, else perf.
+pub fn choose(source: &Source) -> Profiler {
+    match source {
+        Source::Pprof(_) => Profiler::Pprof,
+        Source::Pid(pid) if detect::pid_is_python(*pid) => Profiler::PySpy,
+        Source::Command(argv) if detect::command_is_python(argv) => Profiler::PySpy,
+        _ => Profiler::Perf,
+    }
+}
+
+/// Takes the profile `spec` asks for. Returns early, keeping what was
+/// recorded, when `stop` is triggered (Ctrl-C, SIGTERM, the session ending).
+pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
+    let profiler = spec.profiler.unwrap_or_else(|| choose(&spec.source));
+    if spec.heap && profiler != Profiler::Pprof {
+        return Err(FlameError::BadInput(format!(
+            "--heap reads a Go heap profile and needs --pprof URL; {} takes CPU profiles only",
+            profiler.name()
+        )));
+    }
+    match (profiler, &spec.source) {
+        (Profiler::Pprof, Source::Pprof(url)) => pprof_capture(url, spec, stop),
+        (Profiler::Pprof, _) => Err(FlameError::BadInput(
+            "--profiler pprof reads a pprof endpoint: pass --pprof http://HOST:PORT/debug/pprof/profile".into(),
+        )),
+        (p, Source::Pprof(_)) => Err(FlameError::BadInput(format!(
+            "--pprof gives a pprof endpoint or file; --profiler {} needs --pid PID or -- CMD",
+            p.name()
+        ))),
+        (Profiler::PySpy, _) => pyspy::capture(spec, stop),
+        (Profiler::Perf, _) => perf::capture(spec, stop),
+    }
+}
+
+/// The endpoint to fetch for a pprof URL: a bare origin or `/debug/pprof/`
+/// gets the profile (or heap) path, `--heap` turns `…/profile` into
+/// `…/heap`, and a CPU profile gets `seconds=N` unless the URL sets it.
+pub fn pprof_url(url: &str, heap: bool, seconds: u64) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b.to_string(), Some(q.to_string())),
+        None => (url.to_string(), None),
+    };
+    let after_scheme = base.split_once("://").map_or(base.as_str(), |(_, r)| r);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    let leaf = if heap { "heap" } else { "profile" };
+    let trimmed = base.trim_end_matches('/');
+    let mut out = if path.is_empty() || path == "/" {
+        format!("{trimmed}/debug/pprof/{leaf}")
+    } else if path.trim_end_matches('/').ends_with("/debug/pprof") {
+        format!("{trimmed}/{leaf}")
+    } else if heap && trimmed.ends_with("/profile") {
+        format!("{}heap", trimmed.strip_suffix("profile").unwrap_or(trimmed))
+    } else {
+        base.clone()
+    };
+    let has_seconds = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("seconds=")));
+    let mut params: Vec<String> = query.into_iter().filter(|q| !q.is_empty()).collect();
+    if !heap && !has_seconds {
+        params.push(format!("seconds={seconds}"));
+    }
+    // Go's heap profile describes the heap as of the last collection;
+    // gc=1 collects first, so recent allocations are counted.
+    if heap && !params.iter().any(|q| q.split('&').any(|kv| kv.starts_with("gc="))) {
+        params.push("gc=1".into());
+    }
+    if !params.is_empty() {
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
+    let started_at = SystemTime::now();
+    let t0 = std::time::Instant::now();
+    let seconds = spec.duration.as_secs_f64().ceil().max(1.0) as u64;
+    let is_url = url.starts_with("http://") || url.starts_with("https://");
+    let (bytes, shown) = if is_url {
+        let full = pprof_url(url, spec.heap, seconds);
+        // The server profiles for `seconds`, then symbolises.
+        let timeout = Duration::from_secs(seconds + 60);
+        match http::get(&full, timeout, stop)? {
+            Some(bytes) => (bytes, full),
+            None => {
+                return Ok(Capture {
+                    profiler: Profiler::Pprof,
+                    folded: Folded::new(),
+                    kind: if spec.heap { "heap" } else { "cpu" },
+                    unit: "samples".into(),
+                    samples: 0,
+                    started_at,
+                    elapsed: t0.elapsed(),
+                    pid: None,
+                    partial: Some("interrupted before the server sent the profile".into()),
+                    notes: vec![],
+                });
+            }
+        }
+    } else {
+        let bytes = std::fs::read(url).map_err(|e| {
+            FlameError::BadInput(format!(
+                "--pprof {url}: cannot read: {e}; pass an http:// URL or a saved profile (.pb.gz)"
+            ))
+        })?;
+        (bytes, url.to_string())
+    };
+    let profile = pprof::decode(&bytes).map_err(|e| {
+        let msg = format!("{shown}: {e}");
+        if is_url {
+            FlameError::CannotProfile(msg)
+        } else {
+            FlameError::BadInput(msg)
+        }
+    })?;
+    let wanted: &[&str] = if spec.heap {
+        &["inuse_space"]
+    } else {
+        &["cpu", "samples"]
+    };
+    let column = pprof::choose_column(&profile, wanted)
+        .ok_or_else(|| FlameError::CannotProfile(format!("{shown}: the profile has no sample types")))?;
+    let mut notes = Vec::new();
+    if spec.heap && column.kind != "inuse_space" {
+        notes.push(format!(
+            "the profile has no inuse_space values (it has {}); weighed by {}",
+            pprof::value_types(&profile).join(", "),
+            column.kind
+        ));
+    }
+    let folded = pprof::fold(&profile, &column);
+    let elapsed = if profile.duration_nanos > 0 {
+        Duration::from_nanos(profile.duration_nanos as u64)
+    } else {
+        t0.elapsed()
+    };
+    Ok(Capture {
+        profiler: Profiler::Pprof,
+        samples: pprof::sample_count(&profile, &column),
+        folded,
+        kind: if spec.heap { "heap" } else { "cpu" },
+        unit: column.unit,
+        started_at,
+        elapsed,
+        pid: None,
+        partial: None,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pprof_urls_are_completed() {
+        let u = |url, heap| pprof_url(url, heap, 5);
+        assert_eq!(
+            u("http://127.0.0.1:6060", false),
+            "http://127.0.0.1:6060/debug/pprof/profile?seconds=5"
+        );
+        assert_eq!(u("http://h:1/", true), "http://h:1/debug/pprof/heap?gc=1");
+        assert_eq!(
+            u("http://h:1/debug/pprof/", false),
+            "http://h:1/debug/pprof/profile?seconds=5"
+        );
+        assert_eq!(
+            u("http://h:1/debug/pprof/profile", true),
+            "http://h:1/debug/pprof/heap?gc=1"
+        );
+        assert_eq!(
+            u("http://h:1/debug/pprof/profile?seconds=2&hz=200", false),
+            "http://h:1/debug/pprof/profile?seconds=2&hz=200"
+        );
+        assert_eq!(
+            u("http://h:1/custom/cpu?x=1", false),
+            "http://h:1/custom/cpu?x=1&seconds=5"
+        );
+    }
+
+    #[test]
+    fn heap_needs_pprof() {
+        let mut spec = CaptureSpec::new(Source::Pid(std::process::id()), Duration::from_secs(1));
+        spec.heap = true;
+        spec.profiler = Some(Profiler::Perf);
+        let e = capture(&spec, &StopToken::new()).unwrap_err();
+        assert!(matches!(e, FlameError::BadInput(_)), "{e}");
+    }
+
+    #[test]
+    fn a_pid_is_no_pprof_source() {
+        let mut spec = CaptureSpec::new(Source::Pid(1), Duration::from_secs(1));
+        spec.profiler = Some(Profiler::Pprof);
+        assert!(matches!(
+            capture(&spec, &StopToken::new()),
+            Err(FlameError::BadInput(_))
+        ));
+        assert_eq!(choose(&Source::Pprof("x".into())), Profiler::Pprof);
+        assert_eq!(choose(&Source::Command(vec!["sleep".into()])), Profiler::Perf);
+    }
+}

@@ -1,0 +1,292 @@
+//! py-spy: samples Python stacks from outside the process (ptrace and
+//! process_vm_readv), `record --format raw` gives folded stacks directly.
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Capture, CaptureSpec, FlameError, Folded, Profiler, Source, process};
+use crate::cancel::StopToken;
+
+/// The program to run; `LOADPROF_PY_SPY` points at another one.
+fn program() -> String {
+    std::env::var("LOADPROF_PY_SPY").unwrap_or_else(|_| "py-spy".into())
+}
+
+/// py-spy's arguments for a capture into `out`.
+pub fn args(spec: &CaptureSpec, native: bool, out: &str) -> Vec<String> {
+    let secs = spec.duration.as_secs_f64().ceil().max(1.0) as u64;
+    let mut a: Vec<String> = vec![
+        "record".into(),
+        "--format".into(),
+        "raw".into(),
+        "--output".into(),
+        out.into(),
+        "--rate".into(),
+        spec.rate_hz.unwrap_or(100).to_string(),
+        "--duration".into(),
+        secs.to_string(),
+    ];
+    if spec.subprocesses {
+        a.push("--subprocesses".into());
+    }
+    if spec.nonblocking {
+        a.push("--nonblocking".into());
+    }
+    if native {
+        a.push("--native".into());
+    }
+    match &spec.source {
+        Source::Pid(pid) => a.extend(["--pid".into(), pid.to_string()]),
+        Source::Command(argv) => {
+            a.push("--".into());
+            a.extend(argv.iter().cloned());
+        }
+        Source::Pprof(_) => unreachable!("pprof sources never reach py-spy"),
+    }
+    a
+}
+
+/// What went wrong, read from py-spy's output, as a message naming the fix.
+pub fn explain(output: &str, spec: &CaptureSpec) -> String {
+    let target = match &spec.source {
+        Source::Pid(pid) => format!("pid {pid}"),
+        Source::Command(argv) => format!("'{}'", argv.join(" ")),
+        Source::Pprof(u) => u.clone(),
+    };
+    let lower = output.to_ascii_lowercase();
+    if lower.contains("permission denied") || lower.contains("operation not permitted") {
+        return format!(
+            "py-spy may not read {target}'s memory (ptrace refused). Run loadprof as the same user as the target or as root; \
+             check `sysctl kernel.yama.ptrace_scope` (0 or 1 lets a user profile its own processes); in Docker add \
+             `--cap-add SYS_PTRACE` (Kubernetes: securityContext.capabilities.add [SYS_PTRACE])"
+        );
+    }
+    if lower.contains("failed to find python version")
+        || lower.contains("failed to find a python interpreter")
+        || lower.contains("failed to get process executable")
+    {
+        return format!(
+            "py-spy found no Python interpreter in {target}: it is not a Python process (or not yet one); \
+             use --profiler perf for native code"
+        );
+    }
+    if lower.contains("no such file or directory") && matches!(spec.source, Source::Command(_)) {
+        return format!("py-spy could not start {target}: no such program");
+    }
+    format!("py-spy failed on {target}:\n  {}", process::tail(output, 6))
+}
+
+/// Records `spec` with py-spy. `--native` that py-spy cannot merge (Python
+/// 3.12.1 and others) is retried without native frames, and said so.
+pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
+    let dir = tempfile::tempdir().map_err(|e| FlameError::CannotProfile(format!("cannot make a temp dir: {e}")))?;
+    let out = dir.path().join("py-spy.folded");
+    let out_s = out.display().to_string();
+    let mut native = spec.native;
+    let mut notes = Vec::new();
+    loop {
+        let started_at = SystemTime::now();
+        let t0 = Instant::now();
+        let mut cmd = Command::new(program());
+        cmd.args(args(spec, native, &out_s));
+        // py-spy stops itself after --duration; the deadline is a backstop.
+        let deadline = t0 + spec.duration + Duration::from_secs(20);
+        let run = process::run(cmd, Some(deadline), stop).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                FlameError::CannotProfile(
+                    "py-spy is not installed: `pip install py-spy` (or point LOADPROF_PY_SPY at it); \
+                     for native targets use --profiler perf"
+                        .into(),
+                )
+            } else {
+                FlameError::CannotProfile(format!("cannot run py-spy: {e}"))
+            }
+        })?;
+        let output = run.output();
+        let text = std::fs::read_to_string(&out).ok();
+        if text.is_none() || !run.status.success() && !run.signalled {
+            if native && output.contains("Failed to merge native and python frames") {
+                native = false;
+                notes.push(
+                    "py-spy could not merge native and Python frames for this interpreter; \
+                     the graph has Python frames only"
+                        .to_string(),
+                );
+                continue;
+            }
+            if run.interrupted {
+                return Ok(empty(
+                    spec,
+                    started_at,
+                    t0.elapsed(),
+                    notes,
+                    "interrupted before py-spy wrote a profile",
+                ));
+            }
+            return Err(FlameError::CannotProfile(explain(&output, spec)));
+        }
+        let folded = Folded::parse(&join_broken_lines(text.as_deref().unwrap_or_default()))
+            .map_err(|e| FlameError::CannotProfile(format!("py-spy wrote an unreadable profile: {e}")))?;
+        let elapsed = t0.elapsed();
+        let partial = if run.interrupted {
+            Some(format!("interrupted after {:.1}s", elapsed.as_secs_f64()))
+        } else if output.contains("process exited") || output.contains("Stopped sampling because process") {
+            Some(format!(
+                "the target exited after {:.1}s; the profile covers only that time",
+                elapsed.as_secs_f64()
+            ))
+        } else {
+            None
+        };
+        if spec.nonblocking {
+            notes.push("--nonblocking: the target was not paused while sampled, so a few stacks may be torn".into());
+        }
+        if let Some(errors) = sampling_errors(&output)
+            && errors > 0
+        {
+            notes.push(format!("py-spy failed to read {errors} samples"));
+        }
+        return Ok(Capture {
+            profiler: Profiler::PySpy,
+            samples: folded.total(),
+            folded,
+            kind: "cpu",
+            unit: "samples".into(),
+            started_at,
+            elapsed,
+            pid: match spec.source {
+                Source::Pid(p) => Some(p),
+                _ => None,
+            },
+            partial,
+            notes,
+        });
+    }
+}
+
+fn empty(spec: &CaptureSpec, started_at: SystemTime, elapsed: Duration, notes: Vec<String>, why: &str) -> Capture {
+    Capture {
+        profiler: Profiler::PySpy,
+        folded: Folded::new(),
+        kind: "cpu",
+        unit: "samples".into(),
+        samples: 0,
+        started_at,
+        elapsed,
+        pid: match spec.source {
+            Source::Pid(p) => Some(p),
+            _ => None,
+        },
+        partial: Some(why.into()),
+        notes,
+    }
+}
+
+/// py-spy writes a process's command line into its root frame as it is,
+/// so a command line with line breaks (`python -c "…"`) splits a stack over
+/// several lines. A line that does not end in a count is joined to the next.
+pub fn join_broken_lines(text: &str) -> String {
+    let ends_in_count = |l: &str| {
+        l.rsplit_once(' ')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut pending = String::new();
+    for line in text.lines() {
+        if !pending.is_empty() {
+            pending.push(' ');
+        }
+        pending.push_str(line);
+        if ends_in_count(&pending) {
+            out.push_str(&pending);
+            out.push('\n');
+            pending.clear();
+        }
+    }
+    out.push_str(&pending);
+    out
+}
+
+/// The `Errors: N` count from py-spy's summary line.
+fn sampling_errors(output: &str) -> Option<u64> {
+    let at = output.rfind("Errors: ")?;
+    output[at + 8..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(source: Source) -> CaptureSpec {
+        CaptureSpec::new(source, Duration::from_millis(2500))
+    }
+
+    #[test]
+    fn args_for_a_pid_follow_workers_and_round_the_duration_up() {
+        let mut s = spec(Source::Pid(42));
+        s.nonblocking = true;
+        s.rate_hz = Some(250);
+        let a = args(&s, false, "/tmp/o");
+        let joined = a.join(" ");
+        assert_eq!(
+            joined,
+            "record --format raw --output /tmp/o --rate 250 --duration 3 --subprocesses --nonblocking --pid 42"
+        );
+    }
+
+    #[test]
+    fn args_for_a_command_spawn_it() {
+        let mut s = spec(Source::Command(vec!["python3".into(), "app.py".into()]));
+        s.subprocesses = false;
+        let a = args(&s, true, "o");
+        assert!(
+            a.ends_with(&["--native".into(), "--".into(), "python3".into(), "app.py".into()]),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn explains_ptrace_refusal_with_the_fixes() {
+        let m = explain(
+            "Permission Denied: Try running again with elevated permissions",
+            &spec(Source::Pid(7)),
+        );
+        assert!(
+            m.contains("ptrace_scope") && m.contains("SYS_PTRACE") && m.contains("pid 7"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn explains_a_non_python_target() {
+        let m = explain(
+            "Error: Failed to find python version from target process",
+            &spec(Source::Pid(7)),
+        );
+        assert!(m.contains("--profiler perf"), "{m}");
+        let m = explain("Error: something odd\nmore\n", &spec(Source::Pid(7)));
+        assert!(m.contains("something odd"), "{m}");
+    }
+
+    #[test]
+    fn a_command_line_with_line_breaks_stays_in_its_stack() {
+        let raw = "process 7:\"python3 -c \nimport math\nwhile True: f()\";<module> (<string>:3) 5\nprocess 7:\"x\";g (a.py:1) 2\n";
+        let f = Folded::parse(&join_broken_lines(raw)).unwrap();
+        assert_eq!(f.total(), 7);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.weight_of("<module> (<string>:3)"), 5);
+    }
+
+    #[test]
+    fn reads_the_error_count() {
+        assert_eq!(
+            sampling_errors("Wrote raw flamegraph data to 'x'. Samples: 199 Errors: 3\n"),
+            Some(3)
+        );
+        assert_eq!(sampling_errors("nothing"), None);
+    }
+}

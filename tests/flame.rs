@@ -1,0 +1,514 @@
+//! `loadprof flame` end to end with the real profilers: py-spy on Python
+//! processes (one, and gunicorn's workers under load), Go's net/http/pprof
+//! (CPU and heap), perf on a native program, and `flame diff`/`render`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{Guard, json, loadprof, python, spawn_python, wait_for};
+
+const BUSY: &str = r#"
+import math
+def loadprof_leaf_hot(n):
+    s = 0.0
+    for i in range(n):
+        s += math.sqrt(i) * math.sin(i)
+    return s
+def loadprof_middle():
+    return loadprof_leaf_hot(20000)
+while True:
+    loadprof_middle()
+"#;
+
+fn folded_text(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("flame.folded")).expect("flame.folded is written")
+}
+
+/// The SVG parses as XML; returns its text.
+fn svg_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("the SVG is written");
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(&text, opt)
+        .unwrap_or_else(|e| panic!("{} is not well-formed XML: {e}", path.display()));
+    text
+}
+
+fn flame(dir: &Path, args: &[&str]) -> std::process::Output {
+    let svg = dir.join("flame.svg");
+    loadprof()
+        .arg("flame")
+        .args(["-o", svg.to_str().unwrap(), "--json"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn py_spy_profile_names_the_python_functions() {
+    let target = spawn_python(BUSY, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let pid = target.pid().to_string();
+    let out = flame(dir.path(), &["--pid", &pid, "-d", "2s"]);
+    assert_ok(&out);
+    let doc = json(&out.stdout);
+    assert_eq!(
+        doc["profiler"], "py-spy",
+        "auto picks py-spy for a Python process: {doc}"
+    );
+    assert_eq!(doc["unit"], "samples");
+    let samples = doc["samples"].as_u64().unwrap();
+    assert!(
+        samples >= 50,
+        "2s at 100 Hz of a busy process gave only {samples} samples"
+    );
+    let folded = folded_text(dir.path());
+    assert!(folded.contains("loadprof_middle (<string>:"), "{folded}");
+    assert!(folded.contains("loadprof_leaf_hot"), "{folded}");
+    // Each stack is rooted at its process (pid and command line).
+    assert!(
+        folded.lines().all(|l| l.starts_with(&format!("process {pid}:"))),
+        "{folded}"
+    );
+    let svg = svg_text(&dir.path().join("flame.svg"));
+    assert!(
+        svg.contains("loadprof_leaf_hot") && svg.contains("py-spy, 2."),
+        "names and subtitle in the SVG"
+    );
+    assert!(
+        doc["hottest"][0]["frame"]
+            .as_str()
+            .unwrap()
+            .contains("loadprof_leaf_hot"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn a_python_command_is_started_profiled_and_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("loadprof-flame-spawn-{}", std::process::id());
+    let out = flame(dir.path(), &["-d", "1s", "--", python(), "-c", BUSY, &marker]);
+    assert_ok(&out);
+    assert!(folded_text(dir.path()).contains("loadprof_leaf_hot"));
+    std::thread::sleep(Duration::from_millis(300));
+    let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+    assert!(left.stdout.is_empty(), "the started command is stopped afterwards");
+}
+
+#[test]
+fn a_target_that_exits_mid_capture_leaves_a_partial_profile() {
+    let script = "import math, time\nt = time.time()\nwhile time.time() - t < 1.0:\n    math.sqrt(7)\n";
+    let target = spawn_python(script, &[]);
+    std::thread::sleep(Duration::from_millis(250));
+    let dir = tempfile::tempdir().unwrap();
+    let out = flame(dir.path(), &["--pid", &target.pid().to_string(), "-d", "5s"]);
+    assert_ok(&out);
+    let doc = json(&out.stdout);
+    let partial = doc["partial"].as_str().unwrap_or_default();
+    assert!(partial.contains("exited"), "partial says the target exited: {doc}");
+    assert!(doc["samples"].as_u64().unwrap() > 0);
+    assert!(doc["duration_s"].as_f64().unwrap() < 4.0);
+}
+
+#[test]
+fn sigint_keeps_what_was_recorded_and_exits_130() {
+    let target = spawn_python(BUSY, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("flame.svg");
+    let child = loadprof()
+        .args(["flame", "--pid", &target.pid().to_string(), "-d", "30s", "--json"])
+        .args(["-o", svg.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out.stdout);
+    assert!(doc["partial"].as_str().unwrap().contains("interrupted"), "{doc}");
+    assert!(doc["samples"].as_u64().unwrap() > 20, "{doc}");
+    assert!(folded_text(dir.path()).contains("loadprof_leaf_hot"));
+    svg_text(&svg);
+}
+
+/// A port nothing listens on yet.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        if ppid == pid {
+            kids.push(p);
+        }
+    }
+    kids
+}
+
+/// Runs `loadprof load` against `url` in the background for `secs`.
+fn background_load(url: &str, secs: u32, dir: &Path) -> Guard {
+    let result = dir.join(format!("load-{}.json", free_port()));
+    let child = loadprof()
+        .args([
+            "load",
+            url,
+            "-c",
+            "4",
+            "-d",
+            &format!("{secs}s"),
+            "-o",
+            result.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Guard(child)
+}
+
+#[test]
+fn gunicorn_workers_under_load_each_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("wsgiapp.py"),
+        "import math\n\
+def burn_request(n):\n    s = 0.0\n    for i in range(n):\n        s += math.sqrt(i)\n    return s\n\
+def app(environ, start_response):\n    burn_request(30000)\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'ok\\n']\n",
+    )
+    .unwrap();
+    let port = free_port();
+    use std::os::unix::process::CommandExt;
+    let master = Guard(
+        Command::new(python())
+            .args([
+                "-m",
+                "gunicorn",
+                "-w",
+                "2",
+                "-b",
+                &format!("127.0.0.1:{port}"),
+                "--chdir",
+            ])
+            .arg(dir.path())
+            .arg("wsgiapp:app")
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gunicorn is needed (pip install gunicorn; .ci/run installs it)"),
+    );
+    wait_for("gunicorn's two workers", Duration::from_secs(20), || {
+        children_of(master.pid()).len() == 2 && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let workers = children_of(master.pid());
+    let _load = background_load(&format!("http://127.0.0.1:{port}/"), 8, dir.path());
+    std::thread::sleep(Duration::from_millis(500));
+    let out = flame(dir.path(), &["--pid", &master.pid().to_string(), "-d", "3s"]);
+    assert_ok(&out);
+    let folded = folded_text(dir.path());
+    for w in &workers {
+        let in_worker: u64 = folded
+            .lines()
+            .filter(|l| l.contains(&format!(";process {w}:")) && l.contains("burn_request"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert!(
+            in_worker > 0,
+            "worker {w} is a root of its own under the master:\n{folded}"
+        );
+    }
+}
+
+/// The Go test server, built once from tests/data/flame/goserver.go with
+/// the standard library only (no module downloads).
+fn go_server_binary() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let bin = tmp.join("goserver");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/flame/goserver.go");
+        let out = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .env("GOCACHE", tmp.join("gocache"))
+            .env("GOPATH", tmp.join("gopath"))
+            .env("GO111MODULE", "off")
+            .env("GOPROXY", "off")
+            .output()
+            .expect("go is needed (Debian golang-go; .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "go build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}
+
+/// Starts the Go server; returns it and its port.
+fn go_server() -> (Guard, u16) {
+    let mut child = Command::new(go_server_binary()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the server says its port")
+        .parse()
+        .unwrap();
+    (Guard(child), port)
+}
+
+#[test]
+fn go_pprof_cpu_and_heap_profiles_name_the_handlers() {
+    let (_server, port) = go_server();
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let _load = background_load(&format!("{base}/burn?n=20000"), 6, dir.path());
+    let retain = loadprof()
+        .args(["load", &format!("{base}/retain"), "-c", "1", "-n", "100", "-o"])
+        .arg(dir.path().join("retain.json"))
+        .output()
+        .unwrap();
+    assert!(retain.status.success());
+    let out = flame(dir.path(), &["--pprof", &base, "-d", "2s"]);
+    assert_ok(&out);
+    let doc = json(&out.stdout);
+    assert_eq!(
+        (doc["profiler"].as_str(), doc["unit"].as_str()),
+        (Some("pprof"), Some("nanoseconds"))
+    );
+    let folded = folded_text(dir.path());
+    let hash: u64 = folded
+        .lines()
+        .filter(|l| l.contains("main.burnHandler;main.hashLoop"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    let total: u64 = doc["total"].as_u64().unwrap();
+    assert!(
+        hash * 2 > total,
+        "the handler's hash loop dominates the CPU graph ({hash} of {total}):\n{folded}"
+    );
+    svg_text(&dir.path().join("flame.svg"));
+
+    let out = flame(
+        dir.path(),
+        &["--pprof", &format!("{base}/debug/pprof/profile"), "--heap"],
+    );
+    assert_ok(&out);
+    let doc = json(&out.stdout);
+    assert_eq!(
+        (doc["kind"].as_str(), doc["unit"].as_str()),
+        (Some("heap"), Some("bytes"))
+    );
+    let folded = folded_text(dir.path());
+    let retained: u64 = folded
+        .lines()
+        .filter(|l| l.contains("main.retainChunk"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    // 100 requests kept 64 KiB each; the heap profile samples every 512 KiB on average.
+    assert!(
+        retained > 3 << 20,
+        "retained bytes in the heap graph: {retained}\n{folded}"
+    );
+}
+
+#[test]
+fn a_missing_pprof_endpoint_exits_3_and_says_what_to_check() {
+    let (_server, port) = go_server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = flame(
+        dir.path(),
+        &["--pprof", &format!("http://127.0.0.1:{port}/nope/profile"), "-d", "1s"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("404") && err.contains("net/http/pprof"), "{err}");
+    let out = flame(
+        dir.path(),
+        &["--pprof", &format!("http://127.0.0.1:{}", free_port()), "-d", "1s"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the server running"));
+}
+
+/// Why perf cannot be used here, if it cannot.
+fn perf_unusable() -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("probe.data");
+    match Command::new("perf")
+        .args(["record", "-F", "99", "-g", "-o"])
+        .arg(&data)
+        .args(["--", "sleep", "0.05"])
+        .output()
+    {
+        Err(e) => Some(format!("perf is not installed ({e})")),
+        Ok(o) if !o.status.success() => Some(format!(
+            "perf record is not permitted here: {}",
+            String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")
+        )),
+        Ok(_) => None,
+    }
+}
+
+#[test]
+fn perf_profiles_a_native_program() {
+    if let Some(why) = perf_unusable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("burn.c");
+    std::fs::write(
+        &src,
+        "#include <math.h>\n#include <stdio.h>\n\
+__attribute__((noinline)) double loadprof_native_leaf(int n) { double s = 0; for (int i = 0; i < n; i++) s += sqrt(i) * sin(i); return s; }\n\
+int main(void) { double t = 0; for (;;) { t += loadprof_native_leaf(1000000); if (t < -1) printf(\"%f\\n\", t); } }\n",
+    )
+    .unwrap();
+    let bin = dir.path().join("burn");
+    let cc = Command::new("cc")
+        .args(["-O1", "-g", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .arg("-lm")
+        .output();
+    let Ok(cc) = cc else {
+        eprintln!("skipped: no C compiler (cc) to build the native target");
+        return;
+    };
+    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
+    let out = flame(dir.path(), &["-d", "2s", "--", bin.to_str().unwrap()]);
+    assert_ok(&out);
+    let doc = json(&out.stdout);
+    assert_eq!(
+        (doc["profiler"].as_str(), doc["unit"].as_str()),
+        (Some("perf"), Some("nanoseconds"))
+    );
+    assert!(doc["samples"].as_u64().unwrap() > 20, "{doc}");
+    let folded = folded_text(dir.path());
+    assert!(folded.contains("main;loadprof_native_leaf"), "{folded}");
+    svg_text(&dir.path().join("flame.svg"));
+    let left = Command::new("pgrep")
+        .arg("-f")
+        .arg(bin.to_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "the started program is stopped afterwards");
+}
+
+#[test]
+fn diff_draws_and_lists_what_got_hotter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("before.folded"), dir.path().join("after.folded"));
+    std::fs::write(&a, "main;serve;parse 40\nmain;serve;hash 10\nmain;idle 50\n").unwrap();
+    std::fs::write(&b, "main;serve;parse 40\nmain;serve;hash 60\nmain;idle 50\n").unwrap();
+    let svg = dir.path().join("diff.svg");
+    let out = loadprof()
+        .args(["flame", "diff"])
+        .args([&a, &b])
+        .arg("--normalize")
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().nth(1).unwrap();
+    assert!(first.contains("hash") && first.contains("+30.0"), "{text}");
+    // The caller `serve` went from 50% to 67% of samples (inferno leaves it white).
+    assert!(
+        text.lines().any(|l| l.contains("serve") && l.contains("+16.7")),
+        "{text}"
+    );
+    let svg = svg_text(&svg);
+    assert!(svg.contains("hash"));
+
+    std::fs::write(&b, "main;ok 3\nmain;broken\n").unwrap();
+    let out = loadprof().args(["flame", "diff"]).args([&a, &b]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("after.folded: line 2"), "{err}");
+}
+
+#[test]
+fn render_draws_a_folded_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.folded");
+    std::fs::write(&input, "a frame (x.py:1);b (y.py:2) 5\na frame (x.py:1) 1\n").unwrap();
+    let svg = dir.path().join("out.svg");
+    let out = loadprof()
+        .args(["flame", "render"])
+        .arg(&input)
+        .args(["--title", "Render <&> test", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let text = svg_text(&svg);
+    assert!(text.contains("b (y.py:2)") && text.contains("Render &lt;&amp;&gt; test"));
+}
+
+#[test]
+fn bad_input_exits_2_and_a_missing_profiler_exits_3() {
+    let out = loadprof()
+        .args(["flame", "--pid", "4194999", "-d", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--pid 4194999"));
+    let out = loadprof().args(["flame", "--pid", "1", "--heap"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--heap needs --pprof");
+    let out = loadprof().args(["flame", "-d", "0s", "--pid", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let target = spawn_python(BUSY, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = loadprof()
+        .env("LOADPROF_PY_SPY", "/nonexistent/py-spy")
+        .args(["flame", "--pid", &target.pid().to_string(), "-d", "1s", "-o"])
+        .arg(dir.path().join("f.svg"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pip install py-spy"));
+}
