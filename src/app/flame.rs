@@ -13,7 +13,7 @@ use crate::error::{Error, Exit};
 use crate::flame::render::{self, Style};
 use crate::flame::{self, Capture, FlameError, Folded, Profiler, Source};
 use crate::report::flame::{FlameSection, subtitle, write_changes, write_summary};
-use crate::report::write_atomic;
+use crate::report::{write_atomic, write_atomic_with};
 
 pub fn run(args: FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
     match &args.sub {
@@ -33,7 +33,7 @@ fn flame_error(e: FlameError) -> Error {
 fn read_folded(path: &Path) -> Result<Folded, Error> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Error::bad_input(anyhow!("{}: cannot read: {e}", path.display())))?;
-    Folded::parse(&text).map_err(|e| Error::bad_input(anyhow!("{}: {e}", path.display())))
+    Folded::parse_owned(text).map_err(|e| Error::bad_input(anyhow!("{}: {e}", path.display())))
 }
 
 fn draw(path: &Path, draw: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<(), Error> {
@@ -107,7 +107,7 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         &stop,
     )
     .map_err(flame_error)?;
-    write_atomic(&folded_path, c.folded.to_text().as_bytes())
+    write_atomic_with(&folded_path, |w| c.folded.write_to(w))
         .map_err(|e| Error::bad_input(anyhow!("--folded {}: cannot write: {e}", folded_path.display())))?;
     let title = args.title.clone().unwrap_or_else(|| {
         let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };

@@ -1,6 +1,7 @@
 //! Validated settings: what the command line (and later the profile) asks
 //! for, turned into typed values before any engine sees them.
 
+pub mod flame;
 pub mod load;
 pub mod profile;
 pub mod units;

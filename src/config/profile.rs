@@ -9,11 +9,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::flame::{DEFAULT_DURATION as DEFAULT_FLAME_DURATION, FlamePlan, parse_call_graph, parse_profiler};
 use super::load::{
     At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, DEFAULT_STREAM_TIMEOUT, DEFAULT_TIMEOUT, LoadSpec,
     ModelSpec, RequestSpec, parse_think_time,
 };
 use super::units::parse_duration;
+use crate::flame::{CallGraph, Profiler};
 use crate::load::plan::{Stage, ThinkTime};
 use crate::load::stream::StreamKind;
 
@@ -26,7 +28,7 @@ pub struct Profile {
     #[serde(default)]
     pub vars: BTreeMap<String, Spanned<toml::Value>>,
     pub sample: Option<toml::Value>,
-    pub flame: Option<toml::Value>,
+    pub flame: Option<Spanned<FlameTable>>,
     pub leak: Option<toml::Value>,
     pub slo: Option<toml::Value>,
     pub baseline: Option<toml::Value>,
@@ -91,6 +93,25 @@ pub struct RequestTable {
     pub expect_body: Option<Spanned<String>>,
 }
 
+/// `[flame]`: see [`super::flame::FlamePlan`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlameTable {
+    pub profiler: Option<Spanned<String>>,
+    pub pprof_url: Option<Spanned<String>>,
+    pub start_after: Option<Spanned<String>>,
+    pub duration: Option<Spanned<String>>,
+    pub rate: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub heap: bool,
+    #[serde(default)]
+    pub nonblocking: bool,
+    #[serde(default)]
+    pub native: bool,
+    pub subprocesses: Option<bool>,
+    pub call_graph: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum StatusCodes {
@@ -124,6 +145,92 @@ impl LoadedProfile {
     /// `file:line: key` for a value at `span`.
     fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
         format!("{}:{}: {key}", self.path.display(), line_col(&self.text, span.start).0)
+    }
+
+    /// The `[flame]` table as a plan; None when there is none or it says
+    /// `profiler = "off"`.
+    pub fn flame_plan(&self) -> Result<Option<FlamePlan>, String> {
+        let Some(table) = &self.profile.flame else {
+            return Ok(None);
+        };
+        let f = table.get_ref();
+        let profiler = match &f.profiler {
+            Some(p) => match parse_profiler(p.get_ref()) {
+                Ok(Some(choice)) => choice,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(format!("{}: {e}", self.at(p.span(), "flame.profiler"))),
+            },
+            None => None,
+        };
+        let duration = |v: &Option<Spanned<String>>, key: &str, default: Duration| -> Result<Duration, String> {
+            match v {
+                Some(d) => parse_duration(d.get_ref()).map_err(|e| format!("{}: {e}", self.at(d.span(), key))),
+                None => Ok(default),
+            }
+        };
+        let length = duration(&f.duration, "flame.duration", DEFAULT_FLAME_DURATION)?;
+        if length.is_zero() {
+            let span = f.duration.as_ref().map_or(table.span(), |d| d.span());
+            return Err(format!(
+                "{}: must be greater than zero, e.g. 20s",
+                self.at(span, "flame.duration")
+            ));
+        }
+        if let Some(r) = &f.rate
+            && !(1..=10_000).contains(r.get_ref())
+        {
+            return Err(format!(
+                "{}: {} samples per second is out of range; use 1 to 10000",
+                self.at(r.span(), "flame.rate"),
+                r.get_ref()
+            ));
+        }
+        let pprof_url = f.pprof_url.as_ref().map(|u| u.get_ref().clone());
+        if let Some(u) = &f.pprof_url
+            && !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://"))
+        {
+            return Err(format!(
+                "{}: '{}' is not an http:// or https:// URL",
+                self.at(u.span(), "flame.pprof_url"),
+                u.get_ref()
+            ));
+        }
+        let pprof = profiler == Some(Profiler::Pprof) || (profiler.is_none() && pprof_url.is_some());
+        if pprof && pprof_url.is_none() {
+            return Err(format!(
+                "{}: profiler = \"pprof\" needs pprof_url, e.g. \"http://127.0.0.1:6060/debug/pprof/profile\"",
+                self.at(table.span(), "flame.pprof_url")
+            ));
+        }
+        if !pprof && let (Some(p), Some(u)) = (profiler, &f.pprof_url) {
+            return Err(format!(
+                "{}: pprof_url is read by the pprof profiler, not {}; remove one of them",
+                self.at(u.span(), "flame.pprof_url"),
+                p.name()
+            ));
+        }
+        if f.heap && !pprof {
+            return Err(format!(
+                "{}: heap = true reads a Go heap profile and needs pprof_url",
+                self.at(table.span(), "flame.heap")
+            ));
+        }
+        Ok(Some(FlamePlan {
+            profiler,
+            pprof_url,
+            start_after: duration(&f.start_after, "flame.start_after", Duration::ZERO)?,
+            duration: length,
+            rate_hz: f.rate.as_ref().map(|r| *r.get_ref()),
+            heap: f.heap,
+            nonblocking: f.nonblocking,
+            native: f.native,
+            subprocesses: f.subprocesses.unwrap_or(true),
+            call_graph: match &f.call_graph {
+                Some(c) => parse_call_graph(c.get_ref())
+                    .map_err(|e| format!("{}: {e}", self.at(c.span(), "flame.call_graph")))?,
+                None => CallGraph::Dwarf,
+            },
+        }))
     }
 
     /// The `[load]` tables as a [`LoadSpec`].
@@ -491,6 +598,59 @@ mod tests {
         let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["ask", "history", "health"]);
         assert_eq!(p.profile.name.as_deref(), Some("rag-smoke"));
+    }
+
+    fn flame(text: &str) -> Result<Option<FlamePlan>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        LoadedProfile::read(&p)?.flame_plan()
+    }
+
+    #[test]
+    fn flame_table_defaults_and_values() {
+        assert_eq!(flame("name = \"x\"\n").unwrap(), None);
+        assert_eq!(flame("[flame]\nprofiler = \"off\"\n").unwrap(), None);
+        let p = flame("[flame]\n").unwrap().unwrap();
+        assert_eq!(
+            (p.profiler, p.duration, p.start_after),
+            (None, DEFAULT_FLAME_DURATION, Duration::ZERO)
+        );
+        assert!(p.subprocesses);
+        let p = flame(
+            "[flame]\nprofiler = \"pprof\"\npprof_url = \"http://127.0.0.1:6060/debug/pprof/profile\"\n\
+             start_after = \"10s\"\nduration = \"20s\"\nheap = true\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.profiler, Some(Profiler::Pprof));
+        assert_eq!(
+            (p.start_after, p.duration, p.heap),
+            (Duration::from_secs(10), Duration::from_secs(20), true)
+        );
+        let spec = p.spec(crate::flame::Source::Pid(1));
+        assert_eq!(
+            spec.source,
+            crate::flame::Source::Pprof("http://127.0.0.1:6060/debug/pprof/profile".into())
+        );
+    }
+
+    #[test]
+    fn flame_table_errors_name_line_and_key() {
+        let e = flame("[flame]\nprofiler = \"pyspy\"\n").unwrap_err();
+        assert!(e.contains("p.toml:2: flame.profiler") && e.contains("py-spy"), "{e}");
+        let e = flame("[flame]\ndurtion = \"5s\"\n").unwrap_err();
+        assert!(e.contains("did you mean `duration`?"), "{e}");
+        let e = flame("[flame]\nprofiler = \"pprof\"\n").unwrap_err();
+        assert!(e.contains("flame.pprof_url"), "{e}");
+        let e = flame("[flame]\nprofiler = \"perf\"\nheap = true\n").unwrap_err();
+        assert!(e.contains("flame.heap"), "{e}");
+        let e = flame("[flame]\n\nduration = \"0s\"\n").unwrap_err();
+        assert!(e.contains("p.toml:3: flame.duration"), "{e}");
+        let e = flame("[flame]\npprof_url = \"127.0.0.1:6060\"\n").unwrap_err();
+        assert!(e.contains("flame.pprof_url"), "{e}");
+        let e = flame("[flame]\ncall_graph = \"lbr\"\n").unwrap_err();
+        assert!(e.contains("flame.call_graph") && e.contains("dwarf"), "{e}");
     }
 
     #[test]

@@ -21,10 +21,9 @@ pub use folded::Folded;
 use crate::cancel::StopToken;
 
 /// The profilers loadprof drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profiler {
-    #[value(name = "py-spy")]
     PySpy,
     Pprof,
     Perf,

@@ -196,7 +196,10 @@ burn  5218   195.619957:   10101010 cpu-clock:ppp: \n\
     #[test]
     fn folds_perf_script_weighing_by_period() {
         let f = collapse(SCRIPT.as_bytes()).unwrap();
-        assert_eq!(f.lines(), vec!["burn;main 10101010", "burn;main;leaf_sqrt 20202020"]);
+        assert_eq!(
+            f.lines().collect::<Vec<_>>(),
+            vec!["burn;main 10101010", "burn;main;leaf_sqrt 20202020"]
+        );
         assert_eq!(count_events(SCRIPT.as_bytes()), 3);
     }
 

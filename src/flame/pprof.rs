@@ -102,9 +102,9 @@ pub fn sample_count(p: &Profile, column: &ValueColumn) -> u64 {
 /// negative value are left out.
 pub fn fold(p: &Profile, column: &ValueColumn) -> super::Folded {
     let funcs: HashMap<u64, &Function> = p.function.iter().map(|f| (f.id, f)).collect();
-    let frames_of = |loc: &Location| -> Vec<String> {
+    let frames_of = |loc: &Location| -> String {
         // Line[0] is the innermost (inlined) function; its caller comes last.
-        let mut names: Vec<String> = loc
+        let names: Vec<&str> = loc
             .line
             .iter()
             .rev()
@@ -118,47 +118,92 @@ pub fn fold(p: &Profile, column: &ValueColumn) -> super::Folded {
                 }
             })
             .filter(|n| !n.is_empty())
-            .map(str::to_string)
             .collect();
-        if names.is_empty() {
-            let lib = p
-                .mapping
-                .iter()
-                .find(|m| m.id == loc.mapping_id && loc.mapping_id != 0)
-                .map(|m| string(p, m.filename))
-                .unwrap_or("");
-            let lib = lib.rsplit('/').next().unwrap_or(lib);
-            names.push(if lib.is_empty() {
-                format!("0x{:x}", loc.address)
-            } else {
-                format!("0x{:x} ({lib})", loc.address)
-            });
+        if !names.is_empty() {
+            return super::folded::join_frames(names);
         }
-        names
+        let lib = p
+            .mapping
+            .iter()
+            .find(|m| m.id == loc.mapping_id && loc.mapping_id != 0)
+            .map(|m| string(p, m.filename))
+            .unwrap_or("");
+        let lib = lib.rsplit('/').next().unwrap_or(lib);
+        if lib.is_empty() {
+            format!("0x{:x}", loc.address)
+        } else {
+            format!("0x{:x} ({lib})", loc.address)
+        }
     };
-    let locations: HashMap<u64, Vec<String>> = p.location.iter().map(|l| (l.id, frames_of(l))).collect();
+    let locations = Locations::new(p.location.iter().map(|l| (l.id, frames_of(l))));
     let thread_key = p.string_table.iter().position(|s| s == "thread").map(|i| i as i64);
-    let unknown = vec!["[unknown]".to_string()];
-    let mut folded = super::Folded::new();
-    let mut frames: Vec<&str> = Vec::new();
+    // Add up samples with the same locations (and thread) first, so each
+    // distinct stack is spelled out once.
+    let mut by_ids: HashMap<(i64, &[u64]), u64> = HashMap::new();
     for sample in &p.sample {
         let value = sample.value.get(column.index).copied().unwrap_or(0);
         if value <= 0 {
             continue;
         }
-        frames.clear();
-        if let Some(key) = thread_key
-            && let Some(label) = sample.label.iter().find(|l| l.key == key && l.str != 0)
-        {
-            frames.push(string(p, label.str));
+        let thread = thread_key
+            .and_then(|key| sample.label.iter().find(|l| l.key == key && l.str != 0))
+            .map_or(0, |l| l.str);
+        *by_ids.entry((thread, sample.location_id.as_slice())).or_default() += value as u64;
+    }
+    let bytes: usize = by_ids
+        .keys()
+        .map(|(t, ids)| string(p, *t).len() + ids.iter().map(|&id| locations.get(id).len() + 1).sum::<usize>() + 22)
+        .sum();
+    let mut w = super::folded::FoldedWriter::with_capacity(bytes, by_ids.len());
+    for ((thread, ids), count) in by_ids {
+        let start = w.stack_start();
+        let buf = w.buf();
+        if thread != 0 {
+            super::folded::push_frame(buf, string(p, thread));
         }
         // Location ids are leaf first.
-        for id in sample.location_id.iter().rev() {
-            frames.extend(locations.get(id).unwrap_or(&unknown).iter().map(String::as_str));
+        for &id in ids.iter().rev() {
+            if buf.len() > start {
+                buf.push(';');
+            }
+            buf.push_str(locations.get(id));
         }
-        folded.add_frames(frames.iter().copied(), value as u64);
+        w.end_stack(start, count);
     }
-    folded
+    w.finish()
+}
+
+/// Frames by location id: a table indexed by id when the ids are dense
+/// (as Go and pprof-rs number them), a map otherwise.
+enum Locations {
+    Dense(Vec<Option<String>>),
+    Sparse(HashMap<u64, String>),
+}
+
+impl Locations {
+    fn new(frames: impl ExactSizeIterator<Item = (u64, String)>) -> Locations {
+        let frames: Vec<(u64, String)> = frames.collect();
+        let max = frames.iter().map(|(id, _)| *id).max().unwrap_or(0);
+        if max <= 4 * frames.len() as u64 + 1024 {
+            let mut table = vec![None; max as usize + 1];
+            for (id, f) in frames {
+                table[id as usize] = Some(f);
+            }
+            Locations::Dense(table)
+        } else {
+            Locations::Sparse(frames.into_iter().collect())
+        }
+    }
+
+    /// The frames of a location (`;`-joined when inlined); `[unknown]` for
+    /// an id no location has.
+    fn get(&self, id: u64) -> &str {
+        let found = match self {
+            Locations::Dense(t) => t.get(id as usize).and_then(Option::as_deref),
+            Locations::Sparse(m) => m.get(&id).map(String::as_str),
+        };
+        found.unwrap_or("[unknown]")
+    }
 }
 
 #[cfg(test)]
@@ -251,7 +296,7 @@ mod tests {
         assert_eq!((col.index, col.unit.as_str()), (1, "nanoseconds"));
         let f = fold(&b.p, &col);
         assert_eq!(
-            f.lines(),
+            f.lines().collect::<Vec<_>>(),
             vec![
                 "main.main;main.handler 10000000",
                 "main.main;main.handler;main.hashLoop;crypto/sha256.block 50000000",
@@ -260,6 +305,17 @@ mod tests {
         assert_eq!(sample_count(&b.p, &col), 6);
         let by_count = fold(&b.p, &choose_column(&b.p, &["samples"]).unwrap());
         assert_eq!(by_count.total(), 6);
+    }
+
+    #[test]
+    fn locations_with_the_same_function_merge_into_one_stack() {
+        let mut b = cpu();
+        // Two call sites in the handler: different locations, same frame.
+        b.loc(13, &[2]);
+        b.sample(&[11, 10], &[1, 10]);
+        b.sample(&[13, 10], &[2, 20]);
+        let f = fold(&b.p, &choose_column(&b.p, &["cpu"]).unwrap());
+        assert_eq!(f.lines().collect::<Vec<_>>(), vec!["main.main;main.handler 30"]);
     }
 
     #[test]
@@ -278,7 +334,7 @@ mod tests {
         b.sample(&[2], &[9, 9000, 0, 0]);
         let col = choose_column(&b.p, &["inuse_space"]).unwrap();
         assert_eq!(col.unit, "bytes");
-        assert_eq!(fold(&b.p, &col).lines(), vec!["main.keep 4096"]);
+        assert_eq!(fold(&b.p, &col).lines().collect::<Vec<_>>(), vec!["main.keep 4096"]);
         assert_eq!(sample_count(&b.p, &col), 1);
         // Without a wish, the last column (Go's default) is used.
         assert_eq!(choose_column(&b.p, &[]).unwrap().kind, "inuse_space");
@@ -304,7 +360,7 @@ mod tests {
         b.sample(&[3, 99, 2], &[1]);
         let f = fold(&b.p, &choose_column(&b.p, &[]).unwrap());
         assert_eq!(
-            f.lines(),
+            f.lines().collect::<Vec<_>>(),
             vec!["main.known;0x1001 (libc.so.6) 2", "main.known;[unknown];0x1003 1"]
         );
     }
@@ -324,7 +380,7 @@ mod tests {
         let col = choose_column(&b.p, &["nope"]).unwrap();
         assert_eq!(col.kind, "samples");
         assert_eq!(
-            fold(&b.p, &col).lines(),
+            fold(&b.p, &col).lines().collect::<Vec<_>>(),
             vec!["tokio-rt-worker;main.main;main.handler 4"]
         );
     }

@@ -47,10 +47,9 @@ impl Style {
         opt.subtitle = self.subtitle.clone();
         opt.count_name = self.count_name.clone();
         opt.colors = self.palette;
-        // Colour by function name, so a function keeps its colour across
-        // graphs and runs.
+        // Colour by a hash of the function name, so a function keeps its
+        // colour across graphs and runs.
         opt.hash = true;
-        opt.deterministic = true;
         opt
     }
 }
@@ -66,10 +65,9 @@ pub fn svg(folded: &Folded, style: &Style, out: impl Write) -> std::io::Result<(
         });
         return flamegraph::from_lines(&mut opt, std::iter::once("no samples 1"), out);
     }
-    let lines = folded.lines();
     // Already sorted.
     opt.no_sort = true;
-    flamegraph::from_lines(&mut opt, lines.iter().map(String::as_str), out)
+    flamegraph::from_lines(&mut opt, folded.lines(), out)
 }
 
 /// Writes the differential flame graph of `before` → `after`: widths from
