@@ -512,3 +512,53 @@ fn bad_input_exits_2_and_a_missing_profiler_exits_3() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pip install py-spy"));
 }
+
+/// py-spy's own binary (not a version manager's shim, which another user
+/// could not run).
+fn py_spy_binary() -> PathBuf {
+    let out = Command::new(python())
+        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .output()
+        .unwrap();
+    let beside = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("py-spy");
+    if beside.is_file() {
+        return beside;
+    }
+    let which = Command::new("sh").args(["-c", "command -v py-spy"]).output().unwrap();
+    PathBuf::from(String::from_utf8_lossy(&which.stdout).trim())
+}
+
+#[test]
+fn ptrace_refusal_names_the_fix() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run loadprof as another user");
+        return;
+    }
+    // Another user needs copies it can reach: the checkout may sit in a private directory.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.path().join("loadprof");
+    let spy = dir.path().join("py-spy");
+    std::fs::copy(env!("CARGO_BIN_EXE_loadprof"), &bin).unwrap();
+    std::fs::copy(py_spy_binary(), &spy).unwrap();
+    let target = spawn_python(BUSY, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["flame", "--pid", &target.pid().to_string(), "-d", "1s", "-o"])
+        .arg(dir.path().join("f.svg"))
+        .env("LOADPROF_PY_SPY", &spy)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("with py-spy"),
+        "auto still picks py-spy for another user's Python: {err}"
+    );
+    assert!(err.contains("ptrace") && err.contains("SYS_PTRACE"), "{err}");
+}

@@ -1,6 +1,6 @@
 //! Which profiler fits a target: Python processes get py-spy, the rest perf.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// True for a file name like `python`, `python3`, `python3.11`.
 pub fn is_python_name(name: &str) -> bool {
@@ -12,18 +12,20 @@ pub fn is_python_name(name: &str) -> bool {
 
 /// True when a running process is a Python interpreter: its executable is
 /// `python*` (uvicorn, gunicorn and celery scripts run on one), or it has
-/// libpython mapped (uWSGI and other embedders).
+/// libpython mapped (uWSGI and other embedders). Another user's process
+/// hides both, so then its command line's program name decides.
 pub fn pid_is_python(pid: u32) -> bool {
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-    if exe
-        .as_deref()
-        .and_then(Path::file_name)
-        .and_then(|n| n.to_str())
-        .is_some_and(is_python_name)
-    {
-        return true;
+    match std::fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(exe) => {
+            exe.file_name().and_then(|n| n.to_str()).is_some_and(is_python_name)
+                || std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|maps| maps.contains("/libpython"))
+        }
+        Err(_) => std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+            let argv0 = raw.split(|&b| b == 0).next().unwrap_or_default();
+            let argv0 = String::from_utf8_lossy(argv0);
+            is_python_name(argv0.rsplit('/').next().unwrap_or_default())
+        }),
     }
-    std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|maps| maps.contains("/libpython"))
 }
 
 /// Finds `program` the way the shell would: as given when it has a `/`,

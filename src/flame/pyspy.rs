@@ -46,22 +46,39 @@ pub fn args(spec: &CaptureSpec, native: bool, out: &str) -> Vec<String> {
     a
 }
 
+/// True when `pid` belongs to another user and loadprof is not root: then
+/// ptrace is refused whatever py-spy's message says.
+fn foreign(pid: u32) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    me != 0
+        && std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+                .and_then(|euid| euid.parse::<u32>().ok())
+                .is_some_and(|owner| owner != me)
+        })
+}
+
 /// What went wrong, read from py-spy's output, as a message naming the fix.
-pub fn explain(output: &str, spec: &CaptureSpec) -> String {
+/// `refused`: the target belongs to another user (and loadprof is not root).
+pub fn explain(output: &str, spec: &CaptureSpec, refused: bool) -> String {
     let target = match &spec.source {
         Source::Pid(pid) => format!("pid {pid}"),
         Source::Command(argv) => format!("'{}'", argv.join(" ")),
         Source::Pprof(u) => u.clone(),
     };
     let lower = output.to_ascii_lowercase();
-    if lower.contains("permission denied") || lower.contains("operation not permitted") {
+    if lower.contains("permission denied") || lower.contains("operation not permitted") || refused {
         return format!(
             "py-spy may not read {target}'s memory (ptrace refused). Run loadprof as the same user as the target or as root; \
              check `sysctl kernel.yama.ptrace_scope` (0 or 1 lets a user profile its own processes); in Docker add \
              `--cap-add SYS_PTRACE` (Kubernetes: securityContext.capabilities.add [SYS_PTRACE])"
         );
     }
-    if lower.contains("failed to find python version")
+    if lower.contains("no python processes found")
+        || lower.contains("failed to find python version")
         || lower.contains("failed to find a python interpreter")
         || lower.contains("failed to get process executable")
     {
@@ -89,6 +106,8 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
         let t0 = Instant::now();
         let mut cmd = Command::new(program());
         cmd.args(args(spec, native, &out_s));
+        // py-spy's errors carry a stack trace when these are set.
+        cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
         // py-spy stops itself after --duration; the deadline is a backstop.
         let deadline = t0 + spec.duration + Duration::from_secs(20);
         let run = process::run(cmd, Some(deadline), stop).map_err(|e| {
@@ -123,7 +142,8 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
                     "interrupted before py-spy wrote a profile",
                 ));
             }
-            return Err(FlameError::CannotProfile(explain(&output, spec)));
+            let refused = matches!(spec.source, Source::Pid(pid) if foreign(pid));
+            return Err(FlameError::CannotProfile(explain(&output, spec, refused)));
         }
         let folded = Folded::parse(&join_broken_lines(text.as_deref().unwrap_or_default()))
             .map_err(|e| FlameError::CannotProfile(format!("py-spy wrote an unreadable profile: {e}")))?;
@@ -254,6 +274,7 @@ mod tests {
         let m = explain(
             "Permission Denied: Try running again with elevated permissions",
             &spec(Source::Pid(7)),
+            false,
         );
         assert!(
             m.contains("ptrace_scope") && m.contains("SYS_PTRACE") && m.contains("pid 7"),
@@ -266,10 +287,18 @@ mod tests {
         let m = explain(
             "Error: Failed to find python version from target process",
             &spec(Source::Pid(7)),
+            false,
         );
         assert!(m.contains("--profiler perf"), "{m}");
-        let m = explain("Error: something odd\nmore\n", &spec(Source::Pid(7)));
+        let m = explain("Error: something odd\nmore\n", &spec(Source::Pid(7)), false);
         assert!(m.contains("something odd"), "{m}");
+        // Another user's process: py-spy only says it found no Python.
+        let m = explain(
+            "Error: No python processes found in process 7 or any of its subprocesses",
+            &spec(Source::Pid(7)),
+            true,
+        );
+        assert!(m.contains("ptrace"), "{m}");
     }
 
     #[test]
