@@ -85,7 +85,7 @@ fn py_spy_profile_names_the_python_functions() {
     assert!(folded.contains("loadprof_leaf_hot"), "{folded}");
     // Each stack is rooted at its process (pid and command line).
     assert!(
-        folded.lines().all(|l| l.starts_with(&format!("process {pid}:"))),
+        folded.lines().all(|l| l.starts_with(&format!("pid {pid}: python"))),
         "{folded}"
     );
     let svg = svg_text(&dir.path().join("flame.svg"));
@@ -244,13 +244,10 @@ def app(environ, start_response):\n    burn_request(30000)\n    start_response('
     for w in &workers {
         let in_worker: u64 = folded
             .lines()
-            .filter(|l| l.contains(&format!(";process {w}:")) && l.contains("burn_request"))
+            .filter(|l| l.starts_with(&format!("pid {w}: ")) && l.contains("burn_request"))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .sum();
-        assert!(
-            in_worker > 0,
-            "worker {w} is a root of its own under the master:\n{folded}"
-        );
+        assert!(in_worker > 0, "worker {w} is a root of its own:\n{folded}");
     }
 }
 
@@ -345,10 +342,17 @@ fn go_pprof_cpu_and_heap_profiles_name_the_handlers() {
         .filter(|l| l.contains("main.retainChunk"))
         .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
         .sum();
-    // 100 requests kept 64 KiB each; the heap profile samples every 512 KiB on average.
+    // 100 requests kept 64 KiB each (6.25 MiB); the server samples every
+    // 4 KiB, and Go publishes the heap as of a recent collection, so some
+    // of the last chunks may not be counted yet.
     assert!(
-        retained > 3 << 20,
+        (2 << 20..8 << 20).contains(&retained),
         "retained bytes in the heap graph: {retained}\n{folded}"
+    );
+    let total = json(&out.stdout)["total"].as_u64().unwrap();
+    assert!(
+        retained * 10 > total * 8,
+        "the retained chunks dominate the heap: {retained} of {total}"
     );
 }
 

@@ -146,6 +146,7 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
             return Err(FlameError::CannotProfile(explain(&output, spec, refused)));
         }
         let folded = Folded::parse(&join_broken_lines(text.as_deref().unwrap_or_default()))
+            .map(|f| one_root_per_process(&f))
             .map_err(|e| FlameError::CannotProfile(format!("py-spy wrote an unreadable profile: {e}")))?;
         let elapsed = t0.elapsed();
         let partial = if run.interrupted {
@@ -225,6 +226,52 @@ pub fn join_broken_lines(text: &str) -> String {
     }
     out.push_str(&pending);
     out
+}
+
+/// The root frame for a process: `pid 1234: python3 -m gunicorn app:app`,
+/// the interpreter's path cut to its name and the whole kept short, so the
+/// pid stays readable in a narrow bar.
+fn process_frame(frame: &str) -> Option<String> {
+    let rest = frame.strip_prefix("process ")?;
+    let (pid, cmd) = rest.split_once(':')?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let cmd = cmd.trim().trim_matches('"');
+    let (program, args) = cmd.split_once(' ').unwrap_or((cmd, ""));
+    let program = program.rsplit('/').next().unwrap_or(program);
+    let mut label = format!("pid {pid}: {program}");
+    if !args.is_empty() {
+        label.push(' ');
+        label.push_str(args);
+    }
+    if label.chars().count() > 100 {
+        label = label.chars().take(99).collect::<String>() + "…";
+    }
+    Some(label)
+}
+
+/// py-spy's `--subprocesses` roots each stack at every ancestor process
+/// (`process MASTER;process WORKER;…`). Keeping only the innermost one
+/// makes every process, gunicorn's or uvicorn's workers included, a root of
+/// its own, named by its pid and command line.
+pub fn one_root_per_process(folded: &Folded) -> Folded {
+    Folded::from_pairs(folded.iter().map(|(stack, count)| {
+        let frames: Vec<&str> = stack.split(';').collect();
+        let leading = frames.iter().take_while(|f| f.starts_with("process ")).count();
+        let stack = match leading.checked_sub(1).and_then(|i| process_frame(frames[i])) {
+            Some(root) => {
+                let mut s = super::folded::join_frames([root.as_str()]);
+                for f in &frames[leading..] {
+                    s.push(';');
+                    s.push_str(f);
+                }
+                s
+            }
+            None => stack.to_string(),
+        };
+        (stack, count)
+    }))
 }
 
 /// The `Errors: N` count from py-spy's summary line.
@@ -308,6 +355,29 @@ mod tests {
         assert_eq!(f.total(), 7);
         assert_eq!(f.len(), 2);
         assert_eq!(f.weight_of("<module> (<string>:3)"), 5);
+    }
+
+    #[test]
+    fn every_process_is_a_root_of_its_own() {
+        let raw = "process 10:\"/usr/bin/python3 -m gunicorn -w 2 app:app\";process 11:\"/usr/bin/python3 -m gunicorn -w 2 app:app\";handle (app.py:3) 5\n\
+process 10:\"/usr/bin/python3 -m gunicorn -w 2 app:app\";process 12:\"/usr/bin/python3 -m gunicorn -w 2 app:app\";handle (app.py:3) 4\n\
+process 10:\"/usr/bin/python3 -m gunicorn -w 2 app:app\";sleep (arbiter.py:9) 1\n\
+plain;frames 2\n";
+        let f = one_root_per_process(&Folded::parse(raw).unwrap());
+        let roots: Vec<String> = f.roots().into_iter().map(|(r, _)| r).collect();
+        assert_eq!(
+            roots,
+            vec![
+                "pid 11: python3 -m gunicorn -w 2 app:app",
+                "pid 12: python3 -m gunicorn -w 2 app:app",
+                "plain",
+                "pid 10: python3 -m gunicorn -w 2 app:app",
+            ]
+        );
+        assert_eq!(f.total(), 12);
+        let long = format!("process 5:\"/x/python3 {}\"", "a".repeat(300));
+        assert_eq!(process_frame(&long).unwrap().chars().count(), 100);
+        assert_eq!(process_frame("process x:\"y\""), None);
     }
 
     #[test]
