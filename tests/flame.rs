@@ -566,3 +566,124 @@ fn ptrace_refusal_names_the_fix() {
     );
     assert!(err.contains("ptrace") && err.contains("SYS_PTRACE"), "{err}");
 }
+
+/// A busy native program, built once per test from C.
+fn native_burner(dir: &Path) -> Option<PathBuf> {
+    let src = dir.join("burn.c");
+    std::fs::write(
+        &src,
+        "#include <math.h>\n#include <stdio.h>\n\
+__attribute__((noinline)) double loadprof_native_leaf(int n) { double s = 0; for (int i = 0; i < n; i++) s += sqrt(i) * sin(i); return s; }\n\
+int main(void) { double t = 0; for (;;) { t += loadprof_native_leaf(1000000); if (t < -1) printf(\"%f\\n\", t); } }\n",
+    )
+    .unwrap();
+    let bin = dir.join("burn");
+    let cc = Command::new("cc")
+        .args(["-O1", "-g", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .arg("-lm")
+        .output();
+    match cc {
+        Ok(o) if o.status.success() => Some(bin),
+        Ok(o) => panic!("cc failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => None,
+    }
+}
+
+fn nothing_left(pattern: &str) {
+    std::thread::sleep(Duration::from_millis(300));
+    let left = Command::new("pgrep").args(["-f", pattern]).output().unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "processes matching '{pattern}' were left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+#[test]
+fn a_command_with_children_is_profiled_and_stopped_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // The child holds py-spy's and loadprof's pipes if anything leaks them.
+    let script = "import subprocess, math\nsubprocess.Popen(['sleep', '47.3'])\n\
+def loadprof_parent_busy():\n    while True:\n        math.sqrt(2.0)\nloadprof_parent_busy()\n";
+    let t0 = std::time::Instant::now();
+    let out = flame(dir.path(), &["-d", "2s", "--", python(), "-c", script]);
+    assert_ok(&out);
+    assert!(t0.elapsed() < Duration::from_secs(15), "took {:?}", t0.elapsed());
+    assert!(folded_text(dir.path()).contains("loadprof_parent_busy"));
+    nothing_left("sleep 47.3");
+}
+
+#[test]
+fn perf_follows_and_stops_the_children_of_a_wrapper_command() {
+    if let Some(why) = perf_unusable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bin) = native_burner(dir.path()) else {
+        eprintln!("skipped: no C compiler (cc) to build the native target");
+        return;
+    };
+    let wrapper = format!("{b} & {b}; wait", b = bin.display());
+    let out = flame(
+        dir.path(),
+        &["--profiler", "perf", "-d", "2s", "--", "sh", "-c", &wrapper],
+    );
+    assert_ok(&out);
+    let doc = json(&out.stdout);
+    assert!(
+        doc["samples"].as_u64().unwrap() > 20,
+        "the burners below sh are profiled: {doc}"
+    );
+    assert!(folded_text(dir.path()).contains("loadprof_native_leaf"));
+    nothing_left(bin.to_str().unwrap());
+}
+
+#[test]
+fn a_command_that_fails_at_once_exits_3_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = flame(dir.path(), &["-d", "2s", "--", python(), "/nonexistent/app.py"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exit status 2") && err.contains("can't open file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ctrl_c_to_the_whole_terminal_group_still_writes_the_perf_profile() {
+    if let Some(why) = perf_unusable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bin) = native_burner(dir.path()) else {
+        eprintln!("skipped: no C compiler (cc) to build the native target");
+        return;
+    };
+    use std::os::unix::process::CommandExt;
+    let svg = dir.path().join("flame.svg");
+    let child = loadprof()
+        .args(["flame", "-d", "30s", "--json", "-o"])
+        .arg(&svg)
+        .arg("--")
+        .arg(&bin)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    // A terminal sends SIGINT to every process in its foreground group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out.stdout);
+    assert!(doc["partial"].as_str().unwrap().contains("interrupted"), "{doc}");
+    assert!(doc["samples"].as_u64().unwrap() > 10, "{doc}");
+    assert!(folded_text(dir.path()).contains("loadprof_native_leaf"));
+    nothing_left(bin.to_str().unwrap());
+}

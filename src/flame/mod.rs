@@ -10,13 +10,15 @@ pub mod folded;
 mod http;
 pub mod perf;
 pub mod pprof;
-mod process;
+pub mod process;
 pub mod pyspy;
 pub mod render;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 pub use folded::Folded;
+
+use crate::sample::Target;
 
 use crate::cancel::StopToken;
 
@@ -109,7 +111,6 @@ pub struct Capture {
     pub unit: String,
     /// Number of stack samples behind the profile.
     pub samples: u64,
-    pub started_at: SystemTime,
     /// How long the profiler ran.
     pub elapsed: Duration,
     /// The pid profiled, where there is one.
@@ -118,6 +119,26 @@ pub struct Capture {
     pub partial: Option<String>,
     /// Things the user should know (a fallback taken, a torn stack).
     pub notes: Vec<String>,
+}
+
+impl Capture {
+    /// A capture with no samples, and why.
+    pub fn empty(profiler: Profiler, spec: &CaptureSpec, elapsed: Duration, why: &str) -> Capture {
+        Capture {
+            profiler,
+            folded: Folded::new(),
+            kind: if spec.heap { "heap" } else { "cpu" },
+            unit: "samples".into(),
+            samples: 0,
+            elapsed,
+            pid: match spec.source {
+                Source::Pid(p) => Some(p),
+                _ => None,
+            },
+            partial: Some(why.into()),
+            notes: vec![],
+        }
+    }
 }
 
 /// Why a profile could not be taken.
@@ -132,11 +153,16 @@ pub enum FlameError {
 }
 
 /// The profiler for a source when the user did not name one: pprof for a
-/// pprof URL or file, py-spy for a Python process or command, else perf.
+/// pprof URL or file, py-spy for a Python process or command (or a process
+/// with Python below it, such as a wrapper script), else perf.
 pub fn choose(source: &Source) -> Profiler {
     match source {
         Source::Pprof(_) => Profiler::Pprof,
-        Source::Pid(pid) if detect::pid_is_python(*pid) => Profiler::PySpy,
+        Source::Pid(pid)
+            if detect::pid_is_python(*pid) || process::descendants(*pid).into_iter().any(detect::pid_is_python) =>
+        {
+            Profiler::PySpy
+        }
         Source::Command(argv) if detect::command_is_python(argv) => Profiler::PySpy,
         _ => Profiler::Perf,
     }
@@ -161,15 +187,70 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
             "--pprof gives a pprof endpoint or file; --profiler {} needs --pid PID or -- CMD",
             p.name()
         ))),
-        (Profiler::PySpy, _) => pyspy::capture(spec, stop),
-        (Profiler::Perf, _) => perf::capture(spec, stop),
+        (p, Source::Command(argv)) => capture_command(p, argv, spec, stop),
+        (Profiler::PySpy, Source::Pid(_)) => pyspy::capture(spec, stop, false),
+        (Profiler::Perf, Source::Pid(_)) => perf::capture(spec, stop),
+    }
+}
+
+/// Starts `argv` in a process group of its own (its output on loadprof's
+/// stderr, as stdout may carry JSON), profiles it by pid, and stops the
+/// whole group afterwards. A command that fails on its own is said so, with
+/// its exit status.
+fn capture_command(
+    profiler: Profiler,
+    argv: &[String],
+    spec: &CaptureSpec,
+    stop: &StopToken,
+) -> Result<Capture, FlameError> {
+    let (result, ended) = if profiler == Profiler::Perf {
+        // perf starts the command itself, so it follows every process the
+        // command starts from the first instruction.
+        perf::capture_command(argv, spec, stop)?
+    } else {
+        let mut target = Target::spawn_with(argv, std::io::stderr().into(), true)
+            .map_err(|e| FlameError::CannotProfile(e.to_string()))?;
+        let by_pid = CaptureSpec {
+            source: Source::Pid(target.pid),
+            ..spec.clone()
+        };
+        let result = pyspy::capture(&by_pid, stop, true);
+        // Did it end on its own before loadprof stops it?
+        let ended = target.try_exit();
+        target.stop(&[], crate::sample::STOP_GRACE);
+        (result, ended)
+    };
+    let Some(exit) = ended.filter(|e| e.code != Some(0)) else {
+        return result;
+    };
+    let how = match (exit.code, exit.signal) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal {sig}"),
+        _ => "an unknown status".into(),
+    };
+    let cmd = argv.join(" ");
+    match result {
+        Ok(c) if c.samples > 0 => Ok(Capture {
+            partial: Some(format!(
+                "'{cmd}' ended with {how} after {:.1}s; the profile covers only that time",
+                c.elapsed.as_secs_f64()
+            )),
+            ..c
+        }),
+        Ok(_) => Err(FlameError::CannotProfile(format!(
+            "'{cmd}' ended with {how} before it could be profiled (its output is above)"
+        ))),
+        Err(e) => Err(FlameError::CannotProfile(format!(
+            "'{cmd}' ended with {how} (its output is above); {e}"
+        ))),
     }
 }
 
 /// The endpoint to fetch for a pprof URL: a bare origin or `/debug/pprof/`
 /// gets the profile (or heap) path, `--heap` turns `…/profile` into
-/// `…/heap`, and a CPU profile gets `seconds=N` unless the URL sets it.
-pub fn pprof_url(url: &str, heap: bool, seconds: u64) -> String {
+/// `…/heap`, and a CPU profile gets `seconds=N` (and `hz=F` for `--rate`,
+/// which loadprof's Rust endpoint honours) unless the URL sets them.
+pub fn pprof_url(url: &str, heap: bool, seconds: u64, rate_hz: Option<u32>) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b.to_string(), Some(q.to_string())),
         None => (url.to_string(), None),
@@ -187,16 +268,28 @@ pub fn pprof_url(url: &str, heap: bool, seconds: u64) -> String {
     } else {
         base.clone()
     };
-    let has_seconds = query
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("seconds=")));
-    let mut params: Vec<String> = query.into_iter().filter(|q| !q.is_empty()).collect();
-    if !heap && !has_seconds {
+    let mut params: Vec<String> = query
+        .iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|kv| !kv.is_empty())
+        // `seconds` on a heap profile asks Go for the change over that
+        // time, not what is in use.
+        .filter(|kv| !(heap && kv.starts_with("seconds=")))
+        .map(str::to_string)
+        .collect();
+    let has = |params: &[String], key: &str| params.iter().any(|kv| kv.split('=').next() == Some(key));
+    if !heap && !has(&params, "seconds") {
         params.push(format!("seconds={seconds}"));
+    }
+    if !heap
+        && let Some(hz) = rate_hz
+        && !has(&params, "hz")
+    {
+        params.push(format!("hz={hz}"));
     }
     // Go's heap profile describes the heap as of the last collection;
     // gc=1 collects first, so recent allocations are counted.
-    if heap && !params.iter().any(|q| q.split('&').any(|kv| kv.starts_with("gc="))) {
+    if heap && !has(&params, "gc") {
         params.push("gc=1".into());
     }
     if !params.is_empty() {
@@ -207,29 +300,22 @@ pub fn pprof_url(url: &str, heap: bool, seconds: u64) -> String {
 }
 
 fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
-    let started_at = SystemTime::now();
     let t0 = std::time::Instant::now();
     let seconds = spec.duration.as_secs_f64().ceil().max(1.0) as u64;
     let is_url = url.starts_with("http://") || url.starts_with("https://");
     let (bytes, shown) = if is_url {
-        let full = pprof_url(url, spec.heap, seconds);
+        let full = pprof_url(url, spec.heap, seconds, spec.rate_hz);
         // The server profiles for `seconds`, then symbolises.
         let timeout = Duration::from_secs(seconds + 60);
         match http::get(&full, timeout, stop)? {
             Some(bytes) => (bytes, full),
             None => {
-                return Ok(Capture {
-                    profiler: Profiler::Pprof,
-                    folded: Folded::new(),
-                    kind: if spec.heap { "heap" } else { "cpu" },
-                    unit: "samples".into(),
-                    samples: 0,
-                    started_at,
-                    elapsed: t0.elapsed(),
-                    pid: None,
-                    partial: Some("interrupted before the server sent the profile".into()),
-                    notes: vec![],
-                });
+                return Ok(Capture::empty(
+                    Profiler::Pprof,
+                    spec,
+                    t0.elapsed(),
+                    "interrupted before the server sent the profile",
+                ));
             }
         }
     } else {
@@ -275,7 +361,6 @@ fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capt
         folded,
         kind: if spec.heap { "heap" } else { "cpu" },
         unit: column.unit,
-        started_at,
         elapsed,
         pid: None,
         partial: None,
@@ -289,7 +374,7 @@ mod tests {
 
     #[test]
     fn pprof_urls_are_completed() {
-        let u = |url, heap| pprof_url(url, heap, 5);
+        let u = |url, heap| pprof_url(url, heap, 5, None);
         assert_eq!(
             u("http://127.0.0.1:6060", false),
             "http://127.0.0.1:6060/debug/pprof/profile?seconds=5"
@@ -310,6 +395,15 @@ mod tests {
         assert_eq!(
             u("http://h:1/custom/cpu?x=1", false),
             "http://h:1/custom/cpu?x=1&seconds=5"
+        );
+        // A heap profile with seconds would be a delta over that time.
+        assert_eq!(
+            u("http://h:1/debug/pprof/profile?seconds=3", true),
+            "http://h:1/debug/pprof/heap?gc=1"
+        );
+        assert_eq!(
+            pprof_url("http://h:1", false, 2, Some(250)),
+            "http://h:1/debug/pprof/profile?seconds=2&hz=250"
         );
     }
 

@@ -3,27 +3,36 @@
 //! of CPU for the cpu-clock event), not sample numbers.
 
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use inferno::collapse::Collapse;
 
 use super::{CallGraph, Capture, CaptureSpec, FlameError, Folded, Profiler, Source, process};
 use crate::cancel::StopToken;
-use crate::sample::Target;
+use crate::sample::ExitInfo;
 
 /// The program to run; `LOADPROF_PERF` points at another one.
 fn program() -> String {
     std::env::var("LOADPROF_PERF").unwrap_or_else(|_| "perf".into())
 }
 
-/// `perf record`'s arguments for `pid` into `out`.
-pub fn record_args(pid: u32, rate_hz: u32, call_graph: CallGraph, out: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec!["record".into(), "-F".into(), rate_hz.to_string()];
+/// `perf record`'s arguments for `pids` into `out`. The cpu-clock event
+/// (on every machine, unlike hardware cycles) makes the weights
+/// nanoseconds of CPU time.
+pub fn record_args(pids: &[u32], rate_hz: u32, call_graph: CallGraph, out: &str) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "record".into(),
+        "-e".into(),
+        "cpu-clock".into(),
+        "-F".into(),
+        rate_hz.to_string(),
+    ];
     match call_graph {
         CallGraph::Dwarf => a.extend(["--call-graph".into(), "dwarf,16384".into()]),
         CallGraph::Fp => a.push("-g".into()),
     }
-    a.extend(["-p".into(), pid.to_string(), "-o".into(), out.into()]);
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    a.extend(["-p".into(), pids.join(","), "-o".into(), out.into()]);
     a
 }
 
@@ -86,58 +95,114 @@ pub fn collapse(script: &[u8]) -> Result<Folded, FlameError> {
         .map_err(|e| FlameError::CannotProfile(format!("perf's stacks did not fold: {e}")))
 }
 
-/// Records `spec` with perf. A command is started first and stopped after.
-pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
-    let mut owned = match &spec.source {
-        // The target's output goes to stderr: stdout may carry JSON.
-        Source::Command(argv) => Some(
-            Target::spawn_with(argv, std::io::stderr().into()).map_err(|e| FlameError::CannotProfile(e.to_string()))?,
-        ),
-        _ => None,
-    };
-    let pid = match (&spec.source, &owned) {
-        (Source::Pid(pid), _) => *pid,
-        (_, Some(t)) => t.pid,
-        _ => unreachable!("perf gets a pid or a command"),
-    };
-    let result = record(spec, pid, stop);
-    if let Some(target) = owned.as_mut() {
-        target.stop(&[], crate::sample::STOP_GRACE);
+fn not_found(e: std::io::Error) -> FlameError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        FlameError::CannotProfile(
+            "perf is not installed: `apt-get install linux-perf` (Debian) or `apt-get install \
+             linux-tools-$(uname -r)` (Ubuntu), or point LOADPROF_PERF at it; Python targets can use \
+             --profiler py-spy"
+                .into(),
+        )
+    } else {
+        FlameError::CannotProfile(format!("cannot run perf: {e}"))
     }
-    result
 }
 
-fn record(spec: &CaptureSpec, pid: u32, stop: &StopToken) -> Result<Capture, FlameError> {
+/// Records the process `spec` names (a pid), and with `subprocesses` the
+/// processes below it (those there now, and those they start), with perf.
+pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
+    let Source::Pid(pid) = spec.source else {
+        unreachable!("perf is given a pid");
+    };
+    let mut pids = vec![pid];
+    if spec.subprocesses {
+        pids.extend(process::descendants(pid));
+    }
     let dir = tempfile::tempdir().map_err(|e| FlameError::CannotProfile(format!("cannot make a temp dir: {e}")))?;
     let data = dir.path().join("perf.data");
-    let data_s = data.display().to_string();
     let mut cmd = Command::new(program());
-    cmd.args(record_args(pid, spec.rate_hz.unwrap_or(99), spec.call_graph, &data_s));
-    let started_at = SystemTime::now();
+    cmd.args(record_args(
+        &pids,
+        spec.rate_hz.unwrap_or(99),
+        spec.call_graph,
+        &data.display().to_string(),
+    ));
     let t0 = Instant::now();
-    let not_found = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            FlameError::CannotProfile(
-                "perf is not installed: `apt-get install linux-perf` (Debian) or `apt-get install \
-                 linux-tools-$(uname -r)` (Ubuntu), or point LOADPROF_PERF at it; Python targets can use \
-                 --profiler py-spy"
-                    .into(),
-            )
-        } else {
-            FlameError::CannotProfile(format!("cannot run perf: {e}"))
-        }
-    };
-    let run = process::run(cmd, Some(t0 + spec.duration), stop).map_err(not_found)?;
+    let run = process::run(cmd, process::Output::Capture, Some(t0 + spec.duration), stop).map_err(not_found)?;
     let elapsed = t0.elapsed();
-    let output = run.output();
     if !data.exists() || (!run.status.success() && !run.signalled) {
-        return Err(FlameError::CannotProfile(explain(&output, pid, paranoid())));
+        return Err(FlameError::CannotProfile(explain(&run.output(), pid, paranoid())));
     }
-    let script = Command::new(program())
-        .args(["script", "-i", &data_s])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(not_found)?;
+    // perf stops by itself only when every process it follows is gone.
+    let exited = !run.signalled;
+    fold_recording(&data, Some(pid), elapsed, run.interrupted, exited)
+}
+
+/// Starts `argv` under `perf record`, which enables recording before the
+/// command's first instruction, so every process it starts is in the
+/// profile. The command's output (and perf's) goes to loadprof's stderr.
+/// Returns the capture and, when the command ended on its own, how.
+pub fn capture_command(
+    argv: &[String],
+    spec: &CaptureSpec,
+    stop: &StopToken,
+) -> Result<(Result<Capture, FlameError>, Option<ExitInfo>), FlameError> {
+    let dir = tempfile::tempdir().map_err(|e| FlameError::CannotProfile(format!("cannot make a temp dir: {e}")))?;
+    let data = dir.path().join("perf.data");
+    let mut args = record_args(
+        &[],
+        spec.rate_hz.unwrap_or(99),
+        spec.call_graph,
+        &data.display().to_string(),
+    );
+    // No pid: the command follows `--`.
+    let p = args.iter().position(|a| a == "-p").expect("record_args names the pids");
+    args.drain(p..p + 2);
+    args.push("--quiet".into());
+    args.push("--".into());
+    args.extend(argv.iter().cloned());
+    let mut cmd = Command::new(program());
+    cmd.args(args);
+    let t0 = Instant::now();
+    let run = process::run(cmd, process::Output::Stderr, Some(t0 + spec.duration), stop).map_err(not_found)?;
+    let elapsed = t0.elapsed();
+    // perf's process group holds the command and all it started.
+    let leader = run.pid;
+    process::signal_group(leader, libc::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    process::signal_group(leader, libc::SIGKILL);
+    if !data.exists() {
+        let why = if paranoid().is_some_and(|p| p > 1) && unsafe { libc::geteuid() } != 0 {
+            explain("perf_event_paranoid", 0, paranoid())
+        } else {
+            "perf record failed (its message is above)".to_string()
+        };
+        return Err(FlameError::CannotProfile(why));
+    }
+    // Without a signal from loadprof, perf ended because the command did,
+    // and passes on its exit status.
+    let ended = (!run.signalled).then(|| ExitInfo::from(run.status));
+    let capture = fold_recording(&data, None, elapsed, run.interrupted, ended.is_some());
+    Ok((capture, ended))
+}
+
+/// `perf script` over a recording, folded.
+fn fold_recording(
+    data: &std::path::Path,
+    pid: Option<u32>,
+    elapsed: std::time::Duration,
+    interrupted: bool,
+    exited: bool,
+) -> Result<Capture, FlameError> {
+    // perf script runs to its end even on a stop: it only reads what was
+    // recorded, and the recording is what a stop keeps.
+    let mut script = Command::new(program());
+    script
+        .arg("script")
+        .arg("-i")
+        .arg(data)
+        .stdin(std::process::Stdio::null());
+    let script = process::isolate(&mut script).output().map_err(not_found)?;
     if !script.status.success() {
         return Err(FlameError::CannotProfile(format!(
             "perf script failed:\n  {}",
@@ -148,14 +213,15 @@ fn record(spec: &CaptureSpec, pid: u32, stop: &StopToken) -> Result<Capture, Fla
     let samples = count_events(&script.stdout);
     let mut notes = Vec::new();
     if samples == 0 {
+        let who = pid.map_or("the command".to_string(), |p| format!("pid {p}"));
         notes.push(format!(
-            "perf recorded no samples: pid {pid} did not run on a CPU during the capture, or perf may not see it \
+            "perf recorded no samples: {who} did not run on a CPU during the capture, or perf may not see it \
              (an unprivileged container records nothing without an error)"
         ));
     }
-    let partial = if run.interrupted {
+    let partial = if interrupted {
         Some(format!("interrupted after {:.1}s", elapsed.as_secs_f64()))
-    } else if !run.signalled && elapsed + Duration::from_millis(200) < spec.duration {
+    } else if exited {
         Some(format!(
             "the target exited after {:.1}s; the profile covers only that time",
             elapsed.as_secs_f64()
@@ -169,9 +235,8 @@ fn record(spec: &CaptureSpec, pid: u32, stop: &StopToken) -> Result<Capture, Fla
         kind: "cpu",
         unit: "nanoseconds".into(),
         samples,
-        started_at,
         elapsed,
-        pid: Some(pid),
+        pid,
         partial,
         notes,
     })
@@ -206,12 +271,12 @@ burn  5218   195.619957:   10101010 cpu-clock:ppp: \n\
     #[test]
     fn record_args_pick_the_unwinder() {
         assert_eq!(
-            record_args(9, 99, CallGraph::Dwarf, "p.data").join(" "),
-            "record -F 99 --call-graph dwarf,16384 -p 9 -o p.data"
+            record_args(&[9], 99, CallGraph::Dwarf, "p.data").join(" "),
+            "record -e cpu-clock -F 99 --call-graph dwarf,16384 -p 9 -o p.data"
         );
         assert_eq!(
-            record_args(9, 49, CallGraph::Fp, "o").join(" "),
-            "record -F 49 -g -p 9 -o o"
+            record_args(&[9, 12], 49, CallGraph::Fp, "o").join(" "),
+            "record -e cpu-clock -F 49 -g -p 9,12 -o o"
         );
     }
 

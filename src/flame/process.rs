@@ -1,10 +1,13 @@
-//! Running a profiler as a child process: its output drained on threads so
-//! a chatty target cannot block it, stopped with SIGINT (which py-spy and
-//! perf both answer by writing what they have) at a deadline or on a stop.
+//! Running a profiler as a child process: in its own process group (so a
+//! terminal's Ctrl-C reaches loadprof, which stops it in order), killed if
+//! loadprof dies, its output drained on threads, and stopped with SIGINT
+//! (which py-spy and perf both answer by writing what they have) at a
+//! deadline or on a stop.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::StopToken;
@@ -13,9 +16,14 @@ use crate::cancel::StopToken;
 const KEEP: usize = 64 << 10;
 /// How long a profiler may take to write its output after SIGINT.
 const WRITE_GRACE: Duration = Duration::from_secs(30);
+/// How long to wait for the output pipes to close after the profiler
+/// exits (a process it started may still hold them).
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A finished profiler run.
 pub struct Finished {
+    /// The profiler's pid, which also names its process group.
+    pub pid: u32,
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
@@ -32,23 +40,62 @@ impl Finished {
     }
 }
 
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut kept: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    kept.extend_from_slice(&buf[..n]);
-                    if kept.len() > 2 * KEEP {
-                        kept.drain(..kept.len() - KEEP);
+/// Makes `cmd` a helper loadprof owns: its own process group, and SIGTERM
+/// when loadprof goes away, so a profiler never outlives it.
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    cmd.process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
+            Ok(())
+        })
+    }
+}
+
+/// The tail of a stream, filled by a thread until the stream closes.
+struct Drain {
+    kept: Arc<Mutex<Vec<u8>>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Drain {
+    fn start(mut r: impl Read + Send + 'static) -> Drain {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = std::sync::mpsc::channel();
+        let sink = kept.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut k = sink.lock().unwrap_or_else(|e| e.into_inner());
+                        k.extend_from_slice(&buf[..n]);
+                        if k.len() > 2 * KEEP {
+                            let cut = k.len() - KEEP;
+                            k.drain(..cut);
+                        }
                     }
                 }
             }
-        }
-        String::from_utf8_lossy(&kept).into_owned()
-    })
+            let _ = tx.send(());
+        });
+        Drain { kept, done }
+    }
+
+    /// What was read, waiting at most until `until` for the stream to close.
+    fn finish(self, until: Instant) -> String {
+        let _ = self.done.recv_timeout(until.saturating_duration_since(Instant::now()));
+        let k = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&k).into_owned()
+    }
+}
+
+/// Signals every process in the group `pgid` leads.
+pub fn signal_group(pgid: u32, sig: i32) {
+    // SAFETY: kill has no memory preconditions; an empty group gives ESRCH.
+    unsafe { libc::kill(-(pgid as libc::pid_t), sig) };
 }
 
 fn signal(child: &Child, sig: i32) {
@@ -56,18 +103,28 @@ fn signal(child: &Child, sig: i32) {
     unsafe { libc::kill(child.id() as libc::pid_t, sig) };
 }
 
+/// Where a profiler's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Kept (the end of it) for error messages.
+    Capture,
+    /// To loadprof's stderr, as it comes: for a profiler that runs the
+    /// target itself, whose output the user should see.
+    Stderr,
+}
+
 /// Runs `cmd` until it exits, sending SIGINT at `deadline` (if any) or when
 /// `stop` fires, and SIGKILL if it has not finished writing after that.
-pub fn run(mut cmd: Command, deadline: Option<Instant>, stop: &StopToken) -> std::io::Result<Finished> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let out = drain(child.stdout.take().expect("piped"));
-    let err = drain(child.stderr.take().expect("piped"));
+pub fn run(mut cmd: Command, output: Output, deadline: Option<Instant>, stop: &StopToken) -> std::io::Result<Finished> {
+    isolate(&mut cmd).stdin(Stdio::null());
+    match output {
+        Output::Capture => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
+        Output::Stderr => cmd.stdout(std::io::stderr()).stderr(std::io::stderr()),
+    };
+    let mut child = cmd.spawn()?;
+    let out = child.stdout.take().map(Drain::start);
+    let err = child.stderr.take().map(Drain::start);
     let mut signalled_at: Option<Instant> = None;
-    let mut interrupted = false;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -75,9 +132,7 @@ pub fn run(mut cmd: Command, deadline: Option<Instant>, stop: &StopToken) -> std
         let now = Instant::now();
         match signalled_at {
             None => {
-                let stopped = stop.reason().is_some();
-                if stopped || deadline.is_some_and(|d| now >= d) {
-                    interrupted = stopped;
+                if stop.reason().is_some() || deadline.is_some_and(|d| now >= d) {
                     signal(&child, libc::SIGINT);
                     signalled_at = Some(now);
                     continue;
@@ -94,12 +149,14 @@ pub fn run(mut cmd: Command, deadline: Option<Instant>, stop: &StopToken) -> std
             }
         }
     };
+    let until = Instant::now() + DRAIN_GRACE;
     Ok(Finished {
+        pid: child.id(),
         status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stdout: out.map(|d| d.finish(until)).unwrap_or_default(),
+        stderr: err.map(|d| d.finish(until)).unwrap_or_default(),
         signalled: signalled_at.is_some(),
-        interrupted,
+        interrupted: stop.reason().is_some(),
     })
 }
 
@@ -107,4 +164,78 @@ pub fn run(mut cmd: Command, deadline: Option<Instant>, stop: &StopToken) -> std
 pub fn tail(text: &str, lines: usize) -> String {
     let kept: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     kept[kept.len().saturating_sub(lines)..].join("\n  ")
+}
+
+/// The processes below `pid` (children, their children, …), from one scan
+/// of /proc.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The fields after the command name (which may hold spaces or ')').
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()) {
+            children.entry(ppid).or_default().push(p);
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
+            if !out.contains(&c) && c != pid {
+                out.push(c);
+                queue.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_grandchild() {
+        let mut child = Command::new("sh").args(["-c", "sleep 5 & wait"]).spawn().unwrap();
+        let me = std::process::id();
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = descendants(me);
+            if found.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("pkill").args(["-P", &child.id().to_string()]).status();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.contains(&child.id()), "{found:?}");
+        assert!(found.len() >= 2, "the sleep below sh: {found:?}");
+    }
+
+    #[test]
+    fn a_profiler_that_ignores_sigint_is_killed_and_a_held_pipe_does_not_hang() {
+        // The shell starts a sleep that keeps the pipes open after it exits.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' INT; (sleep 31.7 &) ; echo started; exec sleep 0.2"]);
+        let t0 = Instant::now();
+        let f = run(
+            cmd,
+            Output::Capture,
+            Some(Instant::now() + Duration::from_secs(5)),
+            &StopToken::new(),
+        )
+        .unwrap();
+        assert!(f.stdout.contains("started"));
+        assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+        let _ = Command::new("pkill").args(["-f", "^sleep 31.7$"]).status();
+    }
 }

@@ -2,7 +2,7 @@
 //! process_vm_readv), `record --format raw` gives folded stacks directly.
 
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::{Capture, CaptureSpec, FlameError, Folded, Profiler, Source, process};
 use crate::cancel::StopToken;
@@ -93,16 +93,33 @@ pub fn explain(output: &str, spec: &CaptureSpec, refused: bool) -> String {
     format!("py-spy failed on {target}:\n  {}", process::tail(output, 6))
 }
 
-/// Records `spec` with py-spy. `--native` that py-spy cannot merge (Python
-/// 3.12.1 and others) is retried without native frames, and said so.
-pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
+/// How long to keep attaching to a command loadprof just started, while
+/// its interpreter is still starting.
+const ATTACH_WINDOW: Duration = Duration::from_secs(5);
+
+/// True when py-spy's output says it found no interpreter (yet).
+fn no_interpreter(output: &str) -> bool {
+    let lower = output.to_ascii_lowercase();
+    lower.contains("no python processes found")
+        || lower.contains("failed to find python version")
+        || lower.contains("failed to find a python interpreter")
+}
+
+/// Records the process `spec` names (a pid) with py-spy. `--native` that
+/// py-spy cannot merge (Python 3.12.1 and others) is retried without native
+/// frames, and said so. `fresh`: loadprof has just started the process, so
+/// an interpreter that is not found yet is waited for.
+pub fn capture(spec: &CaptureSpec, stop: &StopToken, fresh: bool) -> Result<Capture, FlameError> {
+    let Source::Pid(pid) = spec.source else {
+        unreachable!("py-spy is given a pid");
+    };
     let dir = tempfile::tempdir().map_err(|e| FlameError::CannotProfile(format!("cannot make a temp dir: {e}")))?;
     let out = dir.path().join("py-spy.folded");
     let out_s = out.display().to_string();
     let mut native = spec.native;
     let mut notes = Vec::new();
+    let first = Instant::now();
     loop {
-        let started_at = SystemTime::now();
         let t0 = Instant::now();
         let mut cmd = Command::new(program());
         cmd.args(args(spec, native, &out_s));
@@ -110,7 +127,7 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
         cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
         // py-spy stops itself after --duration; the deadline is a backstop.
         let deadline = t0 + spec.duration + Duration::from_secs(20);
-        let run = process::run(cmd, Some(deadline), stop).map_err(|e| {
+        let run = process::run(cmd, process::Output::Capture, Some(deadline), stop).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 FlameError::CannotProfile(
                     "py-spy is not installed: `pip install py-spy` (or point LOADPROF_PY_SPY at it); \
@@ -124,6 +141,16 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
         let output = run.output();
         let text = std::fs::read_to_string(&out).ok();
         if text.is_none() || !run.status.success() && !run.signalled {
+            if run.interrupted {
+                let mut c = Capture::empty(
+                    Profiler::PySpy,
+                    spec,
+                    t0.elapsed(),
+                    "interrupted before py-spy wrote a profile",
+                );
+                c.notes = notes;
+                return Ok(c);
+            }
             if native && output.contains("Failed to merge native and python frames") {
                 native = false;
                 notes.push(
@@ -133,25 +160,23 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
                 );
                 continue;
             }
-            if run.interrupted {
-                return Ok(empty(
-                    spec,
-                    started_at,
-                    t0.elapsed(),
-                    notes,
-                    "interrupted before py-spy wrote a profile",
-                ));
+            let alive = crate::sample::process::stat_once(pid, |st| !st.is_dead()).unwrap_or(false);
+            if fresh && alive && no_interpreter(&output) && first.elapsed() < ATTACH_WINDOW {
+                stop.wait_until(Instant::now() + Duration::from_millis(100));
+                continue;
             }
-            let refused = matches!(spec.source, Source::Pid(pid) if foreign(pid));
-            return Err(FlameError::CannotProfile(explain(&output, spec, refused)));
+            return Err(FlameError::CannotProfile(explain(&output, spec, foreign(pid))));
         }
-        let folded = Folded::parse(&join_broken_lines(text.as_deref().unwrap_or_default()))
-            .map(|f| one_root_per_process(&f))
-            .map_err(|e| FlameError::CannotProfile(format!("py-spy wrote an unreadable profile: {e}")))?;
+        let folded = Folded::parse(&join_broken_lines(
+            text.as_deref().unwrap_or_default(),
+            spec.subprocesses,
+        ))
+        .map(|f| one_root_per_process(&f))
+        .map_err(|e| FlameError::CannotProfile(format!("py-spy wrote an unreadable profile: {e}")))?;
         let elapsed = t0.elapsed();
         let partial = if run.interrupted {
             Some(format!("interrupted after {:.1}s", elapsed.as_secs_f64()))
-        } else if output.contains("process exited") || output.contains("Stopped sampling because process") {
+        } else if output.contains("Stopped sampling because process exited") {
             Some(format!(
                 "the target exited after {:.1}s; the profile covers only that time",
                 elapsed.as_secs_f64()
@@ -173,58 +198,40 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
             folded,
             kind: "cpu",
             unit: "samples".into(),
-            started_at,
             elapsed,
-            pid: match spec.source {
-                Source::Pid(p) => Some(p),
-                _ => None,
-            },
+            pid: Some(pid),
             partial,
             notes,
         });
     }
 }
 
-fn empty(spec: &CaptureSpec, started_at: SystemTime, elapsed: Duration, notes: Vec<String>, why: &str) -> Capture {
-    Capture {
-        profiler: Profiler::PySpy,
-        folded: Folded::new(),
-        kind: "cpu",
-        unit: "samples".into(),
-        samples: 0,
-        started_at,
-        elapsed,
-        pid: match spec.source {
-            Source::Pid(p) => Some(p),
-            _ => None,
-        },
-        partial: Some(why.into()),
-        notes,
-    }
-}
-
 /// py-spy writes a process's command line into its root frame as it is,
 /// so a command line with line breaks (`python -c "…"`) splits a stack over
-/// several lines. A line that does not end in a count is joined to the next.
-pub fn join_broken_lines(text: &str) -> String {
-    let ends_in_count = |l: &str| {
-        l.rsplit_once(' ')
-            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut pending = String::new();
-    for line in text.lines() {
-        if !pending.is_empty() {
-            pending.push(' ');
-        }
-        pending.push_str(line);
-        if ends_in_count(&pending) {
-            out.push_str(&pending);
-            out.push('\n');
-            pending.clear();
-        }
+/// several lines. With `--subprocesses` every stack starts with a
+/// `process PID:"` frame (or is ` COUNT`, an empty stack), so any other line
+/// continues the one before it. Without it there are no command lines, and
+/// the text is left alone.
+pub fn join_broken_lines(text: &str, subprocesses: bool) -> String {
+    if !subprocesses {
+        return text.to_string();
     }
-    out.push_str(&pending);
+    let starts_record = |l: &str| {
+        l.strip_prefix("process ").is_some_and(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && rest[digits..].starts_with(":\"")
+        }) || l
+            .strip_prefix(' ')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut out = String::with_capacity(text.len() + 1);
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push(if starts_record(line) { '\n' } else { ' ' });
+        }
+        out.push_str(line);
+    }
+    out.push('\n');
     out
 }
 
@@ -258,7 +265,7 @@ fn process_frame(frame: &str) -> Option<String> {
 pub fn one_root_per_process(folded: &Folded) -> Folded {
     Folded::from_pairs(folded.iter().map(|(stack, count)| {
         let frames: Vec<&str> = stack.split(';').collect();
-        let leading = frames.iter().take_while(|f| f.starts_with("process ")).count();
+        let leading = frames.iter().take_while(|f| process_frame(f).is_some()).count();
         let stack = match leading.checked_sub(1).and_then(|i| process_frame(frames[i])) {
             Some(root) => {
                 let mut s = super::folded::join_frames([root.as_str()]);
@@ -351,10 +358,20 @@ mod tests {
     #[test]
     fn a_command_line_with_line_breaks_stays_in_its_stack() {
         let raw = "process 7:\"python3 -c \nimport math\nwhile True: f()\";<module> (<string>:3) 5\nprocess 7:\"x\";g (a.py:1) 2\n";
-        let f = Folded::parse(&join_broken_lines(raw)).unwrap();
+        let f = Folded::parse(&join_broken_lines(raw, true)).unwrap();
         assert_eq!(f.total(), 7);
         assert_eq!(f.len(), 2);
         assert_eq!(f.weight_of("<module> (<string>:3)"), 5);
+    }
+
+    #[test]
+    fn a_command_line_line_ending_in_a_number_does_not_end_the_stack() {
+        let raw = "process 7:\"python3 -c import math\nn = 3\nwhile True: math.sqrt(n)\";<module> (<string>:3) 5\n 2\n";
+        let f = Folded::parse(&join_broken_lines(raw, true)).unwrap();
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(f.weight_of("<module> (<string>:3)"), 5);
+        assert_eq!(f.weight_of("[unknown]"), 2);
+        assert_eq!(join_broken_lines("a (x.py:1) 3\n", false), "a (x.py:1) 3\n");
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct Target {
     pub command: String,
     /// Set when loadprof started the target and must reap (and may stop) it.
     child: Option<Child>,
+    /// The target leads its own process group, and stopping it stops the
+    /// whole group.
+    own_group: bool,
 }
 
 impl Target {
@@ -93,6 +96,7 @@ impl Target {
             pid,
             command: command_of(pid),
             child: None,
+            own_group: false,
         }))
     }
 
@@ -100,16 +104,23 @@ impl Target {
     /// processes that double-fork away from the target are re-parented to
     /// loadprof and stay in the sampled tree.
     pub fn spawn(argv: &[String]) -> Result<Target, TargetError> {
-        Target::spawn_with(argv, std::process::Stdio::inherit())
+        Target::spawn_with(argv, std::process::Stdio::inherit(), false)
     }
 
     /// [`Target::spawn`] with the target's standard output sent to `stdout`
-    /// (e.g. loadprof's stderr, when loadprof's stdout carries JSON).
-    pub fn spawn_with(argv: &[String], stdout: std::process::Stdio) -> Result<Target, TargetError> {
+    /// (e.g. loadprof's stderr, when loadprof's stdout carries JSON), and,
+    /// with `own_group`, in a process group of its own that
+    /// [`Target::stop`] stops whole (workers and helpers included).
+    pub fn spawn_with(argv: &[String], stdout: std::process::Stdio, own_group: bool) -> Result<Target, TargetError> {
+        use std::os::unix::process::CommandExt;
         let (program, args) = argv.split_first().expect("a command target has a program");
         // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let child = Command::new(program)
+        let mut cmd = Command::new(program);
+        if own_group {
+            cmd.process_group(0);
+        }
+        let child = cmd
             .args(args)
             .stdout(stdout)
             .spawn()
@@ -121,6 +132,7 @@ impl Target {
             pid: child.id(),
             command: argv.join(" "),
             child: Some(child),
+            own_group,
         })
     }
 
@@ -139,24 +151,47 @@ impl Target {
     /// SIGKILL after `grace`. Returns how the target ended. Does nothing to
     /// a target loadprof did not start.
     pub fn stop(&mut self, others: &[u32], grace: Duration) -> Option<ExitInfo> {
+        let group = self.own_group.then_some(self.pid);
         let child = self.child.as_mut()?;
         if let Ok(Some(status)) = child.try_wait() {
+            // The leader is gone; what is left of its group goes too.
+            if let Some(g) = group {
+                signal_group(g, libc::SIGTERM);
+                std::thread::sleep(Duration::from_millis(100));
+                signal_group(g, libc::SIGKILL);
+            }
             return Some(status.into());
         }
         let pids: Vec<u32> = std::iter::once(self.pid)
             .chain(others.iter().copied().filter(|&p| p != self.pid))
             .collect();
         signal_all(&pids, libc::SIGTERM);
+        if let Some(g) = group {
+            signal_group(g, libc::SIGTERM);
+        }
         let until = Instant::now() + grace;
+        let mut status = None;
         while Instant::now() < until {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status.into());
+            if let Ok(Some(s)) = child.try_wait() {
+                status = Some(s);
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(g) = group {
+            signal_group(g, libc::SIGKILL);
+        }
+        if let Some(s) = status {
+            return Some(s.into());
         }
         signal_all(&pids, libc::SIGKILL);
         child.wait().ok().map(ExitInfo::from)
     }
+}
+
+fn signal_group(pgid: u32, sig: i32) {
+    // SAFETY: kill has no memory preconditions; an empty group gives ESRCH.
+    unsafe { libc::kill(-(pgid as libc::pid_t), sig) };
 }
 
 fn signal_all(pids: &[u32], sig: i32) {
