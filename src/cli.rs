@@ -420,26 +420,28 @@ impl FlameArgs {
     /// The capture these arguments ask for (the target group makes one of
     /// --pid, --pprof and the command present).
     pub fn to_spec(&self) -> crate::flame::CaptureSpec {
-        use crate::flame::{CaptureSpec, Profiler, Source};
-        let source = match (self.pid, &self.pprof) {
-            (Some(pid), _) => Source::Pid(pid),
-            (None, Some(url)) => Source::Pprof(url.clone()),
-            (None, None) => Source::Command(self.command.clone()),
+        use crate::flame::{Profiler, Source};
+        let plan = crate::config::flame::FlamePlan {
+            profiler: match self.profiler {
+                ProfilerArg::Auto => None,
+                ProfilerArg::PySpy => Some(Profiler::PySpy),
+                ProfilerArg::Pprof => Some(Profiler::Pprof),
+                ProfilerArg::Perf => Some(Profiler::Perf),
+            },
+            pprof_url: self.pprof.clone(),
+            start_after: Duration::ZERO,
+            duration: self.duration,
+            rate_hz: self.rate,
+            heap: self.heap,
+            nonblocking: self.nonblocking,
+            native: self.native,
+            subprocesses: !self.no_subprocesses,
+            call_graph: self.call_graph,
         };
-        let mut spec = CaptureSpec::new(source, self.duration);
-        spec.profiler = match self.profiler {
-            ProfilerArg::Auto => None,
-            ProfilerArg::PySpy => Some(Profiler::PySpy),
-            ProfilerArg::Pprof => Some(Profiler::Pprof),
-            ProfilerArg::Perf => Some(Profiler::Perf),
-        };
-        spec.rate_hz = self.rate;
-        spec.heap = self.heap;
-        spec.nonblocking = self.nonblocking;
-        spec.native = self.native;
-        spec.subprocesses = !self.no_subprocesses;
-        spec.call_graph = self.call_graph;
-        spec
+        plan.spec(match self.pid {
+            Some(pid) => Source::Pid(pid),
+            None => Source::Command(self.command.clone()),
+        })
     }
 }
 

@@ -108,27 +108,35 @@ fn loadprof_reads_back_the_rust_endpoint_and_a_second_profile_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("flame.svg");
     let url = format!("http://127.0.0.1:{port}/debug/pprof/profile");
-    let flame = loadprof()
-        .args(["flame", "--pprof", &url, "-d", "2s", "--json", "-o"])
-        .arg(&svg)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // While that profile runs, another is refused.
-    std::thread::sleep(Duration::from_millis(700));
+    // While a profile runs in the process, another is refused, and loadprof
+    // says why.
+    let busy = pprof::ProfilerGuardBuilder::default().frequency(100).build().unwrap();
     let (status, body) = get(port, "/debug/pprof/profile?seconds=1");
     assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
-    let out = flame.wait_with_output().unwrap();
+    let out = loadprof()
+        .args(["flame", "--pprof", &url, "-d", "1s", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another CPU profile"));
+    drop(busy);
+
+    let out = loadprof()
+        .args(["flame", "--pprof", &url, "-d", "2s", "--rate", "250", "--json", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = json(&out.stdout);
     assert_eq!(doc["profiler"], "pprof");
+    // --rate reaches the endpoint: at 250 Hz each sample weighs 4 ms of CPU.
+    let per_sample = doc["total"].as_f64().unwrap() / doc["samples"].as_f64().unwrap();
+    assert!((per_sample - 4e6).abs() < 1e4, "{per_sample} ns per sample: {doc}");
     let folded = std::fs::read_to_string(dir.path().join("flame.folded")).unwrap();
-    let hot: u64 = folded
-        .lines()
-        .filter(|l| l.contains("roundtrip_hot_loop"))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum();
+    let hot = loadprof::flame::Folded::parse(&folded)
+        .unwrap()
+        .weight_of("roundtrip_hot_loop");
     let total = doc["total"].as_u64().unwrap();
     assert!(
         hot * 2 > total,

@@ -13,7 +13,8 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(30);
 pub struct FlamePlan {
     /// None: pick by the target.
     pub profiler: Option<Profiler>,
-    /// The pprof endpoint, for `profiler = "pprof"` (or auto with a URL).
+    /// The pprof endpoint (or, from the command line, a saved profile),
+    /// for `profiler = "pprof"` or auto.
     pub pprof_url: Option<String>,
     /// When the profile starts, counted from the start of the load.
     pub start_after: Duration,

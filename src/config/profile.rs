@@ -102,8 +102,7 @@ pub struct FlameTable {
     pub start_after: Option<Spanned<String>>,
     pub duration: Option<Spanned<String>>,
     pub rate: Option<Spanned<u32>>,
-    #[serde(default)]
-    pub heap: bool,
+    pub heap: Option<Spanned<bool>>,
     #[serde(default)]
     pub nonblocking: bool,
     #[serde(default)]
@@ -135,11 +134,15 @@ impl LoadedProfile {
             let loc = at.map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
             format!("{}{loc}: {}", path.display(), with_hint(e.message()))
         })?;
-        Ok(LoadedProfile {
+        let loaded = LoadedProfile {
             path: path.to_path_buf(),
             text,
             profile,
-        })
+        };
+        // Tables read by engines other than the caller's are checked now
+        // too, so a mistake is found before anything runs.
+        loaded.flame_plan()?;
+        Ok(loaded)
     }
 
     /// `file:line: key` for a value at `span`.
@@ -197,9 +200,10 @@ impl LoadedProfile {
         }
         let pprof = profiler == Some(Profiler::Pprof) || (profiler.is_none() && pprof_url.is_some());
         if pprof && pprof_url.is_none() {
+            let span = f.profiler.as_ref().map_or(table.span(), |p| p.span());
             return Err(format!(
                 "{}: profiler = \"pprof\" needs pprof_url, e.g. \"http://127.0.0.1:6060/debug/pprof/profile\"",
-                self.at(table.span(), "flame.pprof_url")
+                self.at(span, "flame.profiler")
             ));
         }
         if !pprof && let (Some(p), Some(u)) = (profiler, &f.pprof_url) {
@@ -209,10 +213,12 @@ impl LoadedProfile {
                 p.name()
             ));
         }
-        if f.heap && !pprof {
+        let heap = f.heap.as_ref().is_some_and(|h| *h.get_ref());
+        if heap && !pprof {
+            let span = f.heap.as_ref().map_or(table.span(), |h| h.span());
             return Err(format!(
                 "{}: heap = true reads a Go heap profile and needs pprof_url",
-                self.at(table.span(), "flame.heap")
+                self.at(span, "flame.heap")
             ));
         }
         Ok(Some(FlamePlan {
@@ -221,7 +227,7 @@ impl LoadedProfile {
             start_after: duration(&f.start_after, "flame.start_after", Duration::ZERO)?,
             duration: length,
             rate_hz: f.rate.as_ref().map(|r| *r.get_ref()),
-            heap: f.heap,
+            heap,
             nonblocking: f.nonblocking,
             native: f.native,
             subprocesses: f.subprocesses.unwrap_or(true),
@@ -642,9 +648,9 @@ mod tests {
         let e = flame("[flame]\ndurtion = \"5s\"\n").unwrap_err();
         assert!(e.contains("did you mean `duration`?"), "{e}");
         let e = flame("[flame]\nprofiler = \"pprof\"\n").unwrap_err();
-        assert!(e.contains("flame.pprof_url"), "{e}");
+        assert!(e.contains("p.toml:2: flame.profiler") && e.contains("pprof_url"), "{e}");
         let e = flame("[flame]\nprofiler = \"perf\"\nheap = true\n").unwrap_err();
-        assert!(e.contains("flame.heap"), "{e}");
+        assert!(e.contains("p.toml:3: flame.heap"), "{e}");
         let e = flame("[flame]\n\nduration = \"0s\"\n").unwrap_err();
         assert!(e.contains("p.toml:3: flame.duration"), "{e}");
         let e = flame("[flame]\npprof_url = \"127.0.0.1:6060\"\n").unwrap_err();

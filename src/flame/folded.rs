@@ -34,14 +34,17 @@ impl PartialEq for Folded {
 
 impl Eq for Folded {}
 
-/// A line of folded text that is not `STACK COUNT`.
+/// The largest total weight a profile may have: beyond 2^53 the drawing's
+/// floating-point widths lose whole units.
+pub const MAX_TOTAL: u64 = 1 << 53;
+
+/// A line of folded text that is not `STACK COUNT`, or counts too large.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "line {line}: expected 'frame;frame;... COUNT' (frames joined by ';', a space, then a whole number), got '{text}'"
-)]
+#[error("line {line}: {problem}, got '{text}'")]
 pub struct ParseError {
     pub line: usize,
     pub text: String,
+    pub problem: &'static str,
 }
 
 /// Appends `frame` to a stack being built: a frame's own `;` and line
@@ -136,7 +139,7 @@ impl FoldedWriter {
         for sp in spans {
             match merged.last_mut() {
                 Some(last) if buf[stack(last)] == buf[stack(&sp)] => {
-                    last.count += sp.count;
+                    last.count = last.count.saturating_add(sp.count);
                     rewrite.push(merged.len() - 1);
                 }
                 _ => merged.push(sp),
@@ -189,6 +192,7 @@ impl Folded {
         let mut spans = Vec::with_capacity(text.len() / 64);
         let mut fixes: Vec<(String, u64)> = Vec::new();
         let mut start = 0;
+        let mut total = 0u64;
         for (i, raw) in text.split('\n').enumerate() {
             let line_start = start;
             start += raw.len() + 1;
@@ -196,14 +200,20 @@ impl Folded {
             if line.is_empty() {
                 continue;
             }
-            let bad = || ParseError {
+            let bad = |problem| ParseError {
                 line: i + 1,
                 text: line.chars().take(120).collect(),
+                problem,
             };
-            let (stack, digits) = line.rsplit_once(' ').ok_or_else(bad)?;
-            let count: u64 = digits.parse().map_err(|_| bad())?;
+            const SHAPE: &str = "expected 'frame;frame;... COUNT' (frames joined by ';', a space, then a whole number)";
+            let (stack, digits) = line.rsplit_once(' ').ok_or_else(|| bad(SHAPE))?;
+            let count: u64 = digits.parse().map_err(|_| bad(SHAPE))?;
             if count == 0 {
                 continue;
+            }
+            total = total.saturating_add(count);
+            if total > MAX_TOTAL {
+                return Err(bad("the counts add up to more than 2^53"));
             }
             let clean = stack.trim();
             let canonical = !clean.is_empty()
@@ -239,7 +249,7 @@ impl Folded {
 
     /// The sum of all counts.
     pub fn total(&self) -> u64 {
-        self.spans.iter().map(|sp| sp.count).sum()
+        self.spans.iter().fold(0u64, |t, sp| t.saturating_add(sp.count))
     }
 
     /// Number of distinct stacks.
@@ -258,14 +268,6 @@ impl Folded {
             .filter(|(s, _)| s.split(';').any(|f| f.contains(needle)))
             .map(|(_, c)| c)
             .sum()
-    }
-
-    /// The distinct root frames with their total weight, heaviest first.
-    pub fn roots(&self) -> Vec<(String, u64)> {
-        Folded::heaviest(
-            self.iter().map(|(s, c)| (s.split(';').next().unwrap_or(s), c)),
-            usize::MAX,
-        )
     }
 
     /// The leaf frames that carry the most weight (self time), heaviest
@@ -395,6 +397,17 @@ mod tests {
     }
 
     #[test]
+    fn counts_too_large_to_draw_are_refused() {
+        let e = Folded::parse("a 18446744073709551615\na 1\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.to_string().contains("2^53"), "{e}");
+        let e = Folded::parse("a 4503599627370496\nb 4503599627370496\nc 1\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        let f = Folded::from_pairs([("a", u64::MAX), ("a", 1)]);
+        assert_eq!(f.total(), u64::MAX);
+    }
+
+    #[test]
     fn an_empty_stack_is_unknown() {
         let f = Folded::parse(" 4\n").unwrap();
         assert_eq!(f.lines().collect::<Vec<_>>(), vec!["[unknown] 4"]);
@@ -427,12 +440,6 @@ mod tests {
         let f = Folded::parse("m;a;hot 6\nm;b;hot 2\nm;cold 2\n").unwrap();
         assert_eq!(f.hottest(1), vec![("hot".to_string(), 80.0)]);
         assert_eq!(f.hottest(5).len(), 2);
-    }
-
-    #[test]
-    fn roots_are_heaviest_first() {
-        let f = Folded::parse("p1;a 5\np2;a 7\np1;b 4\n").unwrap();
-        assert_eq!(f.roots(), vec![("p1".to_string(), 9), ("p2".to_string(), 7)]);
     }
 
     #[test]

@@ -77,12 +77,18 @@ async fn fetch(origin: &Origin, path: &str, url: &str) -> Result<Vec<u8>, FlameE
         return Ok(body.to_vec());
     }
     let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
+    // Go answers a second CPU profile with 500 "cpu profiling already in use".
+    let busy = text.contains("already in use");
     Err(FlameError::CannotProfile(match status.as_u16() {
+        404 if path.contains("/heap") => format!(
+            "{url}: 404 Not Found; the server has no heap profile (Go serves one with net/http/pprof; \
+             loadprof's Rust endpoint serves CPU profiles only)"
+        ),
         404 => format!(
             "{url}: 404 Not Found; does the server import net/http/pprof (Go: `import _ \"net/http/pprof\"`) \
              or mount loadprof's pprof endpoint, and is this its address?"
         ),
-        409 | 429 | 503 => format!(
+        code if matches!(code, 409 | 429 | 503) || (code == 500 && busy) => format!(
             "{url}: {status}: another CPU profile is being taken on that server (only one runs at a time); \
              try again when it ends: {text}"
         ),

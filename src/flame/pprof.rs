@@ -148,7 +148,8 @@ pub fn fold(p: &Profile, column: &ValueColumn) -> super::Folded {
         let thread = thread_key
             .and_then(|key| sample.label.iter().find(|l| l.key == key && l.str != 0))
             .map_or(0, |l| l.str);
-        *by_ids.entry((thread, sample.location_id.as_slice())).or_default() += value as u64;
+        let sum = by_ids.entry((thread, sample.location_id.as_slice())).or_default();
+        *sum = sum.saturating_add(value as u64);
     }
     let bytes: usize = by_ids
         .keys()

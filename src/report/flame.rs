@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::flame::Capture;
 use crate::flame::render::ShareChange;
-use crate::flame::{Capture, Profiler};
 
 /// A frame with its share of the profile.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -68,26 +68,6 @@ impl FlameSection {
                 })
                 .collect(),
             error: None,
-        }
-    }
-
-    /// The section for a profile that could not be taken.
-    pub fn from_error(profiler: Option<Profiler>, error: &str) -> FlameSection {
-        FlameSection {
-            profiler: profiler.map_or("auto", Profiler::name).into(),
-            kind: "cpu".into(),
-            samples: 0,
-            unit: "samples".into(),
-            total: 0,
-            stacks: 0,
-            duration_s: 0.0,
-            pid: None,
-            folded: None,
-            svg: None,
-            partial: None,
-            notes: vec![],
-            hottest: vec![],
-            error: Some(error.into()),
         }
     }
 }

@@ -29,10 +29,39 @@ pub fn write_atomic_with(
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     write(tmp.as_file_mut())?;
-    // Temporary files are private (0600); a result is an ordinary file.
+    // Temporary files are private (0600); a result is an ordinary file,
+    // with the mode the user's umask gives new files.
     tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666 & !umask()))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The process's file mode mask, read without changing it (Linux reports
+/// it in /proc/self/status); the usual 022 where it cannot be read.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn written_files_follow_the_umask_not_the_temp_files_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/result.json");
+        super::write_atomic(&path, b"{}").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !super::umask());
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+    }
 }
