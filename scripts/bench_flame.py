@@ -5,12 +5,14 @@
    `loadprof flame render` and by `inferno-flamegraph --hash` (the
    same drawing options loadprof uses).
 2. pprof -> folded: a large gzip'd profile.proto (100 000 samples over
-   20 000 locations) read by `loadprof flame --pprof FILE` (decode, fold and
-   draw) and by `go tool pprof -top` (decode and summarise). The decode and
-   fold part is loadprof's time minus its time to draw the same folded file.
+   20 000 locations) read by `loadprof flame --pprof FILE --no-svg` (decode,
+   fold, write the folded file) and by `go tool pprof -top` (decode and
+   summarise), against loadprof drawing that same folded file.
 
 Rounds alternate the tools so drift on a noisy machine hits both alike.
-Prints medians of wall and CPU time and the ratios.
+Prints medians of wall and CPU time and the ratios. Where valgrind is
+installed it also counts the instructions of one run of each under
+callgrind: a ratio that does not move with the machine's load.
 """
 
 import argparse
@@ -124,6 +126,20 @@ def timed(cmd, env=None, stdout=None):
     return wall, cpu
 
 
+def instructions(cmd, work, stdout=None):
+    """Instructions one run of `cmd` executes, counted by callgrind."""
+    out_file = os.path.join(work, "callgrind.out")
+    with open(stdout or os.devnull, "wb") as out:
+        r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}"] + cmd,
+                           stdout=out, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        sys.exit(f"callgrind failed on {' '.join(cmd)}\n{r.stderr.decode()[-2000:]}")
+    for line in r.stderr.decode().splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    sys.exit("callgrind printed no instruction count")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("loadprof")
@@ -143,14 +159,15 @@ def main():
     cases = {
         "loadprof render": [a.loadprof, "flame", "render", folded, "-o", os.path.join(work, "l.svg")],
         "inferno-flamegraph": [a.inferno, "--hash", folded],
-        "loadprof --pprof (decode+fold+draw)": [a.loadprof, "flame", "--pprof", pb, "-o", os.path.join(work, "p.svg")],
+                "loadprof --pprof --no-svg (decode+fold)": [a.loadprof, "flame", "--pprof", pb, "--no-svg", "--folded",
+                                                    os.path.join(work, "p.folded")],
         "loadprof render (pprof's folded)": [a.loadprof, "flame", "render", os.path.join(work, "p.folded"),
                                              "-o", os.path.join(work, "p2.svg")],
     }
     if go:
         cases["go tool pprof -top"] = ["go", "tool", "pprof", "-top", pb]
     # Make p.folded before the rounds start.
-    timed(cases["loadprof --pprof (decode+fold+draw)"])
+    timed(cases["loadprof --pprof --no-svg (decode+fold)"])
     results = {k: [] for k in cases}
     for _ in range(a.rounds):
         for name, cmd in cases.items():
@@ -166,14 +183,23 @@ def main():
     lw, iw = med("loadprof render", 0), med("inferno-flamegraph", 0)
     lc, ic = med("loadprof render", 1), med("inferno-flamegraph", 1)
     print(f"\nfolded -> SVG: loadprof / inferno CLI = {lw / iw:.2f}x wall, {lc / ic:.2f}x CPU (target <= 1.0x)")
-    full = med("loadprof --pprof (decode+fold+draw)", 0)
+    decode = med("loadprof --pprof --no-svg (decode+fold)", 0)
     draw = med("loadprof render (pprof's folded)", 0)
-    decode = max(full - draw, 0.0)
-    print(f"pprof decode+fold: {decode:.3f} s wall (= {full:.3f} - {draw:.3f} drawing the same stacks); "
-          f"decode+fold / draw = {decode / draw:.2f}x (target < 1.0x)")
+    print(f"pprof decode+fold / drawing the same stacks = {decode:.3f} / {draw:.3f} s wall = "
+          f"{decode / draw:.2f}x (target < 1.0x)")
     if go:
         g = med("go tool pprof -top", 0)
         print(f"pprof read: loadprof decode+fold / go tool pprof -top = {decode / g:.2f}x wall")
+    if shutil.which("valgrind"):
+        li = instructions(cases["loadprof render"], work)
+        ii = instructions(cases["inferno-flamegraph"], work, stdout=os.path.join(work, "i.svg"))
+        di = instructions(cases["loadprof --pprof --no-svg (decode+fold)"], work)
+        ri = instructions(cases["loadprof render (pprof's folded)"], work)
+        print(f"\ninstructions (callgrind, one run each):")
+        print(f"  folded -> SVG: loadprof {li / 1e9:.3f} G / inferno CLI {ii / 1e9:.3f} G = {li / ii:.3f}x")
+        print(f"  pprof decode+fold {di / 1e9:.3f} G / drawing the same stacks {ri / 1e9:.3f} G = {di / ri:.3f}x")
+    else:
+        print("\n(valgrind is not installed: no instruction counts)")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -121,6 +121,10 @@ pub struct FlameArgs {
     #[arg(short = 'o', long, default_value = "flame.svg", value_name = "FILE.svg")]
     pub output: PathBuf,
 
+    /// Write only the folded stacks, no SVG (draw them later with `flame render`).
+    #[arg(long)]
+    pub no_svg: bool,
+
     /// Where to write the folded stacks [default: beside the SVG, ending .folded].
     #[arg(long, value_name = "FILE")]
     pub folded: Option<PathBuf>,

@@ -116,8 +116,10 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
     style.subtitle = Some(subtitle(&c));
     style.palette = Style::palette_for(palette_kind(&c, &target));
-    draw(&args.output, |svg| render::svg(&c.folded, &style, svg))?;
-    let section = FlameSection::from_capture(&c, Some(&folded_path), Some(&args.output));
+    if !args.no_svg {
+        draw(&args.output, |svg| render::svg(&c.folded, &style, svg))?;
+    }
+    let section = FlameSection::from_capture(&c, Some(&folded_path), (!args.no_svg).then_some(args.output.as_path()));
     let r = if args.json {
         write_summary(err, &section)
             .and_then(|()| serde_json::to_writer_pretty(&mut *out, &section).map_err(std::io::Error::from))

@@ -139,7 +139,7 @@ pub fn fold(p: &Profile, column: &ValueColumn) -> super::Folded {
     let thread_key = p.string_table.iter().position(|s| s == "thread").map(|i| i as i64);
     // Add up samples with the same locations (and thread) first, so each
     // distinct stack is spelled out once.
-    let mut by_ids: HashMap<(i64, &[u64]), u64> = HashMap::new();
+    let mut keyed: Vec<(i64, &[u64], u64)> = Vec::with_capacity(p.sample.len());
     for sample in &p.sample {
         let value = sample.value.get(column.index).copied().unwrap_or(0);
         if value <= 0 {
@@ -148,15 +148,22 @@ pub fn fold(p: &Profile, column: &ValueColumn) -> super::Folded {
         let thread = thread_key
             .and_then(|key| sample.label.iter().find(|l| l.key == key && l.str != 0))
             .map_or(0, |l| l.str);
-        let sum = by_ids.entry((thread, sample.location_id.as_slice())).or_default();
-        *sum = sum.saturating_add(value as u64);
+        keyed.push((thread, sample.location_id.as_slice(), value as u64));
+    }
+    keyed.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut by_ids: Vec<(i64, &[u64], u64)> = Vec::with_capacity(keyed.len());
+    for (thread, ids, value) in keyed {
+        match by_ids.last_mut() {
+            Some(last) if last.0 == thread && last.1 == ids => last.2 = last.2.saturating_add(value),
+            _ => by_ids.push((thread, ids, value)),
+        }
     }
     let bytes: usize = by_ids
-        .keys()
-        .map(|(t, ids)| string(p, *t).len() + ids.iter().map(|&id| locations.get(id).len() + 1).sum::<usize>() + 22)
+        .iter()
+        .map(|(t, ids, _)| string(p, *t).len() + ids.iter().map(|&id| locations.get(id).len() + 1).sum::<usize>() + 22)
         .sum();
     let mut w = super::folded::FoldedWriter::with_capacity(bytes, by_ids.len());
-    for ((thread, ids), count) in by_ids {
+    for (thread, ids, count) in by_ids {
         let start = w.stack_start();
         let buf = w.buf();
         if thread != 0 {

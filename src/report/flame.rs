@@ -115,7 +115,8 @@ pub fn write_summary(out: &mut dyn Write, s: &FlameSection) -> std::io::Result<(
     match (&s.svg, &s.folded) {
         (Some(svg), Some(folded)) => writeln!(out, "  wrote {svg} and {folded}"),
         (Some(svg), None) => writeln!(out, "  wrote {svg}"),
-        _ => Ok(()),
+        (None, Some(folded)) => writeln!(out, "  wrote {folded}"),
+        (None, None) => Ok(()),
     }
 }
 
