@@ -89,7 +89,10 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
     let profiler = spec.profiler.unwrap_or_else(|| flame::choose(&spec.source));
     let target = describe(&spec.source);
-    let _ = if spec.heap {
+    let saved = matches!(&spec.source, Source::Pprof(u) if !u.starts_with("http://") && !u.starts_with("https://"));
+    let _ = if saved {
+        writeln!(err, "reading the saved profile {target}")
+    } else if spec.heap {
         writeln!(err, "reading the heap profile of {target}")
     } else {
         writeln!(

@@ -67,7 +67,156 @@ pub fn svg(folded: &Folded, style: &Style, out: impl Write) -> std::io::Result<(
     }
     // Already sorted.
     opt.no_sort = true;
-    flamegraph::from_lines(&mut opt, folded.lines(), out)
+    let visible = visible_lines(folded, opt.min_width);
+    flamegraph::from_lines(&mut opt, visible.lines(), out)
+}
+
+/// True when the line `a.0 a.1` sorts before the line `b.0 b.1`, compared
+/// as inferno compares lines (whole, count included).
+fn line_before(a: (&str, u64), b: (&str, u64)) -> bool {
+    let (mut da, mut db) = ([0u8; 20], [0u8; 20]);
+    let (ia, ib) = (digits(a.1, &mut da), digits(b.1, &mut db));
+    let la = a.0.bytes().chain(std::iter::once(b' ')).chain(da[ia..].iter().copied());
+    let lb = b.0.bytes().chain(std::iter::once(b' ')).chain(db[ib..].iter().copied());
+    la.lt(lb)
+}
+
+/// Writes `n` in decimal at the end of `buf`; returns where it starts.
+fn digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
+    }
+}
+
+/// The lines of `folded` (in its order) with the frames too narrow to be
+/// drawn cut away: below the first frame of a line whose box would be
+/// narrower than `min_width` percent of the graph, nothing can be drawn, so
+/// those frames are dropped and the lines that become equal are added up.
+/// inferno would build every one of those frames only to prune them; the
+/// graph drawn from these lines is the same, box for box.
+///
+/// A box is a run of adjacent lines sharing a prefix, exactly as inferno
+/// merges them, so the widths here are the widths it would draw. A cut
+/// that would put a line before the one above it (inferno requires sorted
+/// lines) is not made; its extra frames are pruned by inferno instead.
+pub fn visible_lines(folded: &Folded, min_width: f64) -> String {
+    let lines: Vec<(&str, u64)> = folded.iter().filter(|(s, _)| !s.starts_with("# ")).collect();
+    let total = lines.iter().fold(0u64, |t, (_, c)| t.saturating_add(*c));
+    // inferno's own test: a box narrower than this many samples is pruned.
+    let min_time = min_width / (100.0 / total as f64);
+    let mut cum = Vec::with_capacity(lines.len() + 1);
+    cum.push(0u64);
+    for (_, c) in &lines {
+        cum.push(cum.last().copied().unwrap_or(0).saturating_add(*c));
+    }
+    // How many frames of each line to keep (usize::MAX: all of them).
+    let mut keep = vec![usize::MAX; lines.len()];
+    // The line each open box (one per depth) started at.
+    let mut open: Vec<usize> = Vec::new();
+    let close = |open: &mut Vec<usize>, depth: usize, end: usize, keep: &mut Vec<usize>| {
+        // Deepest first, so the shallowest narrow box has the last word.
+        for j in (depth..open.len()).rev() {
+            let start = open[j];
+            if ((cum[end] - cum[start]) as f64) < min_time {
+                keep[start..end].fill(j + 1);
+            }
+        }
+        open.truncate(depth);
+    };
+    let mut prev: &str = "";
+    let mut prev_ends: Vec<usize> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    for (i, (stack, _)) in lines.iter().enumerate() {
+        let (a, b) = (prev.as_bytes(), stack.as_bytes());
+        let same = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        let ends_frame = |at: usize| at == b.len() || b[at] == b';';
+        let common = if i == 0 {
+            0
+        } else {
+            prev_ends
+                .iter()
+                .take_while(|&&e| e < same || (e == same && ends_frame(e)))
+                .count()
+        };
+        close(&mut open, common, i, &mut keep);
+        ends.clear();
+        ends.extend_from_slice(&prev_ends[..common]);
+        let mut at = if common == 0 { 0 } else { ends[common - 1] + 1 };
+        loop {
+            match stack[at..].find(';') {
+                Some(p) => {
+                    ends.push(at + p);
+                    at += p + 1;
+                }
+                None => {
+                    ends.push(stack.len());
+                    break;
+                }
+            }
+        }
+        open.resize(ends.len(), i);
+        std::mem::swap(&mut prev_ends, &mut ends);
+        prev = stack;
+    }
+    close(&mut open, 0, lines.len(), &mut keep);
+
+    let mut out = String::with_capacity(folded.iter().map(|(s, _)| s.len() / 4 + 24).sum());
+    // The last line, not yet written: its stack and count grow while
+    // following lines cut down to the same stack.
+    let mut pending: Option<(&str, u64)> = None;
+    let write = |out: &mut String, (s, c): (&str, u64)| {
+        out.push_str(s);
+        out.push(' ');
+        out.push_str(&c.to_string());
+        out.push('\n');
+    };
+    for (i, &(stack, count)) in lines.iter().enumerate() {
+        // The end of the first `keep` frames.
+        let mut at = 0;
+        for _ in 0..keep[i].min(stack.len() + 1) {
+            match stack[at..].find(';') {
+                Some(p) => at += p + 1,
+                None => {
+                    at = stack.len() + 1;
+                    break;
+                }
+            }
+        }
+        let mut cut = &stack[..at - 1];
+        // inferno wants sorted lines: a cut that would sort before the line
+        // above keeps more (equally invisible) frames until it does not.
+        while let Some(p) = pending
+            && cut != p.0
+            && line_before((cut, count), p)
+        {
+            let next = stack[cut.len() + 1..]
+                .find(';')
+                .map_or(stack.len(), |q| cut.len() + 1 + q);
+            cut = &stack[..next];
+        }
+        match pending {
+            Some((s, c)) if s == cut => pending = Some((s, c.saturating_add(count))),
+            Some(p) => {
+                write(&mut out, p);
+                pending = Some((cut, count));
+            }
+            None => pending = Some((cut, count)),
+        }
+    }
+    if let Some(p) = pending {
+        write(&mut out, p);
+    }
+    out
 }
 
 /// Writes the differential flame graph of `before` → `after`: widths from
@@ -184,6 +333,53 @@ mod tests {
         xml(&text);
         assert!(text.contains("hash_loop"));
         assert!(text.contains("py-spy, 5s, 40 samples"));
+    }
+
+    /// The graph inferno draws from all of `folded`'s lines.
+    fn unpruned(folded: &Folded, min_width: f64) -> String {
+        let mut opt = Style::new("t", "samples").options();
+        opt.min_width = min_width;
+        let mut out = Vec::new();
+        flamegraph::from_lines(&mut opt, folded.lines(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The graph drawn from the visible lines only.
+    fn pruned(folded: &Folded, min_width: f64) -> String {
+        let mut opt = Style::new("t", "samples").options();
+        opt.min_width = min_width;
+        opt.no_sort = true;
+        let mut out = Vec::new();
+        let visible = visible_lines(folded, min_width);
+        flamegraph::from_lines(&mut opt, visible.lines(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn frames_too_narrow_to_draw_are_cut_below_the_first_one() {
+        let f = parse("m;a;x 9990\nm;b;c;d 4\nm;b;c;e 3\nm;b-x 2\nm;b;z;q 1\n");
+        // 1% of 10000 samples is 100: b (7), its children and b-x (2) are too narrow.
+        let v = visible_lines(&f, 1.0);
+        // Sorted, m;b-x comes before m;b;…: cutting those to m;b would put
+        // them before it, so they keep one more (equally invisible) frame.
+        assert_eq!(v, "m;a;x 9990\nm;b-x 2\nm;b;c 7\nm;b;z 1\n");
+        assert_eq!(pruned(&f, 1.0), unpruned(&f, 1.0));
+    }
+
+    proptest::proptest! {
+        /// Whatever the profile and the minimum width, the pruned lines draw
+        /// exactly the graph that all the lines draw.
+        #[test]
+        fn pruning_never_changes_the_drawing(
+            stacks in proptest::collection::vec(
+                (proptest::collection::vec(proptest::sample::select(vec!["a", "b", "b-x", "c", "c d", "z"]), 1..7), 1u64..400),
+                1..50,
+            ),
+            min_width in proptest::sample::select(vec![0.01, 0.5, 2.0, 7.5, 30.0]),
+        ) {
+            let f = Folded::from_pairs(stacks.iter().map(|(frames, c)| (frames.join(";"), *c)));
+            proptest::prop_assert_eq!(pruned(&f, min_width), unpruned(&f, min_width));
+        }
     }
 
     #[test]
