@@ -163,6 +163,7 @@ def main():
                                                     os.path.join(work, "p.folded")],
         "loadprof render (pprof's folded)": [a.loadprof, "flame", "render", os.path.join(work, "p.folded"),
                                              "-o", os.path.join(work, "p2.svg")],
+        "inferno-flamegraph (pprof's folded)": [a.inferno, "--hash", os.path.join(work, "p.folded")],
     }
     if go:
         cases["go tool pprof -top"] = ["go", "tool", "pprof", "-top", pb]
@@ -171,7 +172,7 @@ def main():
     results = {k: [] for k in cases}
     for _ in range(a.rounds):
         for name, cmd in cases.items():
-            out = os.path.join(work, "i.svg") if name == "inferno-flamegraph" else None
+            out = os.path.join(work, "i.svg") if name.startswith("inferno-flamegraph") else None
             results[name].append(timed(cmd, env=goenv if name.startswith("go") else None, stdout=out))
 
     def med(name, i):
@@ -185,8 +186,9 @@ def main():
     print(f"\nfolded -> SVG: loadprof / inferno CLI = {lw / iw:.2f}x wall, {lc / ic:.2f}x CPU (target <= 1.0x)")
     decode = med("loadprof --pprof --no-svg (decode+fold)", 0)
     draw = med("loadprof render (pprof's folded)", 0)
+    inf_draw = med("inferno-flamegraph (pprof's folded)", 0)
     print(f"pprof decode+fold / drawing the same stacks = {decode:.3f} / {draw:.3f} s wall = "
-          f"{decode / draw:.2f}x (target < 1.0x)")
+          f"{decode / draw:.2f}x with loadprof, {decode / inf_draw:.2f}x with the inferno CLI (target < 1.0x)")
     if go:
         g = med("go tool pprof -top", 0)
         print(f"pprof read: loadprof decode+fold / go tool pprof -top = {decode / g:.2f}x wall")
