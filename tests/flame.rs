@@ -432,31 +432,10 @@ fn perf_unusable() -> Option<String> {
 
 #[test]
 fn perf_profiles_a_native_program() {
-    if let Some(why) = perf_unusable() {
-        eprintln!("skipped: {why}");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("burn.c");
-    std::fs::write(
-        &src,
-        "#include <math.h>\n#include <stdio.h>\n\
-__attribute__((noinline)) double loadprof_native_leaf(int n) { double s = 0; for (int i = 0; i < n; i++) s += sqrt(i) * sin(i); return s; }\n\
-int main(void) { double t = 0; for (;;) { t += loadprof_native_leaf(1000000); if (t < -1) printf(\"%f\\n\", t); } }\n",
-    )
-    .unwrap();
-    let bin = dir.path().join("burn");
-    let cc = Command::new("cc")
-        .args(["-O1", "-g", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .arg("-lm")
-        .output();
-    let Ok(cc) = cc else {
-        eprintln!("skipped: no C compiler (cc) to build the native target");
+    let Some(bin) = perf_target(dir.path()) else {
         return;
     };
-    assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
     let out = flame(dir.path(), &["-d", "2s", "--", bin.to_str().unwrap()]);
     assert_ok(&out);
     let doc = json(&out.stdout);
@@ -629,6 +608,20 @@ int main(void) { double t = 0; for (;;) { t += loadprof_native_leaf(1000000); if
     }
 }
 
+/// A native program for perf to profile, or None (having said why) where
+/// perf may not run or no C compiler is installed.
+fn perf_target(dir: &Path) -> Option<PathBuf> {
+    if let Some(why) = perf_unusable() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let bin = native_burner(dir);
+    if bin.is_none() {
+        eprintln!("skipped: no C compiler (cc) to build the native target");
+    }
+    bin
+}
+
 fn nothing_left(pattern: &str) {
     std::thread::sleep(Duration::from_millis(300));
     let left = Command::new("pgrep").args(["-f", pattern]).output().unwrap();
@@ -655,13 +648,8 @@ def loadprof_parent_busy():\n    while True:\n        math.sqrt(2.0)\nloadprof_p
 
 #[test]
 fn perf_follows_and_stops_the_children_of_a_wrapper_command() {
-    if let Some(why) = perf_unusable() {
-        eprintln!("skipped: {why}");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let Some(bin) = native_burner(dir.path()) else {
-        eprintln!("skipped: no C compiler (cc) to build the native target");
+    let Some(bin) = perf_target(dir.path()) else {
         return;
     };
     let wrapper = format!("{b} & {b}; wait", b = bin.display());
@@ -693,13 +681,8 @@ fn a_command_that_fails_at_once_exits_3_with_its_status() {
 
 #[test]
 fn ctrl_c_to_the_whole_terminal_group_still_writes_the_perf_profile() {
-    if let Some(why) = perf_unusable() {
-        eprintln!("skipped: {why}");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let Some(bin) = native_burner(dir.path()) else {
-        eprintln!("skipped: no C compiler (cc) to build the native target");
+    let Some(bin) = perf_target(dir.path()) else {
         return;
     };
     use std::os::unix::process::CommandExt;
