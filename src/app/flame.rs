@@ -55,25 +55,21 @@ fn palette_kind(c: &Capture, target: &str) -> &'static str {
     }
 }
 
-fn describe(source: &Source) -> String {
-    match source {
-        Source::Pid(pid) => {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|raw| crate::sample::procfs::parse_cmdline(&raw, ""))
-                .unwrap_or_default();
-            let cmd: String = cmd.chars().take(80).collect();
-            if cmd.is_empty() { format!("pid {pid}") } else { cmd }
-        }
-        Source::Command(argv) => argv.join(" ").chars().take(80).collect(),
-        Source::Pprof(url) => url.clone(),
-    }
-}
-
 fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
     let spec = args.to_spec();
-    if let Source::Pid(pid) = spec.source {
-        crate::sample::Target::find(&crate::sample::TargetSpec::Pid(pid)).map_err(Error::bad_input)?;
+    // What the graph is of: a running process's command line, the command, or the profile's address.
+    let target: String = match &spec.source {
+        Source::Pid(pid) => crate::sample::Target::find(&crate::sample::TargetSpec::Pid(*pid))
+            .map_err(Error::bad_input)?
+            .map(|t| t.command)
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| format!("pid {pid}")),
+        Source::Command(argv) => argv.join(" "),
+        Source::Pprof(url) => url.clone(),
     }
+    .chars()
+    .take(80)
+    .collect();
     let folded_path: PathBuf = args
         .folded
         .clone()
@@ -88,7 +84,6 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     cancel::stop_on_signals(stop.clone())
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
     let profiler = spec.profiler.unwrap_or_else(|| flame::choose(&spec.source));
-    let target = describe(&spec.source);
     let saved = matches!(&spec.source, Source::Pprof(u) if !u.starts_with("http://") && !u.starts_with("https://"));
     let _ = if saved {
         writeln!(err, "reading the saved profile {target}")
