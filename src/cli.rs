@@ -60,6 +60,20 @@ pub enum Command {
         after_help = "Examples:\n  loadprof flame --pid 4242 --duration 20s\n  loadprof flame --pprof http://127.0.0.1:6060 -o go-cpu.svg\n  loadprof flame --pprof http://127.0.0.1:6060 --heap -o heap.svg\n  loadprof flame -- gunicorn -w 2 app:app\n  loadprof flame diff before.folded after.folded --normalize -o diff.svg\n\nExit codes: 0 profile written, 2 bad input, 3 the profile could not be taken, 130 interrupted (what was recorded is written)."
     )]
     Flame(Box<FlameArgs>),
+    /// Serve the built-in demo target (what `loadprof demo` starts and loads).
+    #[command(hide = true)]
+    DemoTarget(DemoTargetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoTargetArgs {
+    /// Address to listen on (port 0 picks a free one); the address is printed as `listening on http://ADDR`.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+
+    /// Keep 64 KiB on every request, for ever.
+    #[arg(long)]
+    pub leak: bool,
 }
 
 /// `--profiler`: a profiler, or auto.

@@ -9,6 +9,7 @@ pub mod app;
 pub mod cancel;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod flame;
 pub mod host;

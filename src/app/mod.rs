@@ -1,6 +1,7 @@
 //! One function per command: turn the validated config into engine calls and
 //! hand the measurements to `report`. Output goes to the writers passed in.
 
+mod demo;
 mod flame;
 mod leak;
 mod load;
@@ -34,5 +35,6 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
         Command::Leak(args) => leak::run(&args, out, err),
         Command::Merge(args) => merge::run(&args.inputs, &args.output, out),
         Command::Flame(args) => flame::run(*args, out, err),
+        Command::DemoTarget(args) => demo::serve_target(&args, out),
     }
 }
