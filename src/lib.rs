@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod flame;
+pub mod gate;
 pub mod host;
 pub mod leak;
 pub mod load;

@@ -1,0 +1,495 @@
+//! Judging a run: SLO expressions (`"ask.p95" = "< 2.5s"`) and the
+//! comparison with a baseline run. Pure: metric names and thresholds are
+//! parsed and checked here, the observed values come from the caller.
+
+use std::fmt;
+
+use crate::config::units::{parse_byte_rate, parse_duration, parse_size};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// What a metric measures, which fixes the units its threshold may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds; thresholds in durations (`2.5s`, `600ms`).
+    Ms,
+    /// A fraction of one; thresholds in percent (`98%`).
+    Ratio,
+    /// Requests per second; thresholds as numbers (`100`, `100/s`).
+    PerSecond,
+    /// Bytes; thresholds in sizes (`2GB`).
+    Bytes,
+    /// Bytes per second; thresholds in byte rates (`1MB/min`).
+    BytesPerSecond,
+    /// A count (threads); thresholds as numbers.
+    Count,
+    /// Percent of one core (CPU); thresholds as numbers or percent.
+    CpuPercent,
+    /// The leak verdict; the only threshold is `none`.
+    Verdict,
+}
+
+impl Unit {
+    /// The unit's name in result.json's `slo[].unit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::Ratio => "ratio",
+            Unit::PerSecond => "per_s",
+            Unit::Bytes => "bytes",
+            Unit::BytesPerSecond => "bytes_per_s",
+            Unit::Count => "count",
+            Unit::CpuPercent => "percent",
+            Unit::Verdict => "verdict",
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            Unit::Ms => "\"< 2.5s\" or \"<= 600ms\"",
+            Unit::Ratio => "\">= 98%\" or \"< 1%\"",
+            Unit::PerSecond => "\">= 100\" or \">= 100/s\"",
+            Unit::Bytes => "\"< 2GB\"",
+            Unit::BytesPerSecond => "\"< 1MB/min\"",
+            Unit::Count => "\"< 200\"",
+            Unit::CpuPercent => "\"< 150\" (percent of one core)",
+            Unit::Verdict => "\"none\"",
+        }
+    }
+}
+
+/// A latency statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+/// A metric an SLO can name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metric {
+    /// `<endpoint|all>.<stat>`: whole-answer latency.
+    Latency {
+        endpoint: Option<String>,
+        stat: Stat,
+    },
+    /// `<endpoint|all>.first_chunk.<stat>`: time to the first streamed chunk.
+    FirstChunk {
+        endpoint: Option<String>,
+        stat: Stat,
+    },
+    /// `<endpoint|all>.rps`.
+    Rps {
+        endpoint: Option<String>,
+    },
+    /// `<endpoint|all>.error_rate`.
+    ErrorRate {
+        endpoint: Option<String>,
+    },
+    /// `<endpoint|all>.success_rate`.
+    SuccessRate {
+        endpoint: Option<String>,
+    },
+    /// `<endpoint|all>.check_fail_rate`.
+    CheckFailRate {
+        endpoint: Option<String>,
+    },
+    RssMax,
+    RssSlope,
+    ThreadsMax,
+    CpuMean,
+    GpuMemMax,
+    Leak,
+}
+
+impl Metric {
+    /// Reads a metric name. `endpoints` are the names a profile defines;
+    /// any other endpoint is an error that lists them.
+    pub fn parse(name: &str, endpoints: &[&str]) -> Result<Metric, String> {
+        let fixed = match name {
+            "rss.max" => Some(Metric::RssMax),
+            "rss.slope" => Some(Metric::RssSlope),
+            "threads.max" => Some(Metric::ThreadsMax),
+            "cpu.mean" => Some(Metric::CpuMean),
+            "gpu_mem.max" => Some(Metric::GpuMemMax),
+            "leak" => Some(Metric::Leak),
+            _ => None,
+        };
+        if let Some(m) = fixed {
+            return Ok(m);
+        }
+        let (endpoint, rest) = name.split_once('.').ok_or_else(|| unknown_metric(name))?;
+        let endpoint = if endpoint == "all" {
+            None
+        } else if endpoints.contains(&endpoint) {
+            Some(endpoint.to_string())
+        } else {
+            return Err(format!(
+                "'{name}': no endpoint is named '{endpoint}'; the profile's endpoints are {}, or use 'all'",
+                if endpoints.is_empty() {
+                    "none".to_string()
+                } else {
+                    endpoints.join(", ")
+                }
+            ));
+        };
+        let stat = |s: &str| match s {
+            "p50" => Some(Stat::P50),
+            "p90" => Some(Stat::P90),
+            "p95" => Some(Stat::P95),
+            "p99" => Some(Stat::P99),
+            "p999" => Some(Stat::P999),
+            "max" => Some(Stat::Max),
+            "mean" => Some(Stat::Mean),
+            _ => None,
+        };
+        let metric = match rest {
+            "rps" => Metric::Rps { endpoint },
+            "error_rate" => Metric::ErrorRate { endpoint },
+            "success_rate" => Metric::SuccessRate { endpoint },
+            "check_fail_rate" => Metric::CheckFailRate { endpoint },
+            other => match other.strip_prefix("first_chunk.") {
+                Some(s) => Metric::FirstChunk {
+                    endpoint,
+                    stat: stat(s).ok_or_else(|| unknown_metric(name))?,
+                },
+                None => Metric::Latency {
+                    endpoint,
+                    stat: stat(other).ok_or_else(|| unknown_metric(name))?,
+                },
+            },
+        };
+        Ok(metric)
+    }
+
+    pub fn unit(&self) -> Unit {
+        match self {
+            Metric::Latency { .. } | Metric::FirstChunk { .. } => Unit::Ms,
+            Metric::Rps { .. } => Unit::PerSecond,
+            Metric::ErrorRate { .. } | Metric::SuccessRate { .. } | Metric::CheckFailRate { .. } => Unit::Ratio,
+            Metric::RssMax | Metric::GpuMemMax => Unit::Bytes,
+            Metric::RssSlope => Unit::BytesPerSecond,
+            Metric::ThreadsMax => Unit::Count,
+            Metric::CpuMean => Unit::CpuPercent,
+            Metric::Leak => Unit::Verdict,
+        }
+    }
+}
+
+fn unknown_metric(name: &str) -> String {
+    format!(
+        "'{name}' is not a metric; use <endpoint|all>.<p50|p90|p95|p99|p999|max|mean|rps|error_rate|success_rate|check_fail_rate>, \
+         <endpoint|all>.first_chunk.<p50|p90|p95|p99|p999|max|mean>, rss.max, rss.slope, threads.max, cpu.mean, gpu_mem.max or leak"
+    )
+}
+
+/// What an SLO demands of its metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expr {
+    /// `op limit`, the limit in the metric's unit.
+    Compare { op: Op, limit: f64 },
+    /// `none`: no leak.
+    NoLeak,
+}
+
+impl Expr {
+    /// Reads an expression for a metric of `unit`: `< 2.5s`, `>= 98%`,
+    /// `< 2GB`, `< 1MB/min`, `>= 100`, `none`.
+    pub fn parse(text: &str, unit: Unit) -> Result<Expr, String> {
+        let t = text.trim();
+        if unit == Unit::Verdict {
+            return if t == "none" {
+                Ok(Expr::NoLeak)
+            } else {
+                Err(format!("'{t}': the leak SLO takes only \"none\""))
+            };
+        }
+        let (op, rest) = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
+            .iter()
+            .find_map(|(sym, op)| t.strip_prefix(sym).map(|r| (*op, r.trim())))
+            .ok_or_else(|| format!("'{t}': start with <, <=, > or >=, e.g. {}", unit.example()))?;
+        let bad = |e: String| format!("'{t}': {e}; e.g. {}", unit.example());
+        let limit = match unit {
+            Unit::Ms => parse_duration(rest).map_err(|e| bad(e.to_string()))?.as_secs_f64() * 1000.0,
+            Unit::Ratio => percent(rest).map_err(bad)? / 100.0,
+            Unit::CpuPercent => match rest.strip_suffix('%') {
+                Some(p) => number(p).map_err(bad)?,
+                None => number(rest).map_err(bad)?,
+            },
+            Unit::PerSecond => number(rest.strip_suffix("/s").unwrap_or(rest)).map_err(bad)?,
+            Unit::Count => number(rest).map_err(bad)?,
+            Unit::Bytes => parse_size(rest).map_err(bad)?,
+            Unit::BytesPerSecond => parse_byte_rate(rest).map_err(bad)?,
+            Unit::Verdict => unreachable!("handled above"),
+        };
+        Ok(Expr::Compare { op, limit })
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Compare { op, limit } => write!(f, "{} {limit}", op.symbol()),
+            Expr::NoLeak => f.write_str("none"),
+        }
+    }
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("'{}' is not a number", s.trim()))
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    let p = s
+        .trim()
+        .strip_suffix('%')
+        .ok_or_else(|| format!("'{}' is not a percentage", s.trim()))?;
+    let v = number(p)?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v}% is outside 0-100%"))
+    }
+}
+
+/// An SLO as a profile states it: a metric and an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    pub name: String,
+    pub text: String,
+    pub metric: Metric,
+    pub expr: Expr,
+}
+
+impl Slo {
+    /// Reads `"name" = "expr"`, checking both and that they fit together.
+    pub fn parse(name: &str, text: &str, endpoints: &[&str]) -> Result<Slo, String> {
+        let metric = Metric::parse(name, endpoints)?;
+        let expr = Expr::parse(text, metric.unit())?;
+        Ok(Slo {
+            name: name.to_string(),
+            text: text.trim().to_string(),
+            metric,
+            expr,
+        })
+    }
+
+    /// Judges the SLO on the observed value: a number in the metric's unit,
+    /// or for `leak` 1.0 for a leak and 0.0 for none. A metric that was not
+    /// measured fails, so a missing measurement never passes silently.
+    pub fn judge(&self, observed: Option<f64>) -> SloResult {
+        let pass = match (self.expr, observed) {
+            (_, None) => false,
+            (Expr::NoLeak, Some(v)) => v == 0.0,
+            (Expr::Compare { op, limit }, Some(v)) => op.holds(v, limit),
+        };
+        SloResult {
+            name: self.name.clone(),
+            expr: self.text.clone(),
+            observed,
+            unit: self.metric.unit().name(),
+            pass,
+        }
+    }
+}
+
+/// One SLO's verdict (`slo[]` in result.json).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SloResult {
+    pub name: String,
+    pub expr: String,
+    pub observed: Option<f64>,
+    pub unit: &'static str,
+    pub pass: bool,
+}
+
+/// Whether a metric is better when it is lower (latency, memory) or higher
+/// (throughput).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+/// One metric compared with the baseline (`baseline.comparisons[]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    pub metric: String,
+    pub baseline: f64,
+    pub current: f64,
+    /// The change from the baseline, in percent of it.
+    pub change_pct: f64,
+    pub allowed_pct: f64,
+    pub pass: bool,
+}
+
+/// Compares `current` with `baseline`: a change in the bad direction beyond
+/// `allowed_pct` percent of the baseline fails. A zero baseline passes
+/// unless the current value is worse at all.
+pub fn compare(metric: &str, baseline: f64, current: f64, better: Better, allowed_pct: f64) -> Comparison {
+    let change_pct = if baseline == 0.0 {
+        if current == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY.copysign(current)
+        }
+    } else {
+        100.0 * (current - baseline) / baseline.abs()
+    };
+    let worse_pct = match better {
+        Better::Lower => change_pct,
+        Better::Higher => -change_pct,
+    };
+    Comparison {
+        metric: metric.to_string(),
+        baseline,
+        current,
+        change_pct,
+        allowed_pct,
+        pass: worse_pct <= allowed_pct,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EPS: [&str; 2] = ["ask", "search"];
+
+    #[test]
+    fn metric_names() {
+        assert_eq!(
+            Metric::parse("ask.p95", &EPS).unwrap(),
+            Metric::Latency {
+                endpoint: Some("ask".into()),
+                stat: Stat::P95
+            }
+        );
+        assert_eq!(
+            Metric::parse("all.first_chunk.p99", &EPS).unwrap(),
+            Metric::FirstChunk {
+                endpoint: None,
+                stat: Stat::P99
+            }
+        );
+        assert_eq!(Metric::parse("all.success_rate", &EPS).unwrap().unit(), Unit::Ratio);
+        assert_eq!(Metric::parse("rss.slope", &EPS).unwrap(), Metric::RssSlope);
+        let e = Metric::parse("chat.p95", &EPS).unwrap_err();
+        assert!(e.contains("ask, search") && e.contains("'chat'"), "{e}");
+        let e = Metric::parse("ask.p97", &EPS).unwrap_err();
+        assert!(e.contains("is not a metric"), "{e}");
+        assert!(Metric::parse("latency", &EPS).is_err());
+        assert!(Metric::parse("ask.first_chunk.rps", &EPS).is_err());
+    }
+
+    #[test]
+    fn expressions_take_the_metrics_units() {
+        assert_eq!(
+            Expr::parse("< 2.5s", Unit::Ms).unwrap(),
+            Expr::Compare {
+                op: Op::Lt,
+                limit: 2500.0
+            }
+        );
+        assert_eq!(
+            Expr::parse(">= 98%", Unit::Ratio).unwrap(),
+            Expr::Compare {
+                op: Op::Ge,
+                limit: 0.98
+            }
+        );
+        assert_eq!(
+            Expr::parse("<2GB", Unit::Bytes).unwrap(),
+            Expr::Compare {
+                op: Op::Lt,
+                limit: 2.0 * 1024.0 * 1024.0 * 1024.0
+            }
+        );
+        assert_eq!(
+            Expr::parse("> 100/s", Unit::PerSecond).unwrap(),
+            Expr::Compare {
+                op: Op::Gt,
+                limit: 100.0
+            }
+        );
+        assert_eq!(Expr::parse("none", Unit::Verdict).unwrap(), Expr::NoLeak);
+        let slope = Expr::parse("< 1MB/min", Unit::BytesPerSecond).unwrap();
+        assert!(matches!(slope, Expr::Compare { op: Op::Lt, limit } if (limit - 1048576.0 / 60.0).abs() < 1e-6));
+        for (bad, unit) in [
+            ("2.5s", Unit::Ms),
+            ("< 98", Unit::Ratio),
+            ("< 120%", Unit::Ratio),
+            ("< fast", Unit::Ms),
+            ("< 2GB", Unit::Ms),
+            ("some", Unit::Verdict),
+        ] {
+            let e = Expr::parse(bad, unit).unwrap_err();
+            assert!(e.contains(bad.trim()) || e.contains("none"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn judging_and_missing_measurements() {
+        let slo = Slo::parse("ask.p95", "< 2.5s", &EPS).unwrap();
+        assert!(slo.judge(Some(2400.0)).pass);
+        assert!(!slo.judge(Some(2500.0)).pass);
+        let missing = slo.judge(None);
+        assert!(!missing.pass, "an SLO whose metric was not measured fails");
+        assert_eq!(missing.unit, "ms");
+        let leak = Slo::parse("leak", "none", &EPS).unwrap();
+        assert!(leak.judge(Some(0.0)).pass && !leak.judge(Some(1.0)).pass);
+        let ok = Slo::parse("all.success_rate", ">= 98%", &EPS).unwrap();
+        assert!(ok.judge(Some(0.99)).pass && !ok.judge(Some(0.97)).pass);
+    }
+
+    #[test]
+    fn baseline_regressions_by_direction() {
+        // p95 up 12% with 10% allowed: a regression.
+        let c = compare("ask.p95", 100.0, 112.0, Better::Lower, 10.0);
+        assert!(!c.pass && (c.change_pct - 12.0).abs() < 1e-9);
+        // p95 down 30%: better, passes.
+        assert!(compare("ask.p95", 100.0, 70.0, Better::Lower, 10.0).pass);
+        // rps down 15%: a regression; up: fine.
+        assert!(!compare("rps", 200.0, 170.0, Better::Higher, 10.0).pass);
+        assert!(compare("rps", 200.0, 260.0, Better::Higher, 10.0).pass);
+        // A zero baseline: any growth of a lower-is-better metric fails.
+        assert!(!compare("rss.slope", 0.0, 5.0, Better::Lower, 10.0).pass);
+        assert!(compare("rss.slope", 0.0, 0.0, Better::Lower, 10.0).pass);
+    }
+}
