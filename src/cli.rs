@@ -60,9 +60,21 @@ pub enum Command {
         after_help = "Examples:\n  loadprof flame --pid 4242 --duration 20s\n  loadprof flame --pprof http://127.0.0.1:6060 -o go-cpu.svg\n  loadprof flame --pprof http://127.0.0.1:6060 --heap -o heap.svg\n  loadprof flame -- gunicorn -w 2 app:app\n  loadprof flame diff before.folded after.folded --normalize -o diff.svg\n\nExit codes: 0 profile written, 2 bad input, 3 the profile could not be taken, 130 interrupted (what was recorded is written)."
     )]
     Flame(Box<FlameArgs>),
+    /// Check a profile without running it: every table, key and SLO, with file:line errors.
+    #[command(
+        after_help = "Exit codes: 0 the profile is valid, 2 it is not (the message names the file, line and key)."
+    )]
+    Validate(ValidateArgs),
     /// Serve the built-in demo target (what `loadprof demo` starts and loads).
     #[command(hide = true)]
     DemoTarget(DemoTargetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The profile (TOML).
+    #[arg(value_name = "PROFILE.toml")]
+    pub profile: PathBuf,
 }
 
 #[derive(Debug, Args)]

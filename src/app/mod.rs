@@ -7,6 +7,7 @@ mod leak;
 mod load;
 mod merge;
 mod sample;
+mod validate;
 
 use std::io::Write;
 
@@ -36,5 +37,6 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
         Command::Merge(args) => merge::run(&args.inputs, &args.output, out),
         Command::Flame(args) => flame::run(*args, out, err),
         Command::DemoTarget(args) => demo::serve_target(&args, out),
+        Command::Validate(args) => validate::run(&args.profile, out),
     }
 }

@@ -30,7 +30,8 @@ pub struct Profile {
     pub sample: Option<toml::Value>,
     pub flame: Option<Spanned<FlameTable>>,
     pub leak: Option<toml::Value>,
-    pub slo: Option<toml::Value>,
+    /// `"metric" = "expression"`, e.g. `"ask.p95" = "< 2.5s"`.
+    pub slo: Option<BTreeMap<String, Spanned<String>>>,
     pub baseline: Option<toml::Value>,
     pub llm: Option<toml::Value>,
 }
@@ -142,12 +143,49 @@ impl LoadedProfile {
         // Tables read by engines other than the caller's are checked now
         // too, so a mistake is found before anything runs.
         loaded.flame_plan()?;
+        loaded.slos()?;
         Ok(loaded)
     }
 
     /// `file:line: key` for a value at `span`.
     fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
         format!("{}:{}: {key}", self.path.display(), line_col(&self.text, span.start).0)
+    }
+
+    /// The endpoint names the `[[load.request]]` tables give (a request
+    /// without a name is `request<i>`).
+    pub fn endpoint_names(&self) -> Vec<String> {
+        let Some(load) = &self.profile.load else {
+            return Vec::new();
+        };
+        load.get_ref()
+            .request
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.get_ref()
+                    .name
+                    .as_ref()
+                    .map_or(format!("request{i}"), |n| n.get_ref().clone())
+            })
+            .collect()
+    }
+
+    /// The `[slo]` table, each entry checked: the metric exists (an
+    /// endpoint the profile names, or `all`) and the expression fits it.
+    pub fn slos(&self) -> Result<Vec<crate::gate::Slo>, String> {
+        let Some(table) = &self.profile.slo else {
+            return Ok(Vec::new());
+        };
+        let names = self.endpoint_names();
+        let endpoints: Vec<&str> = names.iter().map(String::as_str).collect();
+        table
+            .iter()
+            .map(|(metric, expr)| {
+                crate::gate::Slo::parse(metric, expr.get_ref(), &endpoints)
+                    .map_err(|e| format!("{}: {e}", self.at(expr.span(), &format!("slo.\"{metric}\""))))
+            })
+            .collect()
     }
 
     /// The `[flame]` table as a plan; None when there is none or it says
@@ -604,6 +642,33 @@ mod tests {
         let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["ask", "history", "health"]);
         assert_eq!(p.profile.name.as_deref(), Some("rag-smoke"));
+    }
+
+    fn slos(text: &str) -> Result<Vec<crate::gate::Slo>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        LoadedProfile::read(&p)?.slos()
+    }
+
+    #[test]
+    fn slo_table_is_checked_against_the_endpoints() {
+        let base =
+            format!("{BASE}[[load.request]]\nname = \"ask\"\npath = \"/ask\"\n[[load.request]]\npath = \"/h\"\n");
+        let ok = slos(&format!(
+            "{base}[slo]\n\"ask.p95\" = \"< 2.5s\"\n\"request1.error_rate\" = \"< 1%\"\n\"leak\" = \"none\"\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.len(), 3);
+        let e = slos(&format!("{base}[slo]\n\"chat.p95\" = \"< 1s\"\n")).unwrap_err();
+        assert!(
+            e.contains("p.toml:10: slo.\"chat.p95\"") && e.contains("ask, request1"),
+            "{e}"
+        );
+        let e = slos(&format!("{base}[slo]\n\"ask.p95\" = \"< 2GB\"\n")).unwrap_err();
+        assert!(e.contains("slo.\"ask.p95\"") && e.contains("2.5s"), "{e}");
+        let e = slos(&format!("{base}[slo]\n\"ask.p95\" = 3\n")).unwrap_err();
+        assert!(e.contains("p.toml:10"), "{e}");
     }
 
     fn flame(text: &str) -> Result<Option<FlamePlan>, String> {

@@ -1,0 +1,44 @@
+//! `loadprof validate`: read a profile as `run` would, without running it.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::anyhow;
+
+use super::printed;
+use crate::config::profile::LoadedProfile;
+use crate::error::{Error, Exit};
+
+pub fn run(path: &Path, out: &mut dyn Write) -> Result<Exit, Error> {
+    let bad = |e: String| Error::bad_input(anyhow!(e));
+    // Reading checks every table's keys, [flame] and [slo].
+    let profile = LoadedProfile::read(path).map_err(bad)?;
+    let mut lines = vec![format!("{}: valid", path.display())];
+    if profile.profile.load.is_some() {
+        let cfg = crate::config::load::build(profile.load_spec((0, 1)).map_err(bad)?).map_err(bad)?;
+        let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
+        lines.push(format!("  load: {} endpoint(s): {}", names.len(), names.join(", ")));
+    }
+    if let Some(plan) = profile.flame_plan().map_err(bad)? {
+        lines.push(format!(
+            "  flame: {} for {}{}",
+            plan.profiler.map_or("auto", |p| p.name()),
+            crate::config::units::format_duration(plan.duration),
+            if plan.start_after.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    ", from {} into the load",
+                    crate::config::units::format_duration(plan.start_after)
+                )
+            }
+        ));
+    }
+    let slos = profile.slos().map_err(bad)?;
+    if !slos.is_empty() {
+        let listed: Vec<String> = slos.iter().map(|s| format!("{} {}", s.name, s.text)).collect();
+        lines.push(format!("  slo: {}", listed.join("; ")));
+    }
+    printed(lines.iter().try_for_each(|l| writeln!(out, "{l}")))?;
+    Ok(Exit::Success)
+}
