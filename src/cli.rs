@@ -368,12 +368,7 @@ pub struct LeakArgs {
 }
 
 fn parse_warmup(s: &str) -> Result<Warmup, String> {
-    if s == "auto" {
-        return Ok(Warmup::Auto);
-    }
-    parse_duration(s)
-        .map(|d| Warmup::Seconds(d.as_secs_f64()))
-        .map_err(|e| format!("{e}; or auto"))
+    Warmup::parse(s)
 }
 
 fn parse_rate_arg(s: &str) -> Result<f64, String> {

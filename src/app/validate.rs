@@ -14,6 +14,18 @@ pub fn run(path: &Path, out: &mut dyn Write) -> Result<Exit, Error> {
     // Reading checks every table's keys, [flame] and [slo].
     let profile = LoadedProfile::read(path).map_err(bad)?;
     let mut lines = vec![format!("{}: valid", path.display())];
+    if let Some(t) = profile.target_plan().map_err(bad)? {
+        let what = match &t.spec {
+            crate::sample::TargetSpec::Command(argv) => format!("starts '{}'", argv.join(" ")),
+            crate::sample::TargetSpec::Pid(pid) => format!("attaches to pid {pid}"),
+            crate::sample::TargetSpec::Name(n) => format!("attaches to the process matching '{n}'"),
+        };
+        let ready = t
+            .ready_url
+            .as_ref()
+            .map_or(String::new(), |u| format!(", ready when {u} answers 2xx"));
+        lines.push(format!("  target: {what}{ready}"));
+    }
     if profile.profile.load.is_some() {
         let cfg = crate::config::load::build(profile.load_spec((0, 1)).map_err(bad)?).map_err(bad)?;
         let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();

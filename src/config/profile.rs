@@ -9,30 +9,37 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::GpuMode;
 use super::flame::{DEFAULT_DURATION as DEFAULT_FLAME_DURATION, FlamePlan, parse_call_graph, parse_profiler};
 use super::load::{
     At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, DEFAULT_STREAM_TIMEOUT, DEFAULT_TIMEOUT, LoadSpec,
     ModelSpec, RequestSpec, parse_think_time,
 };
+use super::plans::{
+    DEFAULT_INTERVAL, DEFAULT_MAX_GROWTH, DEFAULT_MAX_REGRESSION_PCT, DEFAULT_READY_TIMEOUT, DEFAULT_SETTLE,
+    DEFAULT_STOP_GRACE, LeakPlan, SamplePlan, TargetPlan,
+};
 use super::units::parse_duration;
 use crate::flame::{CallGraph, Profiler};
+use crate::leak::Warmup;
 use crate::load::plan::{Stage, ThinkTime};
 use crate::load::stream::StreamKind;
+use crate::sample::TargetSpec;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub name: Option<String>,
-    pub target: Option<toml::Value>,
+    pub target: Option<Spanned<TargetTable>>,
     pub load: Option<Spanned<LoadTable>>,
     #[serde(default)]
     pub vars: BTreeMap<String, Spanned<toml::Value>>,
-    pub sample: Option<toml::Value>,
+    pub sample: Option<SampleTable>,
     pub flame: Option<Spanned<FlameTable>>,
-    pub leak: Option<toml::Value>,
+    pub leak: Option<LeakTable>,
     /// `"metric" = "expression"`, e.g. `"ask.p95" = "< 2.5s"`.
     pub slo: Option<BTreeMap<String, Spanned<String>>>,
-    pub baseline: Option<toml::Value>,
+    pub baseline: Option<BaselineTable>,
     pub llm: Option<toml::Value>,
 }
 
@@ -94,6 +101,47 @@ pub struct RequestTable {
     pub expect_body: Option<Spanned<String>>,
 }
 
+/// `[target]`: what to sample and profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetTable {
+    pub command: Option<Spanned<Vec<String>>>,
+    pub pid: Option<Spanned<u32>>,
+    pub name: Option<Spanned<String>>,
+    pub ready_url: Option<Spanned<String>>,
+    pub ready_timeout: Option<Spanned<String>>,
+    pub children: Option<bool>,
+    pub stop_grace: Option<Spanned<String>>,
+}
+
+/// `[sample]`: the sampler's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleTable {
+    pub interval: Option<Spanned<String>>,
+    #[serde(default)]
+    pub gpu: GpuMode,
+    #[serde(default)]
+    pub pss: bool,
+}
+
+/// `[leak]`: how the leak verdict is judged.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeakTable {
+    pub warmup: Option<Spanned<String>>,
+    pub settle: Option<Spanned<String>>,
+    pub max_growth: Option<Spanned<String>>,
+    pub limit: Option<Spanned<String>>,
+}
+
+/// `[baseline]`: what a baseline comparison allows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineTable {
+    pub max_regression: Option<Spanned<String>>,
+}
+
 /// `[flame]`: see [`super::flame::FlamePlan`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,12 +192,148 @@ impl LoadedProfile {
         // too, so a mistake is found before anything runs.
         loaded.flame_plan()?;
         loaded.slos()?;
+        loaded.target_plan()?;
+        loaded.sample_plan()?;
+        loaded.leak_plan()?;
+        loaded.max_regression_pct()?;
         Ok(loaded)
     }
 
     /// `file:line: key` for a value at `span`.
     fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
         format!("{}:{}: {key}", self.path.display(), line_col(&self.text, span.start).0)
+    }
+
+    /// The `[target]` table; None when the profile has none (load only).
+    pub fn target_plan(&self) -> Result<Option<TargetPlan>, String> {
+        let Some(table) = &self.profile.target else {
+            return Ok(None);
+        };
+        let t = table.get_ref();
+        let given = [t.command.is_some(), t.pid.is_some(), t.name.is_some()];
+        let spec = match (&t.command, &t.pid, &t.name) {
+            _ if given.iter().filter(|&&g| g).count() > 1 => {
+                return Err(format!(
+                    "{}: give one of command, pid and name, not several",
+                    self.at(table.span(), "target")
+                ));
+            }
+            (Some(c), _, _) if c.get_ref().is_empty() || c.get_ref()[0].is_empty() => {
+                return Err(format!(
+                    "{}: the command is empty; give the program and its arguments, e.g. [\"uvicorn\", \"app:app\"]",
+                    self.at(c.span(), "target.command")
+                ));
+            }
+            (Some(c), _, _) => TargetSpec::Command(c.get_ref().clone()),
+            (_, Some(p), _) => TargetSpec::Pid(*p.get_ref()),
+            (_, _, Some(n)) => {
+                regex::Regex::new(n.get_ref())
+                    .map_err(|e| format!("{}: not a regular expression: {e}", self.at(n.span(), "target.name")))?;
+                TargetSpec::Name(n.get_ref().clone())
+            }
+            _ => {
+                return Err(format!(
+                    "{}: say what to sample: command = [\"prog\", \"arg\"], pid = 1234 or name = \"pattern\"",
+                    self.at(table.span(), "target")
+                ));
+            }
+        };
+        if let Some(u) = &t.ready_url
+            && !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://"))
+        {
+            return Err(format!(
+                "{}: '{}' is not an http:// or https:// URL",
+                self.at(u.span(), "target.ready_url"),
+                u.get_ref()
+            ));
+        }
+        Ok(Some(TargetPlan {
+            spec,
+            ready_url: t.ready_url.as_ref().map(|u| u.get_ref().clone()),
+            ready_timeout: self.duration_key(&t.ready_timeout, "target.ready_timeout", DEFAULT_READY_TIMEOUT)?,
+            children: t.children.unwrap_or(true),
+            stop_grace: self.duration_key(&t.stop_grace, "target.stop_grace", DEFAULT_STOP_GRACE)?,
+        }))
+    }
+
+    /// The `[sample]` table, with defaults where it is silent or missing.
+    pub fn sample_plan(&self) -> Result<SamplePlan, String> {
+        let Some(s) = &self.profile.sample else {
+            return Ok(SamplePlan {
+                interval: DEFAULT_INTERVAL,
+                gpu: GpuMode::Auto,
+                pss: false,
+            });
+        };
+        let interval = self.duration_key(&s.interval, "sample.interval", DEFAULT_INTERVAL)?;
+        if interval < Duration::from_millis(1) {
+            let span = s.interval.as_ref().map(|i| i.span()).unwrap_or_default();
+            return Err(format!(
+                "{}: must be at least 1ms (e.g. 10ms, 100ms, 1s)",
+                self.at(span, "sample.interval")
+            ));
+        }
+        Ok(SamplePlan {
+            interval,
+            gpu: s.gpu,
+            pss: s.pss,
+        })
+    }
+
+    /// The `[leak]` table, with defaults where it is silent or missing.
+    pub fn leak_plan(&self) -> Result<LeakPlan, String> {
+        let Some(l) = &self.profile.leak else {
+            return Ok(LeakPlan::default());
+        };
+        let warmup = match &l.warmup {
+            Some(w) => Warmup::parse(w.get_ref()).map_err(|e| format!("{}: {e}", self.at(w.span(), "leak.warmup")))?,
+            None => Warmup::Auto,
+        };
+        let max_growth = match &l.max_growth {
+            Some(g) => crate::config::units::parse_byte_rate(g.get_ref())
+                .map_err(|e| format!("{}: {e}", self.at(g.span(), "leak.max_growth")))?,
+            None => DEFAULT_MAX_GROWTH,
+        };
+        let limit = match &l.limit {
+            Some(v) => Some(
+                crate::config::units::parse_size(v.get_ref())
+                    .map_err(|e| format!("{}: {e}", self.at(v.span(), "leak.limit")))?,
+            ),
+            None => None,
+        };
+        Ok(LeakPlan {
+            warmup,
+            settle: self.duration_key(&l.settle, "leak.settle", DEFAULT_SETTLE)?,
+            max_growth,
+            limit,
+        })
+    }
+
+    /// `[baseline] max_regression`, in percent.
+    pub fn max_regression_pct(&self) -> Result<f64, String> {
+        let Some(m) = self.profile.baseline.as_ref().and_then(|b| b.max_regression.as_ref()) else {
+            return Ok(DEFAULT_MAX_REGRESSION_PCT);
+        };
+        m.get_ref()
+            .trim()
+            .strip_suffix('%')
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                format!(
+                    "{}: '{}' is not a percentage; e.g. \"10%\"",
+                    self.at(m.span(), "baseline.max_regression"),
+                    m.get_ref()
+                )
+            })
+    }
+
+    /// A duration key, or `default` when it is not given.
+    fn duration_key(&self, v: &Option<Spanned<String>>, key: &str, default: Duration) -> Result<Duration, String> {
+        match v {
+            Some(d) => parse_duration(d.get_ref()).map_err(|e| format!("{}: {e}", self.at(d.span(), key))),
+            None => Ok(default),
+        }
     }
 
     /// The endpoint names the `[[load.request]]` tables give (a request
@@ -642,6 +826,68 @@ mod tests {
         let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["ask", "history", "health"]);
         assert_eq!(p.profile.name.as_deref(), Some("rag-smoke"));
+    }
+
+    fn read(text: &str) -> Result<LoadedProfile, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        LoadedProfile::read(&p)
+    }
+
+    #[test]
+    fn target_sample_leak_and_baseline_tables() {
+        let p = read(
+            "[target]\ncommand = [\"uvicorn\", \"app:app\"]\nready_url = \"http://127.0.0.1:8002/health\"\n\
+             [sample]\ninterval = \"50ms\"\ngpu = \"off\"\n\
+             [leak]\nwarmup = \"20s\"\nsettle = \"5s\"\nmax_growth = \"2MB/min\"\nlimit = \"1GB\"\n\
+             [baseline]\nmax_regression = \"15%\"\n",
+        )
+        .unwrap();
+        let t = p.target_plan().unwrap().unwrap();
+        assert_eq!(t.spec, TargetSpec::Command(vec!["uvicorn".into(), "app:app".into()]));
+        assert_eq!((t.ready_timeout, t.children), (DEFAULT_READY_TIMEOUT, true));
+        let s = p.sample_plan().unwrap();
+        assert_eq!((s.interval, s.gpu), (Duration::from_millis(50), GpuMode::Off));
+        let l = p.leak_plan().unwrap();
+        assert_eq!((l.warmup, l.settle), (Warmup::Seconds(20.0), Duration::from_secs(5)));
+        assert!((l.max_growth - 2.0 * DEFAULT_MAX_GROWTH).abs() < 1e-6);
+        assert_eq!(l.limit, Some(1024.0 * 1024.0 * 1024.0));
+        assert_eq!(p.max_regression_pct().unwrap(), 15.0);
+        // Silent tables take the defaults.
+        let p = read("name = \"x\"\n").unwrap();
+        assert_eq!(p.target_plan().unwrap(), None);
+        assert_eq!(p.leak_plan().unwrap(), LeakPlan::default());
+        assert_eq!(p.max_regression_pct().unwrap(), DEFAULT_MAX_REGRESSION_PCT);
+    }
+
+    #[test]
+    fn table_errors_name_line_and_key() {
+        for (text, expected) in [
+            ("[target]\npid = 12\nname = \"x\"\n", "p.toml:1: target"),
+            ("[target]\n\ncommand = []\n", "p.toml:3: target.command"),
+            (
+                "[target]\nready_timeout = \"soon\"\npid = 3\n",
+                "p.toml:2: target.ready_timeout",
+            ),
+            (
+                "[target]\npid = 3\nready_url = \"127.0.0.1:80/h\"\n",
+                "p.toml:3: target.ready_url",
+            ),
+            ("[target]\nchildren = false\n", "say what to sample"),
+            ("[sample]\ninterval = \"0s\"\n", "p.toml:2: sample.interval"),
+            ("[sample]\ngpu = \"maybe\"\n", "p.toml:2"),
+            ("[leak]\nwarmup = \"later\"\n", "p.toml:2: leak.warmup"),
+            ("[leak]\nmax_growth = \"1MB\"\n", "p.toml:2: leak.max_growth"),
+            (
+                "[baseline]\nmax_regression = \"10\"\n",
+                "p.toml:2: baseline.max_regression",
+            ),
+            ("[leak]\nsetle = \"5s\"\n", "did you mean `settle`?"),
+        ] {
+            let e = read(text).err().unwrap_or_else(|| panic!("{text} should be refused"));
+            assert!(e.contains(expected), "{text}: expected '{expected}' in {e}");
+        }
     }
 
     fn slos(text: &str) -> Result<Vec<crate::gate::Slo>, String> {

@@ -23,6 +23,18 @@ pub enum Warmup {
     Seconds(f64),
 }
 
+impl Warmup {
+    /// `auto`, or a duration (`45s`).
+    pub fn parse(s: &str) -> Result<Warmup, String> {
+        if s.trim() == "auto" {
+            return Ok(Warmup::Auto);
+        }
+        crate::config::units::parse_duration(s)
+            .map(|d| Warmup::Seconds(d.as_secs_f64()))
+            .map_err(|e| format!("{e}; or auto"))
+    }
+}
+
 /// What the verdict is judged against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeakParams {
