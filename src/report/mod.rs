@@ -10,6 +10,7 @@ pub mod load_text;
 pub mod progress;
 pub mod schema;
 pub mod text;
+pub mod verdicts;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder
 /// and a rename, so a reader never sees half a file.

@@ -1,0 +1,259 @@
+//! The verdicts of a run for machines and for people: `junit.xml` (one test
+//! case per SLO, per baseline comparison and for the leak verdict, for CI
+//! test tabs) and `summary.md` (fits `$GITHUB_STEP_SUMMARY`).
+
+use std::io::{self, Write};
+
+use crate::config::units::format_bytes;
+use crate::gate::{Comparison, SloResult};
+use crate::leak::Verdict;
+use crate::report::leak::LeakSection;
+
+/// Everything a run was judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdicts<'a> {
+    /// The profile's name (or the command), for titles.
+    pub name: &'a str,
+    pub passed: bool,
+    pub duration_s: f64,
+    pub slo: &'a [SloResult],
+    pub baseline: &'a [Comparison],
+    pub leak: Option<&'a LeakSection>,
+}
+
+/// An observed value in its unit, for people.
+pub fn show(observed: Option<f64>, unit: &str) -> String {
+    let Some(v) = observed else {
+        return "not measured".into();
+    };
+    match unit {
+        "ms" => format!("{v:.1} ms"),
+        "ratio" => format!("{:.2}%", v * 100.0),
+        "per_s" => format!("{v:.1}/s"),
+        "bytes" => format_bytes(v),
+        "bytes_per_s" => format!("{}/min", format_bytes(v * 60.0)),
+        "percent" => format!("{v:.1}%"),
+        "verdict" => if v == 0.0 { "no leak" } else { "leak" }.into(),
+        _ => format!("{v}"),
+    }
+}
+
+/// Escapes text for XML attributes and content.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `junit.xml`.
+pub fn write_junit(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
+    struct Case {
+        class: &'static str,
+        name: String,
+        failure: Option<String>,
+        detail: Option<String>,
+    }
+    let mut cases: Vec<Case> = Vec::new();
+    for s in v.slo {
+        cases.push(Case {
+            class: "slo",
+            name: format!("{} {}", s.name, s.expr),
+            failure: (!s.pass).then(|| format!("observed {}, expected {}", show(s.observed, s.unit), s.expr)),
+            detail: None,
+        });
+    }
+    for c in v.baseline {
+        cases.push(Case {
+            class: "baseline",
+            name: format!("{} within {}% of the baseline", c.metric, c.allowed_pct),
+            failure: (!c.pass).then(|| {
+                format!(
+                    "{} went from {} to {} ({:+.1}%)",
+                    c.metric, c.baseline, c.current, c.change_pct
+                )
+            }),
+            detail: None,
+        });
+    }
+    if let Some(l) = v.leak {
+        cases.push(Case {
+            class: "leak",
+            name: format!("{} does not leak", l.metric),
+            failure: (l.verdict == Verdict::Leak).then(|| l.reason.clone()),
+            detail: Some(format!(
+                "verdict {:?}: {}\nslope {:.1} B/s (95% CI {:.1} .. {:.1}), threshold {:.1} B/s",
+                l.verdict, l.reason, l.slope_bytes_per_s, l.slope_ci[0], l.slope_ci[1], l.threshold_bytes_per_s
+            )),
+        });
+    }
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="loadprof" tests="{}" failures="{failures}" time="{:.3}">"#,
+        cases.len(),
+        v.duration_s
+    )?;
+    writeln!(
+        out,
+        r#"  <testsuite name="{}" tests="{}" failures="{failures}" time="{:.3}">"#,
+        xml(v.name),
+        cases.len(),
+        v.duration_s
+    )?;
+    for c in &cases {
+        write!(out, r#"    <testcase classname="{}" name="{}""#, c.class, xml(&c.name))?;
+        if c.failure.is_none() && c.detail.is_none() {
+            writeln!(out, "/>")?;
+            continue;
+        }
+        writeln!(out, ">")?;
+        if let Some(f) = &c.failure {
+            writeln!(out, r#"      <failure message="{}"/>"#, xml(f))?;
+        }
+        if let Some(d) = &c.detail {
+            writeln!(out, "      <system-out>{}</system-out>", xml(d))?;
+        }
+        writeln!(out, "    </testcase>")?;
+    }
+    writeln!(out, "  </testsuite>")?;
+    writeln!(out, "</testsuites>")
+}
+
+/// Escapes text for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Writes `summary.md`.
+pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
+    let verdict = if v.passed { "✅ passed" } else { "❌ failed" };
+    writeln!(out, "## loadprof: {} — {verdict}\n", cell(v.name))?;
+    if !v.slo.is_empty() {
+        writeln!(out, "| SLO | target | observed | |")?;
+        writeln!(out, "| --- | --- | --- | --- |")?;
+        for s in v.slo {
+            writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                cell(&s.name),
+                cell(&s.expr),
+                show(s.observed, s.unit),
+                if s.pass { "✅" } else { "❌" }
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if !v.baseline.is_empty() {
+        writeln!(out, "| against the baseline | before | now | change | allowed | |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        for c in v.baseline {
+            writeln!(
+                out,
+                "| `{}` | {} | {} | {:+.1}% | {}% | {} |",
+                cell(&c.metric),
+                c.baseline,
+                c.current,
+                c.change_pct,
+                c.allowed_pct,
+                if c.pass { "✅" } else { "❌" }
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if let Some(l) = v.leak {
+        let mark = match l.verdict {
+            Verdict::Leak => "❌ leak",
+            Verdict::NoLeak => "✅ no leak",
+            Verdict::Inconclusive => "⚠️ inconclusive",
+        };
+        writeln!(out, "**Memory ({}):** {mark}. {}", cell(&l.metric), cell(&l.reason))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::{Better, Slo, compare};
+
+    fn slos() -> Vec<SloResult> {
+        let eps = ["ask"];
+        vec![
+            Slo::parse("ask.p95", "< 2.5s", &eps).unwrap().judge(Some(2700.0)),
+            Slo::parse("all.success_rate", ">= 98%", &eps)
+                .unwrap()
+                .judge(Some(0.995)),
+            Slo::parse("rss.max", "< 2GB", &eps).unwrap().judge(None),
+        ]
+    }
+
+    #[test]
+    fn junit_has_a_case_per_slo_and_comparison_with_failures_escaped() {
+        let slo = slos();
+        let base = [compare("all.rps", 100.0, 80.0, Better::Higher, 10.0)];
+        let v = Verdicts {
+            name: "rag <smoke> & co",
+            passed: false,
+            duration_s: 61.5,
+            slo: &slo,
+            baseline: &base,
+            leak: None,
+        };
+        let mut out = Vec::new();
+        write_junit(&mut out, &v).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+        let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+        assert_eq!(cases.len(), 4);
+        let failures: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("failure")).collect();
+        assert_eq!(
+            failures.len(),
+            3,
+            "p95, the unmeasured rss.max and the rps regression: {text}"
+        );
+        assert!(failures[0].attribute("message").unwrap().contains("2700.0 ms"));
+        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!(suite.attribute("name"), Some("rag <smoke> & co"));
+        assert_eq!(suite.attribute("failures"), Some("3"));
+    }
+
+    #[test]
+    fn markdown_tables_show_values_in_their_units() {
+        let slo = slos();
+        let v = Verdicts {
+            name: "nightly",
+            passed: false,
+            duration_s: 10.0,
+            slo: &slo,
+            baseline: &[],
+            leak: None,
+        };
+        let mut out = Vec::new();
+        write_markdown(&mut out, &v).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("## loadprof: nightly — ❌ failed"), "{text}");
+        assert!(text.contains("| `ask.p95` | `< 2.5s` | 2700.0 ms | ❌ |"), "{text}");
+        assert!(
+            text.contains("| `all.success_rate` | `>= 98%` | 99.50% | ✅ |"),
+            "{text}"
+        );
+        assert!(text.contains("not measured"), "{text}");
+    }
+
+    #[test]
+    fn control_characters_cannot_break_the_xml() {
+        assert_eq!(xml("a\u{1}b<c>&\"'"), "a\u{fffd}b&lt;c&gt;&amp;&quot;&apos;");
+    }
+}
