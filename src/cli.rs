@@ -60,6 +60,11 @@ pub enum Command {
         after_help = "Examples:\n  loadprof flame --pid 4242 --duration 20s\n  loadprof flame --pprof http://127.0.0.1:6060 -o go-cpu.svg\n  loadprof flame --pprof http://127.0.0.1:6060 --heap -o heap.svg\n  loadprof flame -- gunicorn -w 2 app:app\n  loadprof flame diff before.folded after.folded --normalize -o diff.svg\n\nExit codes: 0 profile written, 2 bad input, 3 the profile could not be taken, 130 interrupted (what was recorded is written)."
     )]
     Flame(Box<FlameArgs>),
+    /// Judge a stored result.json again: its SLOs (and --slo), and against a baseline result.
+    #[command(
+        after_help = "Examples:\n  loadprof gate out/run/result.json --baseline last-night/result.json\n  loadprof gate result.json --slo 'all.p95=< 300ms' --slo 'all.error_rate=< 1%'\n\nExit codes: 0 every check passed, 1 one failed, 2 bad input."
+    )]
+    Gate(GateArgs),
     /// Check a profile without running it: every table, key and SLO, with file:line errors.
     #[command(
         after_help = "Exit codes: 0 the profile is valid, 2 it is not (the message names the file, line and key)."
@@ -68,6 +73,33 @@ pub enum Command {
     /// Serve the built-in demo target (what `loadprof demo` starts and loads).
     #[command(hide = true)]
     DemoTarget(DemoTargetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The result to judge.
+    #[arg(value_name = "RESULT.json")]
+    pub result: PathBuf,
+
+    /// Compare with this earlier result: each endpoint's p95, rps, peak RSS and leak slope.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+
+    /// How much worse than the baseline a metric may get, e.g. 10%.
+    #[arg(long, default_value = "10%", value_parser = parse_percent)]
+    pub max_regression: f64,
+
+    /// An extra SLO, METRIC=EXPR (e.g. 'all.p95=< 300ms'); repeatable.
+    #[arg(long = "slo", value_name = "METRIC=EXPR")]
+    pub slos: Vec<String>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    s.trim()
+        .strip_suffix('%')
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("'{s}' is not a percentage; e.g. 10%"))
 }
 
 #[derive(Debug, Args)]

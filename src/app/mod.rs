@@ -3,6 +3,7 @@
 
 mod demo;
 mod flame;
+mod gate;
 mod leak;
 mod load;
 mod merge;
@@ -38,5 +39,6 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
         Command::Flame(args) => flame::run(*args, out, err),
         Command::DemoTarget(args) => demo::serve_target(&args, out),
         Command::Validate(args) => validate::run(&args.profile, out),
+        Command::Gate(args) => gate::run(&args, out),
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+pub mod observe;
+
 use crate::config::units::{parse_byte_rate, parse_duration, parse_size};
 
 /// A comparison operator.

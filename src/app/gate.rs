@@ -1,0 +1,98 @@
+//! `loadprof gate`: judge a stored result.json again, against its own SLOs,
+//! any given with --slo, and a baseline result.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::anyhow;
+
+use super::printed;
+use crate::cli::GateArgs;
+use crate::error::{Error, Exit};
+use crate::gate::observe::{against_baseline, observe};
+use crate::gate::{Slo, SloResult};
+use crate::report::verdicts::show;
+
+fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::bad_input(anyhow!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::bad_input(anyhow!("{}: not JSON: {e}", path.display())))
+}
+
+pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
+    let doc = read_json(&args.result)?;
+    if !doc["schema"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("loadprof.result/"))
+    {
+        return Err(Error::bad_input(anyhow!(
+            "{}: not a loadprof result.json (no \"schema\": \"loadprof.result/v1\")",
+            args.result.display()
+        )));
+    }
+    let names: Vec<String> = doc["load"]["endpoints"]
+        .as_array()
+        .map(|eps| {
+            eps.iter()
+                .filter_map(|e| e["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let endpoints: Vec<&str> = names.iter().map(String::as_str).collect();
+    // The result's own SLOs, then those given here.
+    let mut slos: Vec<Slo> = Vec::new();
+    for s in doc["slo"].as_array().map_or(&[][..], Vec::as_slice) {
+        let (Some(name), Some(expr)) = (s["name"].as_str(), s["expr"].as_str()) else {
+            continue;
+        };
+        slos.push(
+            Slo::parse(name, expr, &endpoints)
+                .map_err(|e| Error::bad_input(anyhow!("{}: slo {name}: {e}", args.result.display())))?,
+        );
+    }
+    for given in &args.slos {
+        let (name, expr) = given.split_once('=').ok_or_else(|| {
+            Error::bad_input(anyhow!("--slo '{given}': expected METRIC=EXPR, e.g. 'all.p95=< 300ms'"))
+        })?;
+        slos.push(
+            Slo::parse(name.trim(), expr, &endpoints).map_err(|e| Error::bad_input(anyhow!("--slo '{given}': {e}")))?,
+        );
+    }
+    let results: Vec<SloResult> = slos.iter().map(|s| s.judge(observe(&s.metric, &doc))).collect();
+    let comparisons = match &args.baseline {
+        Some(path) => against_baseline(&read_json(path)?, &doc, args.max_regression),
+        None => Vec::new(),
+    };
+    let mut lines = Vec::new();
+    for r in &results {
+        lines.push(format!(
+            "{} {} {}: observed {}",
+            if r.pass { "pass" } else { "FAIL" },
+            r.name,
+            r.expr,
+            show(r.observed, r.unit)
+        ));
+    }
+    for c in &comparisons {
+        lines.push(format!(
+            "{} {}: {} -> {} ({:+.1}%, allowed {}%)",
+            if c.pass { "pass" } else { "FAIL" },
+            c.metric,
+            c.baseline,
+            c.current,
+            c.change_pct,
+            c.allowed_pct
+        ));
+    }
+    if lines.is_empty() {
+        lines.push("nothing to judge: the result has no SLOs; give --slo or --baseline".into());
+    }
+    let passed = results.iter().all(|r| r.pass) && comparisons.iter().all(|c| c.pass);
+    lines.push(if passed {
+        "gate: passed".into()
+    } else {
+        "gate: FAILED".into()
+    });
+    printed(lines.iter().try_for_each(|l| writeln!(out, "{l}")))?;
+    Ok(if passed { Exit::Success } else { Exit::GateFailed })
+}
