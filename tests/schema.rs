@@ -1,0 +1,125 @@
+//! The committed JSON Schema (schema/result.schema.json) describes what
+//! loadprof writes: real outputs of `load`, `sample`, `flame` and `leak` are
+//! validated with Python's jsonschema (Draft 2020-12), and a broken document
+//! is refused.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use common::{Guard, loadprof, python};
+
+const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/result.schema.json");
+
+/// Validates `doc` against the schema, or against one of its `$defs`.
+/// Returns the validator's complaints (empty when valid).
+fn validate(doc: &str, def: Option<&str>) -> String {
+    let script = r##"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+if sys.argv[2]:
+    schema = {"$defs": schema["$defs"], "$ref": "#/$defs/" + sys.argv[2]}
+doc = json.load(sys.stdin)
+for e in jsonschema.Draft202012Validator(schema).iter_errors(doc):
+    print(list(e.absolute_path), e.message)
+"##;
+    let mut child = Command::new(python())
+        .args(["-c", script, SCHEMA, def.unwrap_or("")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(doc.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the validator failed (pip install jsonschema; .ci/run installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn demo_target() -> (Guard, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadprof"))
+        .arg("demo-target")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (
+        Guard(child),
+        line.trim().strip_prefix("listening on ").unwrap().to_string(),
+    )
+}
+
+#[test]
+fn what_loadprof_writes_matches_the_schema_and_a_broken_document_does_not() {
+    let (_target, url) = demo_target();
+    let dir = tempfile::tempdir().unwrap();
+
+    let result = dir.path().join("result.json");
+    let out = loadprof()
+        .args([
+            "load",
+            &format!("{url}/stream?chunks=3&gap_ms=5"),
+            "--stream",
+            "sse",
+            "-n",
+            "20",
+            "-o",
+        ])
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let load_doc = std::fs::read_to_string(&result).unwrap();
+    assert_eq!(validate(&load_doc, None), "", "load's result.json");
+
+    let out = loadprof()
+        .args(["sample", "--duration", "1s", "--gpu", "off", "--json", "-o"])
+        .arg(dir.path().join("samples.csv"))
+        .args(["--", "sleep", "3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        validate(&String::from_utf8_lossy(&out.stdout), None),
+        "",
+        "sample --json"
+    );
+
+    let out = loadprof()
+        .args(["flame", "--pprof", &url, "-d", "1s", "--json", "-o"])
+        .arg(dir.path().join("flame.svg"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        validate(&String::from_utf8_lossy(&out.stdout), Some("flame")),
+        "",
+        "flame --json"
+    );
+
+    let trace = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/leak/python-leak.csv");
+    let out = loadprof().args(["leak", trace, "--json"]).output().unwrap();
+    assert_eq!(
+        validate(&String::from_utf8_lossy(&out.stdout), Some("leak")),
+        "",
+        "leak --json"
+    );
+
+    // The schema can refuse: an unknown outcome and a success rate above 1.
+    let broken = load_doc.replacen("\"completed\"", "\"finished\"", 1).replacen(
+        "\"success_rate\": 1.0",
+        "\"success_rate\": 1.5",
+        1,
+    );
+    let complaints = validate(&broken, None);
+    assert!(complaints.contains("'finished' is not one of"), "{complaints}");
+}
