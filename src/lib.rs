@@ -14,6 +14,7 @@ pub mod error;
 pub mod flame;
 pub mod gate;
 pub mod host;
+pub mod http;
 pub mod leak;
 pub mod load;
 pub mod report;

@@ -117,3 +117,37 @@ fn only_the_leaking_target_keeps_memory() {
     assert!(grew.1 > 20 << 20, "the leaking target grew by {} bytes", grew.1);
     assert!(grew.0 < 8 << 20, "the steady target grew by {} bytes", grew.0);
 }
+
+#[test]
+fn readiness_is_waited_for_and_a_target_that_never_comes_is_named() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/health");
+    let stop = loadprof::cancel::StopToken::new();
+    // Nothing listens: the wait ends at its timeout, naming the address.
+    let e = loadprof::http::wait_ready(&url, Duration::from_millis(400), &stop).unwrap_err();
+    assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
+    // The target comes up while loadprof waits.
+    let waiter = {
+        let (url, stop) = (url.clone(), stop.clone());
+        std::thread::spawn(move || loadprof::http::wait_ready(&url, Duration::from_secs(20), &stop))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let _target = demo_target(&["--listen", &format!("127.0.0.1:{port}")]);
+    let waited = waiter.join().unwrap().unwrap().expect("ready before the timeout");
+    assert!(waited >= Duration::from_millis(400), "{waited:?}");
+    // A stop ends the wait at once.
+    stop.stop(loadprof::cancel::StopReason::Signal(2));
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t0 = std::time::Instant::now();
+    let r = loadprof::http::wait_ready(&format!("http://127.0.0.1:{free}/"), Duration::from_secs(20), &stop);
+    assert_eq!(r, Ok(None));
+    assert!(t0.elapsed() < Duration::from_secs(2));
+}
