@@ -131,6 +131,40 @@ pub fn write_junit(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
     writeln!(out, "</testsuites>")
 }
 
+/// One JSON line per breached SLO, for `--alerts FILE.jsonl`: what broke
+/// (`component`, the run's name), which metric, what was observed and the
+/// threshold it broke, and a severity (`critical`, or `warning` when the
+/// metric was not measured at all).
+pub fn alert_lines(component: &str, at: &str, slo: &[SloResult]) -> Vec<String> {
+    slo.iter()
+        .filter(|s| !s.pass)
+        .map(|s| {
+            serde_json::json!({
+                "at": at,
+                "component": component,
+                "metric": s.name,
+                "observed": s.observed,
+                "unit": s.unit,
+                "threshold": s.expr,
+                "severity": if s.observed.is_some() { "critical" } else { "warning" },
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// Appends `lines` to the JSON Lines file at `path` (created if missing),
+/// in one write so lines of concurrent runs do not interleave.
+pub fn append_alerts(path: &std::path::Path, lines: &[String]) -> io::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 /// Escapes text for a Markdown table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -250,6 +284,30 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("not measured"), "{text}");
+    }
+
+    #[test]
+    fn alerts_are_one_json_line_per_breach_appended() {
+        let slo = slos();
+        let lines = alert_lines("rag-smoke", "2026-12-01T10:00:00Z", &slo);
+        assert_eq!(lines.len(), 2, "p95 breached, rss.max not measured");
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["metric"], "ask.p95");
+        assert_eq!(first["observed"], 2700.0);
+        assert_eq!(first["threshold"], "< 2.5s");
+        assert_eq!(first["severity"], "critical");
+        let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(second["severity"], "warning");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.jsonl");
+        append_alerts(&path, &lines).unwrap();
+        append_alerts(&path, &lines[..1]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(
+            text.lines()
+                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        );
     }
 
     #[test]
