@@ -3,25 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{Guard, loadprof};
-
-fn demo_target() -> (Guard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadprof"))
-        .arg("demo-target")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
-    (Guard(child), url)
-}
+use common::{demo_target, loadprof};
 
 fn load(url: &str, result: &Path) {
     let out = loadprof()
@@ -46,7 +30,7 @@ fn gate(args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn slos_and_a_baseline_regression_decide_the_exit_code() {
-    let (_target, url) = demo_target();
+    let (_target, url) = demo_target(&[]);
     let dir = tempfile::tempdir().unwrap();
     let (fast, slow) = (dir.path().join("fast.json"), dir.path().join("slow.json"));
     load(&format!("{url}/work?n=1000"), &fast);

@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Guard, loadprof, python};
+use common::{demo_target, loadprof, python};
 
 const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/result.schema.json");
 
@@ -42,25 +42,9 @@ for e in jsonschema.Draft202012Validator(schema).iter_errors(doc):
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn demo_target() -> (Guard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadprof"))
-        .arg("demo-target")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (
-        Guard(child),
-        line.trim().strip_prefix("listening on ").unwrap().to_string(),
-    )
-}
-
 #[test]
 fn what_loadprof_writes_matches_the_schema_and_a_broken_document_does_not() {
-    let (_target, url) = demo_target();
+    let (_target, url) = demo_target(&[]);
     let dir = tempfile::tempdir().unwrap();
 
     let result = dir.path().join("result.json");

@@ -200,3 +200,25 @@ pub fn json(stdout: &[u8]) -> serde_json::Value {
     serde_json::from_slice(stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(stdout)))
 }
+
+/// Starts loadprof's built-in demo target (`loadprof demo-target`, with
+/// `extra` arguments); returns it and its base URL.
+pub fn demo_target(extra: &[&str]) -> (Guard, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadprof"))
+        .arg("demo-target")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the demo target says where it listens")
+        .to_string();
+    (Guard(child), url)
+}
