@@ -42,13 +42,14 @@ fn draw(path: &Path, draw: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> 
     write_atomic(path, &svg).map_err(|e| Error::bad_input(anyhow!("-o {}: cannot write: {e}", path.display())))
 }
 
-/// The palette that suits what was profiled.
-fn palette_kind(c: &Capture, target: &str) -> &'static str {
+/// The palette that suits what was profiled: memory for a heap profile,
+/// Python for py-spy, Rust when the hottest frames are Rust paths.
+fn palette_kind(c: &Capture, section: &FlameSection) -> &'static str {
     if c.kind == "heap" {
         "memory"
     } else if c.profiler == Profiler::PySpy {
         "python"
-    } else if target.contains("debug/pprof") && c.folded.weight_of("::") > c.folded.total() / 2 {
+    } else if c.profiler == Profiler::Pprof && section.hottest.iter().any(|h| h.frame.contains("::")) {
         "rust"
     } else {
         "hot"
@@ -111,13 +112,13 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };
         format!("{what}: {target}")
     });
-    let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
-    style.subtitle = Some(subtitle(&c));
-    style.palette = Style::palette_for(palette_kind(&c, &target));
+    let section = FlameSection::from_capture(&c, Some(&folded_path), (!args.no_svg).then_some(args.output.as_path()));
     if !args.no_svg {
+        let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
+        style.subtitle = Some(subtitle(&c));
+        style.palette = Style::palette_for(palette_kind(&c, &section));
         draw(&args.output, |svg| render::svg(&c.folded, &style, svg))?;
     }
-    let section = FlameSection::from_capture(&c, Some(&folded_path), (!args.no_svg).then_some(args.output.as_path()));
     let r = if args.json {
         write_summary(err, &section)
             .and_then(|()| serde_json::to_writer_pretty(&mut *out, &section).map_err(std::io::Error::from))
