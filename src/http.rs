@@ -12,6 +12,11 @@ use crate::cancel::StopToken;
 use crate::load::Origin;
 use crate::load::client::Connector;
 
+/// True for an `http://` or `https://` URL (and not, say, a file path).
+pub fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
 /// An answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {

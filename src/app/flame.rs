@@ -85,7 +85,7 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     cancel::stop_on_signals(stop.clone())
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
     let profiler = spec.profiler.unwrap_or_else(|| flame::choose(&spec.source));
-    let saved = matches!(&spec.source, Source::Pprof(u) if !u.starts_with("http://") && !u.starts_with("https://"));
+    let saved = matches!(&spec.source, Source::Pprof(u) if !crate::http::is_url(u));
     let _ = if saved {
         writeln!(err, "reading the saved profile {target}")
     } else if spec.heap {

@@ -239,7 +239,7 @@ impl LoadedProfile {
             }
         };
         if let Some(u) = &t.ready_url
-            && !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://"))
+            && !crate::http::is_url(u.get_ref())
         {
             return Err(format!(
                 "{}: '{}' is not an http:// or https:// URL",
@@ -412,7 +412,7 @@ impl LoadedProfile {
         }
         let pprof_url = f.pprof_url.as_ref().map(|u| u.get_ref().clone());
         if let Some(u) = &f.pprof_url
-            && !(u.get_ref().starts_with("http://") || u.get_ref().starts_with("https://"))
+            && !crate::http::is_url(u.get_ref())
         {
             return Err(format!(
                 "{}: '{}' is not an http:// or https:// URL",

@@ -302,7 +302,7 @@ pub fn pprof_url(url: &str, heap: bool, seconds: u64, rate_hz: Option<u32>) -> S
 fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
     let t0 = std::time::Instant::now();
     let seconds = spec.duration.as_secs_f64().ceil().max(1.0) as u64;
-    let is_url = url.starts_with("http://") || url.starts_with("https://");
+    let is_url = crate::http::is_url(url);
     let (bytes, shown) = if is_url {
         let full = pprof_url(url, spec.heap, seconds, spec.rate_hz);
         // The server profiles for `seconds`, then symbolises.

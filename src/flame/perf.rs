@@ -53,13 +53,7 @@ pub fn explain(output: &str, pid: u32, paranoid: Option<i32>) -> String {
         || lower.contains("access to performance monitoring")
         || lower.contains("operation not permitted")
     {
-        let level = paranoid.map_or("unknown".to_string(), |p| p.to_string());
-        return format!(
-            "perf may not profile pid {pid}: kernel.perf_event_paranoid is {level}. Run loadprof as root or with \
-             CAP_PERFMON, or lower it with `sudo sysctl kernel.perf_event_paranoid=1` (2 allows only your own \
-             processes' user-space code); in Docker, perf_event_open needs `--cap-add PERFMON` (or \
-             `--security-opt seccomp=unconfined`). Python targets can use --profiler py-spy instead"
-        );
+        return refused(&format!("pid {pid}"), paranoid);
     }
     if lower.contains("perf not found for kernel") {
         return "perf is installed but has no build for this kernel: install the linux-perf (Debian) or \
@@ -70,6 +64,17 @@ pub fn explain(output: &str, pid: u32, paranoid: Option<i32>) -> String {
         return format!("pid {pid} exited before perf could attach");
     }
     format!("perf record failed on pid {pid}:\n  {}", process::tail(output, 6))
+}
+
+/// perf was refused access to `who`: the kernel setting, and the fixes.
+fn refused(who: &str, paranoid: Option<i32>) -> String {
+    let level = paranoid.map_or("unknown".to_string(), |p| p.to_string());
+    format!(
+        "perf may not profile {who}: kernel.perf_event_paranoid is {level}. Run loadprof as root or with \
+         CAP_PERFMON, or lower it with `sudo sysctl kernel.perf_event_paranoid=1` (2 allows only your own \
+         processes' user-space code); in Docker, perf_event_open needs `--cap-add PERFMON` (or \
+         `--security-opt seccomp=unconfined`). Python targets can use --profiler py-spy instead"
+    )
 }
 
 /// Counts the events in `perf script` output: each starts with a header
@@ -172,8 +177,9 @@ pub fn capture_command(
     std::thread::sleep(std::time::Duration::from_millis(100));
     process::signal_group(leader, libc::SIGKILL);
     if !data.exists() {
+        // SAFETY: geteuid has no preconditions.
         let why = if paranoid().is_some_and(|p| p > 1) && unsafe { libc::geteuid() } != 0 {
-            explain("perf_event_paranoid", 0, paranoid())
+            refused("the command", paranoid())
         } else {
             "perf record failed (its message is above)".to_string()
         };
