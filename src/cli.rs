@@ -33,6 +33,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a profile: start or attach the target, sample it, drive the load, take a flame graph, judge leak, SLOs and a baseline, and write the output folder.
+    #[command(
+        after_help = "Examples:\n  loadprof run profiles/rag-smoke.toml\n  loadprof run profiles/nightly-leak.toml --baseline last/result.json --out out/nightly\n  loadprof run profiles/api-baseline-50qps.toml --set load.rate=20 --set load.duration=30s\n\nWrites result.json, samples.csv, timeline.csv, flame.folded, flame.svg, report.html, summary.md, junit.xml (and target.log for a started target).\nExit codes: 0 every gate passed, 1 a gate failed, 2 bad input, 3 the run could not be carried out (the target exited or never became ready), 130 interrupted (what was measured is written)."
+    )]
+    Run(RunArgs),
+    /// Run the built-in demo: loadprof's own demo service under load, sampled, profiled and judged, with a full report.
+    #[command(
+        after_help = "Examples:\n  loadprof demo\n  loadprof demo --leak          # the service keeps 64 KiB per request: the leak verdict fails (exit 1)\n  loadprof demo --duration 60s --out out/demo"
+    )]
+    Demo(DemoArgs),
+    /// Render a stored result.json again (HTML, Markdown, JUnit), or chart many of them as a trend.
+    #[command(
+        group(ArgGroup::new("what").required(true).args(["result", "trend"])),
+        after_help = "Examples:\n  loadprof report out/run/result.json --html report.html\n  loadprof report out/run/result.json --markdown - >> \"$GITHUB_STEP_SUMMARY\"\n  loadprof report --trend out/*/result.json --html trend.html"
+    )]
+    Report(ReportArgs),
     /// Sample a process tree's RSS, VMS, threads, CPU, fds and GPU memory into samples.csv.
     #[command(
         group(ArgGroup::new("target").required(true).args(["pid", "name", "command"])),
@@ -76,6 +92,71 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The profile (TOML).
+    #[arg(value_name = "PROFILE.toml")]
+    pub profile: PathBuf,
+
+    /// The output folder [default: out/<name>-<YYYYmmdd-HHMMSS>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Compare with this earlier result: each endpoint's p95, rps, peak RSS and leak slope.
+    #[arg(long, value_name = "RESULT.json")]
+    pub baseline: Option<PathBuf>,
+
+    /// Override a profile key, e.g. load.users=10, 'target.command=["python3", "app.py"]'; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Append one JSON line per breached SLO to this file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub alerts: Option<PathBuf>,
+
+    /// Print result.json on stdout (the summary goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Make the demo service keep memory on every request.
+    #[arg(long)]
+    pub leak: bool,
+
+    /// How long the load runs.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// The output folder [default: out/demo-<YYYYmmdd-HHMMSS>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The result to render.
+    #[arg(value_name = "RESULT.json")]
+    pub result: Option<PathBuf>,
+
+    /// Chart p95, rps, peak RSS and leak slope across these results (oldest first by start time).
+    #[arg(long, value_name = "RESULT.json", num_args = 1.., conflicts_with = "result")]
+    pub trend: Vec<PathBuf>,
+
+    /// Write the HTML report here (with a result: default report.html beside it when no other output is asked for).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write the Markdown summary here ('-' for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+
+    /// Write the JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct GateArgs {
     /// The result to judge.
     #[arg(value_name = "RESULT.json")]
@@ -107,6 +188,10 @@ pub struct ValidateArgs {
     /// The profile (TOML).
     #[arg(value_name = "PROFILE.toml")]
     pub profile: PathBuf,
+
+    /// Override a profile key as `run --set` would, e.g. load.users=10; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -523,6 +608,7 @@ impl SampleArgs {
                 per_process: self.per_process,
                 pss: self.pss,
                 gpu: self.gpu,
+                stop_grace: crate::sample::STOP_GRACE,
             },
             output,
             json: self.json,
@@ -685,6 +771,7 @@ impl LoadArgs {
             }],
             model,
             duration,
+            warmup: At::new(Duration::ZERO, "--warmup"),
             max_requests: self.requests.map(|n| At::new(n, "-n")),
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             stream_timeout: Some(self.stream_timeout.unwrap_or(DEFAULT_STREAM_TIMEOUT)),

@@ -40,6 +40,9 @@ pub enum Exit {
     GateFailed,
     /// Stopped by Ctrl-C or SIGTERM after writing what it measured.
     Interrupted,
+    /// Wrote what it measured, but the run could not be carried out to its
+    /// end (the target exited or never became ready); the reason was said.
+    RunFailed,
 }
 
 impl Exit {
@@ -48,6 +51,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::GateFailed => 1,
             Exit::Interrupted => 130,
+            Exit::RunFailed => 3,
         }
     }
 }

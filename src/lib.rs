@@ -19,5 +19,6 @@ pub mod leak;
 pub mod load;
 pub mod report;
 pub mod sample;
+pub mod session;
 
 pub use error::{Error, Exit};

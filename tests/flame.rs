@@ -7,10 +7,9 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Guard, json, loadprof, python, spawn_python, wait_for};
+use common::{Guard, go_server_binary, json, loadprof, python, spawn_python, wait_for};
 
 const BUSY: &str = r#"
 import math
@@ -267,33 +266,6 @@ def app(environ, start_response):\n    burn_request(30000)\n    start_response('
         });
         assert!(in_worker > 0, "worker {w} is a root of its own:\n{folded}");
     }
-}
-
-/// The Go test server, built once from tests/data/flame/goserver.go with
-/// the standard library only (no module downloads).
-fn go_server_binary() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let bin = tmp.join("goserver");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/flame/goserver.go");
-        let out = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .env("GOCACHE", tmp.join("gocache"))
-            .env("GOPATH", tmp.join("gopath"))
-            .env("GO111MODULE", "off")
-            .env("GOPROXY", "off")
-            .output()
-            .expect("go is needed (Debian golang-go; .ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "go build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
 }
 
 /// Starts the Go server; returns it and its port.

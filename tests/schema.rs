@@ -5,42 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use common::{demo_target, loadprof, python};
-
-const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/result.schema.json");
-
-/// Validates `doc` against the schema, or against one of its `$defs`.
-/// Returns the validator's complaints (empty when valid).
-fn validate(doc: &str, def: Option<&str>) -> String {
-    let script = r##"
-import json, sys, jsonschema
-schema = json.load(open(sys.argv[1]))
-jsonschema.Draft202012Validator.check_schema(schema)
-if sys.argv[2]:
-    schema = {"$defs": schema["$defs"], "$ref": "#/$defs/" + sys.argv[2]}
-doc = json.load(sys.stdin)
-for e in jsonschema.Draft202012Validator(schema).iter_errors(doc):
-    print(list(e.absolute_path), e.message)
-"##;
-    let mut child = Command::new(python())
-        .args(["-c", script, SCHEMA, def.unwrap_or("")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(doc.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the validator failed (pip install jsonschema; .ci/run installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{demo_target, loadprof, validate};
 
 #[test]
 fn what_loadprof_writes_matches_the_schema_and_a_broken_document_does_not() {

@@ -56,6 +56,26 @@ fn palette_kind(c: &Capture, section: &FlameSection) -> &'static str {
     }
 }
 
+/// "CPU: TARGET" or "Heap in use: TARGET".
+pub(super) fn default_title(c: &Capture, target: &str) -> String {
+    let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };
+    format!("{what}: {target}")
+}
+
+/// Writes the folded stacks and, when `svg` is given, draws them there.
+pub(super) fn save(c: &Capture, folded: &Path, svg: Option<&Path>, title: String) -> Result<FlameSection, Error> {
+    write_atomic_with(folded, |w| c.folded.write_to(w))
+        .map_err(|e| Error::bad_input(anyhow!("{}: cannot write: {e}", folded.display())))?;
+    let section = FlameSection::from_capture(c, Some(folded), svg);
+    if let Some(path) = svg {
+        let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
+        style.subtitle = Some(subtitle(c));
+        style.palette = Style::palette_for(palette_kind(c, &section));
+        draw(path, |out| render::svg(&c.folded, &style, out))?;
+    }
+    Ok(section)
+}
+
 fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
     let spec = args.to_spec();
     // What the graph is of: a running process's command line, the command, or the profile's address.
@@ -106,19 +126,8 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         &stop,
     )
     .map_err(flame_error)?;
-    write_atomic_with(&folded_path, |w| c.folded.write_to(w))
-        .map_err(|e| Error::bad_input(anyhow!("--folded {}: cannot write: {e}", folded_path.display())))?;
-    let title = args.title.clone().unwrap_or_else(|| {
-        let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };
-        format!("{what}: {target}")
-    });
-    let section = FlameSection::from_capture(&c, Some(&folded_path), (!args.no_svg).then_some(args.output.as_path()));
-    if !args.no_svg {
-        let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
-        style.subtitle = Some(subtitle(&c));
-        style.palette = Style::palette_for(palette_kind(&c, &section));
-        draw(&args.output, |svg| render::svg(&c.folded, &style, svg))?;
-    }
+    let title = args.title.clone().unwrap_or_else(|| default_title(&c, &target));
+    let section = save(&c, &folded_path, (!args.no_svg).then_some(args.output.as_path()), title)?;
     let r = if args.json {
         write_summary(err, &section)
             .and_then(|()| serde_json::to_writer_pretty(&mut *out, &section).map_err(std::io::Error::from))

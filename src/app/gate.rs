@@ -11,7 +11,7 @@ use crate::cli::GateArgs;
 use crate::error::{Error, Exit};
 use crate::gate::observe::{against_baseline, observe};
 use crate::gate::{Slo, SloResult};
-use crate::report::verdicts::show;
+use crate::report::verdicts::write_gate;
 
 fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
     let text =
@@ -63,36 +63,16 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
         Some(path) => against_baseline(&read_json(path)?, &doc, args.max_regression),
         None => Vec::new(),
     };
-    let mut lines = Vec::new();
-    for r in &results {
-        lines.push(format!(
-            "{} {} {}: observed {}",
-            if r.pass { "pass" } else { "FAIL" },
-            r.name,
-            r.expr,
-            show(r.observed, r.unit)
-        ));
-    }
-    for c in &comparisons {
-        lines.push(format!(
-            "{} {}: {} -> {} ({:+.1}%, allowed {}%)",
-            if c.pass { "pass" } else { "FAIL" },
-            c.metric,
-            c.baseline,
-            c.current,
-            c.change_pct,
-            c.allowed_pct
-        ));
-    }
-    if lines.is_empty() {
-        lines.push("nothing to judge: the result has no SLOs; give --slo or --baseline".into());
-    }
     let passed = results.iter().all(|r| r.pass) && comparisons.iter().all(|c| c.pass);
-    lines.push(if passed {
-        "gate: passed".into()
-    } else {
-        "gate: FAILED".into()
-    });
-    printed(lines.iter().try_for_each(|l| writeln!(out, "{l}")))?;
+    printed((|| {
+        if results.is_empty() && comparisons.is_empty() {
+            writeln!(
+                out,
+                "nothing to judge: the result has no SLOs; give --slo or --baseline"
+            )?;
+        }
+        write_gate(out, &results, &comparisons)?;
+        writeln!(out, "gate: {}", if passed { "passed" } else { "FAILED" })
+    })())?;
     Ok(if passed { Exit::Success } else { Exit::GateFailed })
 }

@@ -7,6 +7,8 @@ mod gate;
 mod leak;
 mod load;
 mod merge;
+mod report;
+mod run;
 mod sample;
 mod validate;
 
@@ -38,7 +40,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
         Command::Merge(args) => merge::run(&args.inputs, &args.output, out),
         Command::Flame(args) => flame::run(*args, out, err),
         Command::DemoTarget(args) => demo::serve_target(&args, out),
-        Command::Validate(args) => validate::run(&args.profile, out),
+        Command::Validate(args) => validate::run(&args.profile, &args.set, out),
         Command::Gate(args) => gate::run(&args, out),
+        Command::Run(args) => run::run(args, out, err),
+        Command::Demo(args) => demo::run(&args, out, err),
+        Command::Report(args) => report::run(&args, out),
     }
 }

@@ -95,7 +95,7 @@ pub fn run(cmd: SampleCommand, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     Ok(match rec.outcome {
         Outcome::Interrupted => Exit::Interrupted,
         Outcome::Completed | Outcome::TargetExited if leaked => Exit::GateFailed,
-        Outcome::Completed | Outcome::TargetExited => Exit::Success,
+        Outcome::Completed | Outcome::TargetExited | Outcome::Failed => Exit::Success,
     })
 }
 

@@ -9,10 +9,10 @@ use super::printed;
 use crate::config::profile::LoadedProfile;
 use crate::error::{Error, Exit};
 
-pub fn run(path: &Path, out: &mut dyn Write) -> Result<Exit, Error> {
+pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exit, Error> {
     let bad = |e: String| Error::bad_input(anyhow!(e));
     // Reading checks every table's keys, [flame] and [slo].
-    let profile = LoadedProfile::read(path).map_err(bad)?;
+    let profile = LoadedProfile::read_with(path, overrides).map_err(bad)?;
     let mut lines = vec![format!("{}: valid", path.display())];
     if let Some(t) = profile.target_plan().map_err(bad)? {
         let what = match &t.spec {

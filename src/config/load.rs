@@ -80,6 +80,9 @@ pub struct LoadSpec {
     pub requests: Vec<RequestSpec>,
     pub model: ModelSpec,
     pub duration: Option<Duration>,
+    /// Requests that end within this long of the start are left out of the
+    /// totals and percentiles (they still show in the timeline).
+    pub warmup: At<Duration>,
     pub max_requests: Option<At<u64>>,
     pub timeout: Duration,
     pub stream_timeout: Option<Duration>,
@@ -110,6 +113,15 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             "{}: no requests; add at least one [[load.request]] table",
             spec.base_url.at
         ));
+    }
+    if let Some(d) = spec.duration
+        && spec.warmup.value >= d
+    {
+        return Err(spec.warmup.err(format!(
+            "the warm-up ({}) is as long as the whole load ({}); make it shorter than load.duration",
+            crate::config::units::format_duration(spec.warmup.value),
+            crate::config::units::format_duration(d)
+        )));
     }
     let (index, count) = spec.worker;
     let mut ctx = TemplateContext::new(spec.vars.clone(), &spec.base_dir);
@@ -227,6 +239,7 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
         endpoints,
         executor,
         duration: spec.duration,
+        warmup: spec.warmup.value,
         max_requests,
         timeout: spec.timeout,
         stream_timeout: spec.stream_timeout,
@@ -425,6 +438,7 @@ mod tests {
                 iterations: None,
             },
             duration: Some(Duration::from_secs(1)),
+            warmup: At::new(Duration::ZERO, "load.warmup"),
             max_requests: None,
             timeout: DEFAULT_TIMEOUT,
             stream_timeout: None,

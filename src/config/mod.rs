@@ -3,6 +3,7 @@
 
 pub mod flame;
 pub mod load;
+pub mod overrides;
 pub mod plans;
 pub mod profile;
 pub mod units;

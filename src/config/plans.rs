@@ -44,6 +44,8 @@ pub struct LeakPlan {
     pub max_growth: f64,
     /// Say when the trend would reach this many bytes.
     pub limit: Option<f64>,
+    /// The shortest span after the warm-up a verdict is given on, seconds.
+    pub min_window_s: f64,
 }
 
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(10);
@@ -57,6 +59,7 @@ impl Default for LeakPlan {
             settle: DEFAULT_SETTLE,
             max_growth: DEFAULT_MAX_GROWTH,
             limit: None,
+            min_window_s: crate::leak::MIN_WINDOW_S,
         }
     }
 }

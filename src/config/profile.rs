@@ -15,6 +15,7 @@ use super::load::{
     At, BodySource, DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, DEFAULT_STREAM_TIMEOUT, DEFAULT_TIMEOUT, LoadSpec,
     ModelSpec, RequestSpec, parse_think_time,
 };
+use super::overrides::{EditError, Edited, Origin};
 use super::plans::{
     DEFAULT_INTERVAL, DEFAULT_MAX_GROWTH, DEFAULT_MAX_REGRESSION_PCT, DEFAULT_READY_TIMEOUT, DEFAULT_SETTLE,
     DEFAULT_STOP_GRACE, LeakPlan, SamplePlan, TargetPlan,
@@ -57,6 +58,7 @@ pub struct LoadTable {
     #[serde(default)]
     pub poisson: bool,
     pub max_in_flight: Option<Spanned<u64>>,
+    pub warmup: Option<Spanned<String>>,
     pub duration: Option<Spanned<String>>,
     pub total_requests: Option<Spanned<u64>>,
     pub timeout: Option<Spanned<String>>,
@@ -133,6 +135,7 @@ pub struct LeakTable {
     pub settle: Option<Spanned<String>>,
     pub max_growth: Option<Spanned<String>>,
     pub limit: Option<Spanned<String>>,
+    pub min_window: Option<Spanned<String>>,
 }
 
 /// `[baseline]`: what a baseline comparison allows.
@@ -170,23 +173,48 @@ pub enum StatusCodes {
 /// A profile and its source, for locating errors.
 pub struct LoadedProfile {
     pub path: PathBuf,
+    /// The profile's text after any `--set` overrides; spans index into it.
     pub text: String,
     pub profile: Profile,
+    /// Where each place in `text` came from.
+    edits: Edited,
 }
 
 impl LoadedProfile {
     pub fn read(path: &Path) -> Result<LoadedProfile, String> {
+        LoadedProfile::read_with(path, &[])
+    }
+
+    /// Reads the profile at `path` with `--set KEY=VALUE` `overrides`
+    /// applied in order (see [`super::overrides`]); the overridden values
+    /// are checked like the rest.
+    pub fn read_with(path: &Path, overrides: &[String]) -> Result<LoadedProfile, String> {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the profile: {e}", path.display()))?;
+        let edits = Edited::apply(&text, overrides).map_err(|e| match e {
+            EditError::Set(message) => message,
+            EditError::Syntax { span, message } => {
+                let loc = span.map_or(String::new(), |s| {
+                    let (l, c) = line_col(&text, s.start);
+                    format!(":{l}:{c}")
+                });
+                format!("{}{loc}: {message}", path.display())
+            }
+        })?;
+        let text = edits.text.clone();
         let profile = toml::from_str::<Profile>(&text).map_err(|e| {
-            let at = e.span().map(|s| line_col(&text, s.start));
-            let loc = at.map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
+            let loc = match e.span().map(|s| (edits.origin(s.start), line_col(&text, s.start).1)) {
+                Some((Origin::Set(o), _)) => return format!("{}: {}: {}", o.flag(), o.key(), with_hint(e.message())),
+                Some((Origin::Line(l), c)) => format!(":{l}:{c}"),
+                None => String::new(),
+            };
             format!("{}{loc}: {}", path.display(), with_hint(e.message()))
         })?;
         let loaded = LoadedProfile {
             path: path.to_path_buf(),
             text,
             profile,
+            edits,
         };
         // Tables read by engines other than the caller's are checked now
         // too, so a mistake is found before anything runs.
@@ -199,9 +227,13 @@ impl LoadedProfile {
         Ok(loaded)
     }
 
-    /// `file:line: key` for a value at `span`.
+    /// `file:line: key` for a value at `span`, or `--set KEY=VALUE: key`
+    /// when the value came from an override.
     fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
-        format!("{}:{}: {key}", self.path.display(), line_col(&self.text, span.start).0)
+        match self.edits.origin(span.start) {
+            Origin::Line(line) => format!("{}:{line}: {key}", self.path.display()),
+            Origin::Set(o) => format!("{}: {key}", o.flag()),
+        }
     }
 
     /// The `[target]` table; None when the profile has none (load only).
@@ -301,11 +333,24 @@ impl LoadedProfile {
             ),
             None => None,
         };
+        let min_window = self.duration_key(
+            &l.min_window,
+            "leak.min_window",
+            Duration::from_secs_f64(crate::leak::MIN_WINDOW_S),
+        )?;
+        if min_window < Duration::from_secs(5) {
+            let span = l.min_window.as_ref().map(|w| w.span()).unwrap_or_default();
+            return Err(format!(
+                "{}: must be at least 5s (the default is 90s; shorter windows may call a slow warm-up a leak)",
+                self.at(span, "leak.min_window")
+            ));
+        }
         Ok(LeakPlan {
             warmup,
             settle: self.duration_key(&l.settle, "leak.settle", DEFAULT_SETTLE)?,
             max_growth,
             limit,
+            min_window_s: min_window.as_secs_f64(),
         })
     }
 
@@ -498,6 +543,13 @@ impl LoadedProfile {
             requests,
             model,
             duration,
+            warmup: match &l.warmup {
+                Some(w) => At::new(
+                    parse_duration(w.get_ref()).map_err(|e| format!("{}: {e}", self.at(w.span(), "load.warmup")))?,
+                    self.at(w.span(), "load.warmup"),
+                ),
+                None => At::new(Duration::ZERO, "load.warmup"),
+            },
             max_requests: l
                 .total_requests
                 .as_ref()
@@ -968,6 +1020,154 @@ mod tests {
         assert!(e.contains("flame.pprof_url"), "{e}");
         let e = flame("[flame]\ncall_graph = \"lbr\"\n").unwrap_err();
         assert!(e.contains("flame.call_graph") && e.contains("dwarf"), "{e}");
+    }
+
+    fn read_set(text: &str, sets: &[&str]) -> Result<LoadedProfile, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        LoadedProfile::read_with(&p, &sets)
+    }
+
+    const SET_BASE: &str = "name = \"x\"\n[target]\ncommand = [\n  \"uvicorn\",\n  \"app:app\",\n]\n\
+                            [load]\nbase_url = \"http://127.0.0.1:9/\"\nusers = 4\n\
+                            [[load.request]]\nname = \"ask\"\n[[load.request]]\npath = \"/h\"\n\
+                            [slo]\n\"ask.p95\" = \"< 1s\"\n";
+
+    #[test]
+    fn set_overrides_keys_of_every_kind() {
+        let p = read_set(
+            SET_BASE,
+            &[
+                "load.users=10",
+                "target.command=[\"python3\", \"app.py\"]",
+                "slo.\"ask.p95\"=< 2s",
+                "slo.\"all.p95\"=< 300ms",
+                "leak.settle=5s",
+                "flame.duration=30s",
+                "sample.interval=50ms",
+                "name=y",
+                "load.request.0.weight=2",
+                "load.request.1.json={ a = 1 }",
+                "load.duration=30s",
+                "load.headers.x-api=k",
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.profile.name.as_deref(), Some("y"));
+        let s = p.load_spec((0, 1)).unwrap();
+        assert!(matches!(s.model, ModelSpec::Closed { ref users, .. } if users.value == 10));
+        assert_eq!(s.duration, Some(Duration::from_secs(30)));
+        assert_eq!(s.requests[0].weight.value, 2);
+        let body = s.requests[1].body.as_ref().unwrap();
+        assert!(matches!(&body.value, BodySource::Json(v) if v == &serde_json::json!({ "a": 1 })));
+        assert_eq!(body.at, "--set 'load.request.1.json={ a = 1 }': load.request[1].json");
+        assert_eq!(s.requests[0].headers[0].value, ("x-api".to_string(), "k".to_string()));
+        let t = p.target_plan().unwrap().unwrap();
+        assert_eq!(t.spec, TargetSpec::Command(vec!["python3".into(), "app.py".into()]));
+        let slos: Vec<(String, String)> = p.slos().unwrap().into_iter().map(|s| (s.name, s.text)).collect();
+        assert_eq!(
+            slos,
+            [
+                ("all.p95".to_string(), "< 300ms".to_string()),
+                ("ask.p95".to_string(), "< 2s".to_string())
+            ]
+        );
+        assert_eq!(p.leak_plan().unwrap().settle, Duration::from_secs(5));
+        assert_eq!(p.flame_plan().unwrap().unwrap().duration, Duration::from_secs(30));
+        assert_eq!(p.sample_plan().unwrap().interval, Duration::from_millis(50));
+        // Values the overrides did not touch still name their lines.
+        assert_eq!(
+            s.base_url.at,
+            "p.toml:8: load.base_url".replace("p.toml", &p.path.display().to_string())
+        );
+    }
+
+    #[test]
+    fn set_errors_name_the_flag() {
+        let e = read_set(SET_BASE, &["load.usres=5"]).err().unwrap();
+        assert!(
+            e.starts_with("--set load.usres=5: load.usres: unknown field `usres`")
+                && e.contains("did you mean `users`?"),
+            "{e}"
+        );
+        let e = read_set(SET_BASE, &["load.users=many"]).err().unwrap();
+        assert!(
+            e.starts_with("--set load.users=many: load.users: invalid type: string"),
+            "{e}"
+        );
+        let e = read_set(SET_BASE, &["flame.duration=0s"]).err().unwrap();
+        assert!(
+            e.starts_with("--set flame.duration=0s: flame.duration: must be greater than zero"),
+            "{e}"
+        );
+        let e = read_set(SET_BASE, &["slo.\"ask.p95\"=< 2GB"]).err().unwrap();
+        assert!(e.starts_with("--set 'slo.\"ask.p95\"=< 2GB': slo.\"ask.p95\": "), "{e}");
+        let e = read_set(SET_BASE, &["sample.gpu=maybe"]).err().unwrap();
+        assert!(e.starts_with("--set sample.gpu=maybe: sample.gpu: "), "{e}");
+        // The table the override made is the override's too.
+        let e = read_set("name = \"x\"\n", &["target.children=false"]).err().unwrap();
+        assert!(
+            e.starts_with("--set target.children=false: target: say what to sample"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_after_an_override_keep_the_file_line() {
+        let text = format!("{SET_BASE}[leak]\nmax_growth = \"1MB\"\n");
+        // A new line above the bad one, and a multi-line value made one line.
+        for sets in [
+            &["load.duration=30s"][..],
+            &["target.command=[\"python3\"]", "name=y", "load.request.0.weight=2"],
+        ] {
+            let e = read_set(&text, sets).err().unwrap();
+            assert!(e.contains("p.toml:17: leak.max_growth"), "{sets:?}: {e}");
+        }
+        let e = read_set(
+            &format!("{SET_BASE}[leak]\nsetle = \"5s\"\n"),
+            &["load.users=3", "leak.warmup=5s"],
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.contains("p.toml:17:1: ") && e.contains("did you mean `settle`?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_overrides_are_refused() {
+        for (set, expected) in [
+            (
+                "load.users",
+                "--set 'load.users': expected KEY=VALUE, e.g. --set load.users=10",
+            ),
+            ("=10", "--set =10: the key is empty"),
+            (
+                "load.users.x=1",
+                "--set load.users.x=1: load.users is an integer, not a table",
+            ),
+            (
+                "load.base_url.0.x=1",
+                "--set load.base_url.0.x=1: load.base_url is a string, not an array of tables",
+            ),
+            (
+                "load.request.5.weight=2",
+                "--set load.request.5.weight=2: index 5 is out of range: there are 2 [[load.request]] tables",
+            ),
+            ("load.request.weight=2", "pick one by its index"),
+            ("slo=3", "--set slo=3: slo is a table; set one of its keys"),
+        ] {
+            let e = read_set(SET_BASE, &[set])
+                .err()
+                .unwrap_or_else(|| panic!("{set} should be refused"));
+            assert!(e.contains(expected), "{set}: expected '{expected}' in {e}");
+        }
+        // The file's own syntax errors still name its line.
+        let e = read_set("name = \"x\"\n[load\n", &["name=y"]).err().unwrap();
+        assert!(e.contains("p.toml:2:"), "{e}");
     }
 
     #[test]

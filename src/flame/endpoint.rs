@@ -61,6 +61,27 @@ pub fn parse_query(query: Option<&str>) -> Result<(u64, i32), String> {
     Ok((seconds, hz))
 }
 
+/// True for a frame of the profiler itself: the unwinder and the signal
+/// handler that sit on top of every sampled stack.
+fn is_profiler_frame(name: &str) -> bool {
+    name.starts_with("backtrace::")
+        || name.starts_with("pprof::")
+        || name.starts_with("<pprof::")
+        || name.contains("perf_signal_handler")
+        || name == "__restore_rt"
+}
+
+/// Removes the profiler's own frames from the leaf end of a stack, so self
+/// time lands on the function the signal interrupted.
+fn drop_profiler_frames(frames: &mut pprof::Frames) {
+    let ours = frames
+        .frames
+        .iter()
+        .take_while(|f| !f.is_empty() && f.iter().all(|s| is_profiler_frame(&s.name())))
+        .count();
+    frames.frames.drain(..ours);
+}
+
 /// Profiles the process for the query's `seconds` at `hz` samples per
 /// second and answers with the gzip'd profile.
 pub async fn profile(query: Option<&str>) -> Response<Full<Bytes>> {
@@ -103,6 +124,7 @@ pub async fn profile(query: Option<&str>) -> Response<Full<Bytes>> {
 fn encode(guard: &pprof::ProfilerGuard<'_>) -> Result<Vec<u8>, String> {
     let report = guard
         .report()
+        .frames_post_processor(drop_profiler_frames)
         .build()
         .map_err(|e| format!("cannot build the report: {e}"))?;
     let profile = report.pprof().map_err(|e| format!("cannot encode the profile: {e}"))?;
@@ -123,6 +145,22 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_profilers_own_frames_are_recognised() {
+        for ours in [
+            "backtrace::backtrace::libunwind::trace",
+            "backtrace::backtrace::trace_unsynchronized",
+            "<pprof::backtrace::backtrace_rs::Trace as pprof::backtrace::Trace>::trace",
+            "pprof::profiler::perf_signal_handler",
+            "__restore_rt",
+        ] {
+            assert!(is_profiler_frame(ours), "{ours}");
+        }
+        for theirs in ["loadprof::demo::demo_cpu_work", "core::iter::range::spec_next", "main"] {
+            assert!(!is_profiler_frame(theirs), "{theirs}");
+        }
+    }
 
     #[test]
     fn query_defaults_and_limits() {

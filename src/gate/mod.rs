@@ -325,19 +325,19 @@ impl Slo {
             name: self.name.clone(),
             expr: self.text.clone(),
             observed,
-            unit: self.metric.unit().name(),
+            unit: self.metric.unit().name().to_string(),
             pass,
         }
     }
 }
 
 /// One SLO's verdict (`slo[]` in result.json).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SloResult {
     pub name: String,
     pub expr: String,
     pub observed: Option<f64>,
-    pub unit: &'static str,
+    pub unit: String,
     pub pass: bool,
 }
 
@@ -350,7 +350,7 @@ pub enum Better {
 }
 
 /// One metric compared with the baseline (`baseline.comparisons[]`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Comparison {
     pub metric: String,
     pub baseline: f64,

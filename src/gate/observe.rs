@@ -27,17 +27,24 @@ fn endpoints(doc: &Value) -> &[Value] {
 }
 
 /// A count over the requests of an endpoint, or of all of them.
-fn share(doc: &Value, ep: &Option<String>, key: &str) -> Option<f64> {
+fn share(doc: &Value, ep: &Option<String>, count: impl Fn(&Value) -> Option<f64>) -> Option<f64> {
     let (num, den) = match ep {
         Some(name) => {
             let e = endpoint(doc, name)?;
-            (e[key].as_f64()?, e["requests"].as_f64()?)
+            (count(e)?, e["requests"].as_f64()?)
         }
         None => endpoints(doc).iter().try_fold((0.0, 0.0), |(n, d), e| {
-            Some((n + e[key].as_f64()?, d + e["requests"].as_f64()?))
+            Some((n + count(e)?, d + e["requests"].as_f64()?))
         })?,
     };
     (den > 0.0).then(|| num / den)
+}
+
+/// Requests that failed as requests (connect, timeout, status, io): a body
+/// check that missed is a check failure, not a failed request, as k6
+/// keeps `checks` apart from `http_req_failed`.
+fn failed(e: &Value) -> Option<f64> {
+    Some((e["errors"].as_f64()? - e["check_failures"].as_f64().unwrap_or(0.0)).max(0.0))
 }
 
 /// The value of `metric` in `doc`, in the metric's unit (see
@@ -64,9 +71,9 @@ pub fn observe(metric: &Metric, doc: &Value) -> Option<f64> {
             let secs = load["duration_s"].as_f64().filter(|s| *s > 0.0)?;
             Some(endpoint(doc, ep)?["requests"].as_f64()? / secs)
         }
-        Metric::ErrorRate { endpoint } => share(doc, endpoint, "errors"),
-        Metric::SuccessRate { endpoint } => share(doc, endpoint, "errors").map(|e| 1.0 - e),
-        Metric::CheckFailRate { endpoint } => share(doc, endpoint, "check_failures"),
+        Metric::ErrorRate { endpoint } => share(doc, endpoint, failed),
+        Metric::SuccessRate { endpoint } => share(doc, endpoint, failed).map(|e| 1.0 - e),
+        Metric::CheckFailRate { endpoint } => share(doc, endpoint, |e| e["check_failures"].as_f64()),
         Metric::RssMax => doc["resources"]["rss_bytes"]["max"].as_f64(),
         Metric::RssSlope => doc["leak"]["slope_bytes_per_s"].as_f64(),
         Metric::ThreadsMax => doc["resources"]["threads"]["max"].as_f64(),
@@ -121,7 +128,7 @@ mod tests {
                 "totals": {"requests": 1000, "errors": 10, "rps": rps, "success_rate": 0.99},
                 "latency": {"p50_ms": 20.0, "p95_ms": 150.0},
                 "endpoints": [
-                    {"name": "ask", "requests": 600, "errors": 6, "check_failures": 30,
+                    {"name": "ask", "requests": 600, "errors": 36, "check_failures": 30,
                      "latency": {"p95_ms": p95_ask}, "first_chunk": {"p95_ms": 80.0}},
                     {"name": "health", "requests": 400, "errors": 4, "check_failures": 0,
                      "latency": {"p95_ms": 2.0}, "first_chunk": null}

@@ -50,6 +50,10 @@ pub struct LeakParams {
     pub limit: Option<f64>,
     /// What the series is, for the reason sentence (`RSS`).
     pub label: String,
+    /// The shortest span after the warm-up a verdict is given on. Shorter
+    /// windows (a demo, a quick check) shrink the envelope's blocks with
+    /// it, and can mistake a slow warm-up for a leak.
+    pub min_window_s: f64,
 }
 
 impl Default for LeakParams {
@@ -61,6 +65,7 @@ impl Default for LeakParams {
             rel_floor: 0.004 / 60.0,
             limit: None,
             label: "RSS".into(),
+            min_window_s: MIN_WINDOW_S,
         }
     }
 }
@@ -70,8 +75,15 @@ impl Default for LeakParams {
 pub const MIN_WINDOW_S: f64 = 90.0;
 /// The fewest envelope points a trend is fitted to.
 pub const MIN_ENVELOPE: usize = 6;
-/// Envelope block length when there is no GC cycle to follow.
+/// Envelope block length when there is no GC cycle to follow (shorter
+/// when the window may be shorter than `MIN_WINDOW_S`).
 pub const BLOCK_S: f64 = 10.0;
+
+/// The envelope block for a minimum window: `BLOCK_S` for the usual one,
+/// proportionally shorter for a shorter window.
+pub fn block_for(min_window_s: f64) -> f64 {
+    (BLOCK_S * min_window_s / MIN_WINDOW_S).clamp(0.5, BLOCK_S)
+}
 /// The second half must grow at least this fraction as fast as the first.
 pub const GAMMA: f64 = 0.6;
 /// A slope this fraction of the threshold still counts, so that estimates
@@ -89,7 +101,7 @@ pub enum Verdict {
 }
 
 /// Which of the four conditions held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Checks {
     /// The interval's lower bound is above zero.
     pub significant: bool,
@@ -163,16 +175,17 @@ pub fn analyze(t: &[f64], v: &[f64], p: &LeakParams) -> LeakReport {
         reason: String::new(),
     };
     let span = report.window.1 - report.window.0;
-    if span < MIN_WINDOW_S {
+    let block = block_for(p.min_window_s);
+    if span < p.min_window_s {
         report.reason = format!(
             "only {} of data after a {} warm-up; at least {} are needed to tell a leak from a warm-up, so run longer",
             secs(span.max(0.0)),
             secs(warmup_s),
-            secs(MIN_WINDOW_S)
+            secs(p.min_window_s)
         );
         return report;
     }
-    let envelope = thin(lower_envelope(wt, wv));
+    let envelope = thin(lower_envelope(wt, wv, block));
     report.envelope = envelope.clone();
     if envelope.len() < MIN_ENVELOPE {
         report.reason = format!(
@@ -214,7 +227,7 @@ pub fn analyze(t: &[f64], v: &[f64], p: &LeakParams) -> LeakReport {
     let mut settled = false;
     if report.verdict != Verdict::NoLeak && loaded_end < n {
         let after: Vec<f64> = (loaded_end..n)
-            .filter(|&i| t[i] >= t[loaded_end] + BLOCK_S)
+            .filter(|&i| t[i] >= t[loaded_end] + block)
             .map(|i| v[i])
             .collect();
         if !after.is_empty() {
@@ -264,9 +277,9 @@ fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 
 /// The lower envelope: when sharp drops repeat (a garbage collector), the
 /// minimum of each cycle between them; otherwise the 10th percentile of
-/// each 10 s block. Either way spikes, sawtooth tops and in-flight buffers
+/// each `block` seconds (10 s usually). Either way spikes, sawtooth tops and in-flight buffers
 /// are left out and what remains is what the process keeps.
-pub fn lower_envelope(t: &[f64], v: &[f64]) -> Vec<(f64, f64)> {
+pub fn lower_envelope(t: &[f64], v: &[f64], block: f64) -> Vec<(f64, f64)> {
     if t.len() < 2 {
         return t.iter().copied().zip(v.iter().copied()).collect();
     }
@@ -288,10 +301,10 @@ pub fn lower_envelope(t: &[f64], v: &[f64]) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < t.len() {
-        let end = t[i] + BLOCK_S;
+        let end = t[i] + block;
         let j = i + t[i..].iter().take_while(|&&x| x < end).count();
         // A last block shorter than half a block is too thin to stand alone.
-        if t[j - 1] - t[i] >= BLOCK_S / 2.0 || out.is_empty() {
+        if t[j - 1] - t[i] >= block / 2.0 || out.is_empty() {
             out.push(((t[i] + t[j - 1]) / 2.0, quantile(&v[i..j], 0.1)));
         }
         i = j;
@@ -496,7 +509,7 @@ mod tests {
     #[test]
     fn envelope_uses_blocks_without_gc_cycles() {
         let (t, v) = series(100, |x| x);
-        let e = lower_envelope(&t, &v);
+        let e = lower_envelope(&t, &v, BLOCK_S);
         assert_eq!(e.len(), 10);
         assert!((e[0].1 - 0.9).abs() < 1e-9);
     }

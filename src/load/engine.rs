@@ -56,8 +56,13 @@ pub struct LoadRecording {
     pub target_rate: Option<f64>,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
-    /// From the first request to the end of the last one.
+    /// From the end of the warm-up (the first request, without one) to the
+    /// end of the last request: the span the totals and rates cover.
     pub duration: Duration,
+    /// The warm-up left out of the totals.
+    pub warmup: Duration,
+    /// Requests that ended within the warm-up.
+    pub warmup_requests: u64,
     /// Per endpoint, in the order of the configuration.
     pub endpoints: Vec<(String, EndpointStats)>,
     /// Open-model arrivals not started because `max_in_flight` were busy.
@@ -113,6 +118,9 @@ struct Shared {
     connector: Connector,
     limits: Limits,
     t0: Instant,
+    /// Requests that end before this are the warm-up: in the timeline only.
+    counted_from: Instant,
+    warmup_requests: AtomicU64,
     deadline: Option<Instant>,
     shards: Vec<Mutex<Shard>>,
     /// Requests started, checked against `max_requests`.
@@ -159,12 +167,16 @@ impl Shared {
         let end = Instant::now();
         let second = end.saturating_duration_since(self.t0).as_secs();
         let mut s = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        let ep = &mut s.endpoints[rec.endpoint];
-        ep.record(rec);
-        if !gaps.is_empty() {
-            add(&mut ep.chunk_gap, gaps);
+        if end >= self.counted_from {
+            let ep = &mut s.endpoints[rec.endpoint];
+            ep.record(rec);
+            if !gaps.is_empty() {
+                add(&mut ep.chunk_gap, gaps);
+            }
+            ep.chunks += u64::from(rec.first_chunk.is_some()) + gaps.len();
+        } else {
+            self.warmup_requests.fetch_add(1, Ordering::Relaxed);
         }
-        ep.chunks += u64::from(rec.first_chunk.is_some()) + gaps.len();
         let idx = second.saturating_sub(s.first_second) as usize;
         while s.seconds.len() <= idx {
             s.seconds.push_back(Bucket {
@@ -424,6 +436,8 @@ pub async fn run(
             stream_timeout: cfg.stream_timeout,
         },
         t0,
+        counted_from: t0 + cfg.warmup,
+        warmup_requests: AtomicU64::new(0),
         deadline: cfg.duration.map(|d| t0 + d),
         shards: (0..n_shards)
             .map(|_| {
@@ -539,6 +553,7 @@ pub async fn run(
         }
     }
     let duration = end.saturating_duration_since(t0);
+    let counted = end.saturating_duration_since(shared.counted_from);
     Ok(LoadRecording {
         model: cfg.executor.model(),
         target_rate: match &cfg.executor {
@@ -547,7 +562,9 @@ pub async fn run(
         },
         started_at,
         ended_at: started_at + duration,
-        duration,
+        duration: counted,
+        warmup: cfg.warmup.min(duration),
+        warmup_requests: shared.warmup_requests.load(Ordering::Relaxed),
         endpoints,
         dropped: shared.dropped.load(Ordering::Relaxed),
         cancelled,

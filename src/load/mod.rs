@@ -169,6 +169,8 @@ pub struct LoadConfig {
     pub duration: Option<Duration>,
     /// Stop after this many requests in all.
     pub max_requests: Option<u64>,
+    /// Requests that end within this long of the start are not counted.
+    pub warmup: Duration,
     pub timeout: Duration,
     pub stream_timeout: Option<Duration>,
     pub http2: bool,

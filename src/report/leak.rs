@@ -7,12 +7,16 @@ use serde::Serialize;
 
 use crate::leak::{Checks, LeakReport, Verdict};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LeakSection {
     pub verdict: Verdict,
     pub metric: String,
     pub slope_bytes_per_s: f64,
     pub slope_ci: [f64; 2],
+    /// The fitted trend is `trend_intercept_bytes + slope_bytes_per_s * t`
+    /// (t in seconds on the samples' clock).
+    #[serde(default)]
+    pub trend_intercept_bytes: f64,
     pub trend_p: f64,
     pub growth_pct_per_min: f64,
     pub warmup_s: f64,
@@ -38,6 +42,7 @@ impl LeakSection {
             metric: metric.to_string(),
             slope_bytes_per_s: r(rep.slope, 3),
             slope_ci: [r(rep.slope_ci.0, 3), r(rep.slope_ci.1, 3)],
+            trend_intercept_bytes: r(rep.intercept, 1),
             trend_p: r(rep.trend_p, 6),
             growth_pct_per_min: r(rep.growth_pct_per_min, 4),
             warmup_s: r(rep.warmup_s, 3),

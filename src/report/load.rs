@@ -74,6 +74,12 @@ pub struct LoadSection {
     /// Open-model latency is measured from each request's intended start.
     pub latency_corrected: bool,
     pub duration_s: f64,
+    /// The warm-up at the start left out of the totals (`[load] warmup`).
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Requests that ended within the warm-up.
+    #[serde(default)]
+    pub warmup_requests: u64,
     /// Users (closed model) or connections (open model) started.
     pub workers: u64,
     /// Open model: the cap on requests in flight.
@@ -143,6 +149,8 @@ impl LoadSection {
             target_rate: rec.target_rate,
             latency_corrected: corrected,
             duration_s: round3(duration_s),
+            warmup_s: round3(rec.warmup.as_secs_f64()),
+            warmup_requests: rec.warmup_requests,
             workers: rec.workers,
             max_in_flight: rec.max_in_flight,
             cancelled: rec.cancelled,
@@ -200,6 +208,8 @@ impl LoadSection {
             target_rate: parts.iter().map(|p| p.target_rate).sum(),
             latency_corrected: corrected,
             duration_s,
+            warmup_s: parts.iter().map(|p| p.warmup_s).fold(0.0, f64::max),
+            warmup_requests: parts.iter().map(|p| p.warmup_requests).sum(),
             workers: parts.iter().map(|p| p.workers).sum(),
             max_in_flight: parts.iter().map(|p| p.max_in_flight).sum(),
             cancelled: parts.iter().map(|p| p.cancelled).sum(),
@@ -272,6 +282,8 @@ mod tests {
             started_at: std::time::SystemTime::UNIX_EPOCH,
             ended_at: std::time::SystemTime::UNIX_EPOCH,
             duration: Duration::from_secs(10),
+            warmup: Duration::ZERO,
+            warmup_requests: 0,
             endpoints: vec![("ask".into(), e)],
             dropped: 0,
             cancelled: 0,

@@ -1,9 +1,11 @@
 //! Everything that talks to the user or writes results: the result.json
-//! schema, the CSV writers, the human summary and the live progress line.
+//! schema, the CSV writers, the human summary, the HTML pages and the live
+//! progress line.
 //! Writers take a `Write`, so each format is testable without a terminal.
 
 pub mod csv;
 pub mod flame;
+pub mod html;
 pub mod leak;
 pub mod load;
 pub mod load_text;

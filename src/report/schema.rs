@@ -19,7 +19,35 @@ pub struct ResultDoc {
     pub load: Option<super::load::LoadSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak: Option<super::leak::LeakSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flame: Option<super::flame::FlameSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Vec<crate::gate::SloResult>>,
+    /// `Some(None)` is written as `null`: a run that had no baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Option<Baseline>>,
     pub passed: bool,
+}
+
+/// `baseline` in result.json.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Baseline {
+    pub path: String,
+    pub allowed_pct: f64,
+    pub comparisons: Vec<crate::gate::Comparison>,
+}
+
+/// Where each phase of a `run` sat on its clock (seconds from the start,
+/// the clock of samples.csv; timeline.csv counts from `load[0]`).
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+pub struct Windows {
+    /// When the target answered its ready URL.
+    pub ready_s: Option<f64>,
+    pub load: Option<[f64; 2]>,
+    pub flame: Option<[f64; 2]>,
+    pub end_s: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,6 +74,11 @@ pub struct Run {
     pub duration_s: f64,
     pub outcome: Outcome,
     pub host: Host,
+    /// Why a run `failed` or ended early, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Windows>,
 }
 
 /// Min, mean, max and last of a byte series.
@@ -184,9 +217,15 @@ impl ResultDoc {
                 duration_s: (duration.as_secs_f64() * 1000.0).round() / 1000.0,
                 outcome: rec.outcome,
                 host: Host::detect(),
+                reason: None,
+                windows: None,
             },
             load: None,
             resources: Some(Resources::from_recording(rec, owned)),
+            leak: None,
+            flame: None,
+            slo: None,
+            baseline: None,
             passed: true,
         }
     }
@@ -207,9 +246,15 @@ impl ResultDoc {
                     Outcome::Completed
                 },
                 host: Host::detect(),
+                reason: None,
+                windows: None,
             },
             load: Some(super::load::LoadSection::from_recording(rec)),
             resources: None,
+            leak: None,
+            flame: None,
+            slo: None,
+            baseline: None,
             passed: true,
         }
     }

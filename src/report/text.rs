@@ -21,8 +21,12 @@ fn signal_name(sig: i32) -> String {
 
 /// "interrupted by SIGINT (Ctrl-C)", for a stop request.
 pub fn stop_phrase(reason: crate::cancel::StopReason) -> String {
-    let crate::cancel::StopReason::Signal(sig) = reason;
-    format!("interrupted by {}", signal_name(sig))
+    use crate::cancel::StopReason;
+    match reason {
+        StopReason::Signal(sig) => format!("interrupted by {}", signal_name(sig)),
+        StopReason::TargetExited => "stopped because the target exited".into(),
+        StopReason::Finished => "stopped".into(),
+    }
 }
 
 /// One line saying how the run ended.
@@ -34,6 +38,7 @@ pub fn outcome_line(rec: &Recording) -> String {
             rec.stop_signal.map_or("a stop request".into(), signal_name)
         ),
         Outcome::TargetExited => "the target exited".into(),
+        Outcome::Failed => "the run could not be carried out".into(),
     }
 }
 

@@ -38,6 +38,34 @@ pub fn show(observed: Option<f64>, unit: &str) -> String {
     }
 }
 
+/// One line per SLO and per baseline comparison: `pass`/`FAIL`, what was
+/// asked and what was observed.
+pub fn write_gate(out: &mut dyn Write, slo: &[SloResult], baseline: &[Comparison]) -> io::Result<()> {
+    for r in slo {
+        writeln!(
+            out,
+            "{} {} {}: observed {}",
+            if r.pass { "pass" } else { "FAIL" },
+            r.name,
+            r.expr,
+            show(r.observed, &r.unit)
+        )?;
+    }
+    for c in baseline {
+        writeln!(
+            out,
+            "{} {}: {} -> {} ({:+.1}%, allowed {}%)",
+            if c.pass { "pass" } else { "FAIL" },
+            c.metric,
+            c.baseline,
+            c.current,
+            c.change_pct,
+            c.allowed_pct
+        )?;
+    }
+    Ok(())
+}
+
 /// Escapes text for XML attributes and content.
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -69,7 +97,7 @@ pub fn write_junit(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
         cases.push(Case {
             class: "slo",
             name: format!("{} {}", s.name, s.expr),
-            failure: (!s.pass).then(|| format!("observed {}, expected {}", show(s.observed, s.unit), s.expr)),
+            failure: (!s.pass).then(|| format!("observed {}, expected {}", show(s.observed, &s.unit), s.expr)),
             detail: None,
         });
     }
@@ -183,7 +211,7 @@ pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
                 "| `{}` | `{}` | {} | {} |",
                 cell(&s.name),
                 cell(&s.expr),
-                show(s.observed, s.unit),
+                show(s.observed, &s.unit),
                 if s.pass { "✅" } else { "❌" }
             )?;
         }

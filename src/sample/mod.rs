@@ -44,6 +44,8 @@ pub struct SamplerConfig {
     pub per_process: bool,
     pub pss: bool,
     pub gpu: GpuMode,
+    /// How long a target loadprof started gets after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
 }
 
 /// Receives each sample as it is taken.
@@ -61,6 +63,9 @@ pub enum Outcome {
     Interrupted,
     /// The target process exited.
     TargetExited,
+    /// The run could not be carried out (the target never became ready, the
+    /// service was unreachable).
+    Failed,
 }
 
 /// GPU sampling state, decided once at start.
@@ -145,6 +150,20 @@ pub fn probe_gpu(mode: GpuMode) -> Result<(Option<Gpu>, GpuState), GpuUnavailabl
 /// `stop` is tripped. Each sample goes to `sink` as it is taken; a sink
 /// error ends the run with that error.
 pub fn record(
+    target: Target,
+    cfg: &SamplerConfig,
+    gpu: Option<Gpu>,
+    gpu_state: GpuState,
+    stop: &StopToken,
+    sink: &mut dyn SampleSink,
+) -> anyhow::Result<Recording> {
+    record_from(Instant::now(), target, cfg, gpu, gpu_state, stop, sink)
+}
+
+/// [`record`] on a clock that started at `start`: each sample's `elapsed`
+/// counts from it, so other engines of a run can share the timeline.
+pub fn record_from(
+    start: Instant,
     mut target: Target,
     cfg: &SamplerConfig,
     gpu: Option<Gpu>,
@@ -152,17 +171,16 @@ pub fn record(
     stop: &StopToken,
     sink: &mut dyn SampleSink,
 ) -> anyhow::Result<Recording> {
-    let started_at = SystemTime::now();
+    let started_at = SystemTime::now() - start.elapsed();
     let mut tree = match tree::Tree::new(target.pid, cfg.children, target.is_owned()) {
         Ok(t) => t,
         Err(_) => {
             // The target exited before the first sample (a command that
             // finished at once, or a pid that just went away).
-            let exit = target.stop(&[], STOP_GRACE);
+            let exit = target.stop(&[], cfg.stop_grace);
             return Ok(empty_recording(&target, cfg, started_at, exit, gpu_state));
         }
     };
-    let start = Instant::now();
     let mut pacer = Pacer::new(start, cfg.interval);
     let mut summary = ResourceSummary::default();
     let mut rows = Vec::new();
@@ -222,8 +240,8 @@ pub fn record(
     };
 
     let target_exit = match outcome {
-        Outcome::TargetExited => target.try_exit().or_else(|| target.stop(&[], STOP_GRACE)),
-        _ => target.stop(&tree.live_pids(), STOP_GRACE),
+        Outcome::TargetExited => target.try_exit().or_else(|| target.stop(&[], cfg.stop_grace)),
+        _ => target.stop(&tree.live_pids(), cfg.stop_grace),
     };
     let stop_signal = match stop.reason() {
         Some(StopReason::Signal(s)) if outcome == Outcome::Interrupted => Some(s),

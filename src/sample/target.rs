@@ -112,6 +112,25 @@ impl Target {
     /// with `own_group`, in a process group of its own that
     /// [`Target::stop`] stops whole (workers and helpers included).
     pub fn spawn_with(argv: &[String], stdout: std::process::Stdio, own_group: bool) -> Result<Target, TargetError> {
+        Target::start(argv, stdout, None, own_group)
+    }
+
+    /// Starts `argv` in a process group of its own with both of its output
+    /// streams sent where asked (a log file beside a run's results).
+    pub fn spawn_logged(
+        argv: &[String],
+        stdout: std::process::Stdio,
+        stderr: std::process::Stdio,
+    ) -> Result<Target, TargetError> {
+        Target::start(argv, stdout, Some(stderr), true)
+    }
+
+    fn start(
+        argv: &[String],
+        stdout: std::process::Stdio,
+        stderr: Option<std::process::Stdio>,
+        own_group: bool,
+    ) -> Result<Target, TargetError> {
         use std::os::unix::process::CommandExt;
         let (program, args) = argv.split_first().expect("a command target has a program");
         // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag.
@@ -119,6 +138,9 @@ impl Target {
         let mut cmd = Command::new(program);
         if own_group {
             cmd.process_group(0);
+        }
+        if let Some(e) = stderr {
+            cmd.stderr(e);
         }
         let child = cmd
             .args(args)

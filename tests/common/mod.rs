@@ -7,7 +7,7 @@ pub mod h2c;
 pub mod server;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -221,4 +221,64 @@ pub fn demo_target(extra: &[&str]) -> (Guard, String) {
         .expect("the demo target says where it listens")
         .to_string();
     (Guard(child), url)
+}
+
+pub const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/result.schema.json");
+
+/// Validates `doc` against the schema, or against one of its `$defs`.
+/// Returns the validator's complaints (empty when valid).
+pub fn validate(doc: &str, def: Option<&str>) -> String {
+    let script = r##"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+if sys.argv[2]:
+    schema = {"$defs": schema["$defs"], "$ref": "#/$defs/" + sys.argv[2]}
+doc = json.load(sys.stdin)
+for e in jsonschema.Draft202012Validator(schema).iter_errors(doc):
+    print(list(e.absolute_path), e.message)
+"##;
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .args(["-c", script, SCHEMA, def.unwrap_or("")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(doc.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the validator failed (pip install jsonschema; .ci/run installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The Go test server, built once from tests/data/flame/goserver.go with
+/// the standard library only (no module downloads).
+pub fn go_server_binary() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let bin = tmp.join("goserver");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/flame/goserver.go");
+        let out = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .env("GOCACHE", tmp.join("gocache"))
+            .env("GOPATH", tmp.join("gopath"))
+            .env("GO111MODULE", "off")
+            .env("GOPROXY", "off")
+            .output()
+            .expect("go is needed (Debian golang-go; .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "go build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
 }

@@ -1,0 +1,490 @@
+//! `loadprof run` (and `loadprof demo`, which runs a built-in profile):
+//! read the profile, run the session, then judge it and write the output
+//! folder — result.json, samples.csv, timeline.csv, flame.folded,
+//! flame.svg, report.html, summary.md, junit.xml — whatever way it ended.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use super::printed;
+use crate::cancel::{self, StopReason, StopToken};
+use crate::config::profile::LoadedProfile;
+use crate::error::{Error, Exit};
+use crate::flame::FlameError;
+use crate::gate::observe::{against_baseline, observe};
+use crate::gate::{Comparison, Slo, SloResult};
+use crate::host::Host;
+use crate::leak::Verdict;
+use crate::report::csv::{SamplesWriter, TimelineWriter};
+use crate::report::flame::FlameSection;
+use crate::report::leak::LeakSection;
+use crate::report::progress::LoadProgress;
+use crate::report::schema::{self, Baseline, Resources, ResultDoc, Run, Tool, Windows};
+use crate::report::verdicts::{self, Verdicts};
+use crate::report::{write_atomic, write_atomic_with};
+use crate::sample::{Outcome, ProcRow, SampleSink, TreeSample};
+use crate::session::{self, Event, SessionPlan, SessionResult, TargetOutput};
+
+/// A profile read and checked, with what the command line added.
+pub struct RunSetup {
+    pub name: String,
+    pub plan: SessionPlan,
+    pub slos: Vec<Slo>,
+    /// A leak verdict fails the run (the profile has a [leak] table or a
+    /// `leak` SLO).
+    pub gate_leak: bool,
+    pub allowed_pct: f64,
+    pub baseline: Option<(PathBuf, serde_json::Value)>,
+    pub dir: PathBuf,
+    pub alerts: Option<PathBuf>,
+    pub json: bool,
+}
+
+fn bad(e: String) -> Error {
+    Error::bad_input(anyhow!(e))
+}
+
+/// Reads a result.json given on the command line.
+pub fn read_result(path: &Path, flag: &str) -> Result<serde_json::Value, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_input(anyhow!("{flag} {}: cannot read: {e}", path.display())))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::bad_input(anyhow!("{flag} {}: not JSON: {e}", path.display())))?;
+    if !doc["schema"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("loadprof.result/"))
+    {
+        return Err(Error::bad_input(anyhow!(
+            "{flag} {}: not a loadprof result.json (no \"schema\": \"loadprof.result/v1\")",
+            path.display()
+        )));
+    }
+    Ok(doc)
+}
+
+/// Everything `run` needs from a profile, checked before anything starts.
+pub fn setup(
+    profile: &LoadedProfile,
+    dir: Option<PathBuf>,
+    baseline: Option<PathBuf>,
+    alerts: Option<PathBuf>,
+    json: bool,
+) -> Result<RunSetup, Error> {
+    let name = profile.profile.name.clone().unwrap_or_else(|| {
+        profile
+            .path
+            .file_stem()
+            .map_or("run".into(), |s| s.to_string_lossy().into_owned())
+    });
+    if profile.profile.load.is_none() {
+        return Err(bad(format!(
+            "{}: the profile has no [load] table; `run` drives load at the service: add [load] with base_url and at least one [[load.request]]",
+            profile.path.display()
+        )));
+    }
+    let load = crate::config::load::build(profile.load_spec((0, 1)).map_err(bad)?).map_err(bad)?;
+    let target = profile.target_plan().map_err(bad)?;
+    let flame = profile.flame_plan().map_err(bad)?;
+    if let Some(f) = &flame
+        && f.pprof_url.is_none()
+        && target.is_none()
+    {
+        return Err(bad(format!(
+            "{}: [flame] needs something to profile: a [target] (command, pid or name) or pprof_url",
+            profile.path.display()
+        )));
+    }
+    let slos = profile.slos().map_err(bad)?;
+    let gate_leak = profile.profile.leak.is_some() || slos.iter().any(|s| s.name == "leak");
+    let baseline = match baseline {
+        Some(p) => {
+            let doc = read_result(&p, "--baseline")?;
+            Some((p, doc))
+        }
+        None => None,
+    };
+    let dir = dir.unwrap_or_else(|| {
+        PathBuf::from("out").join(format!("{}-{}", name, chrono::Local::now().format("%Y%m%d-%H%M%S")))
+    });
+    Ok(RunSetup {
+        name,
+        plan: SessionPlan {
+            target,
+            sample: profile.sample_plan().map_err(bad)?,
+            load,
+            flame,
+            leak: profile.leak_plan().map_err(bad)?,
+        },
+        slos,
+        gate_leak,
+        allowed_pct: profile.max_regression_pct().map_err(bad)?,
+        baseline,
+        dir,
+        alerts,
+        json,
+    })
+}
+
+pub fn run(args: crate::cli::RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let profile = LoadedProfile::read_with(&args.profile, &args.set).map_err(bad)?;
+    let setup = setup(&profile, args.out, args.baseline, args.alerts, args.json)?;
+    execute(setup, out, err)
+}
+
+/// Writes samples to samples.csv as they are taken (a run without a
+/// target has no samples and no file).
+struct CsvSink(Option<SamplesWriter>);
+
+impl SampleSink for CsvSink {
+    fn sample(&mut self, s: &TreeSample, procs: &[ProcRow]) -> anyhow::Result<()> {
+        match &mut self.0 {
+            Some(w) => w.write(s, procs).context("writing samples.csv"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The files of the output folder.
+struct Files {
+    result: PathBuf,
+    samples: PathBuf,
+    timeline: PathBuf,
+    folded: PathBuf,
+    svg: PathBuf,
+    html: PathBuf,
+    markdown: PathBuf,
+    junit: PathBuf,
+    log: PathBuf,
+}
+
+impl Files {
+    fn in_dir(dir: &Path) -> Files {
+        Files {
+            result: dir.join("result.json"),
+            samples: dir.join("samples.csv"),
+            timeline: dir.join("timeline.csv"),
+            folded: dir.join("flame.folded"),
+            svg: dir.join("flame.svg"),
+            html: dir.join("report.html"),
+            markdown: dir.join("summary.md"),
+            junit: dir.join("junit.xml"),
+            log: dir.join("target.log"),
+        }
+    }
+}
+
+/// Runs a checked setup and writes its folder.
+pub fn execute(setup: RunSetup, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let RunSetup {
+        name,
+        plan,
+        slos,
+        gate_leak,
+        allowed_pct,
+        baseline,
+        dir,
+        alerts,
+        json,
+    } = setup;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::bad_input(anyhow!("--out {}: cannot create the output folder: {e}", dir.display())))?;
+    let files = Files::in_dir(&dir);
+    let cannot_write = |p: &Path, e: std::io::Error| Error::cannot_run(anyhow!("{}: cannot write: {e}", p.display()));
+    let samples = CsvSink(match &plan.target {
+        Some(_) => Some(
+            SamplesWriter::create(&files.samples, false, plan.sample.pss)
+                .map_err(|e| cannot_write(&files.samples, e))?,
+        ),
+        None => None,
+    });
+    let mut timeline = TimelineWriter::create(&files.timeline).map_err(|e| cannot_write(&files.timeline, e))?;
+    let target_output = match &plan.target {
+        Some(t) if matches!(t.spec, crate::sample::TargetSpec::Command(_)) => {
+            TargetOutput::File(std::fs::File::create(&files.log).map_err(|e| cannot_write(&files.log, e))?)
+        }
+        _ => TargetOutput::Inherit,
+    };
+    crate::sample::process::raise_open_file_limit();
+    let stop = StopToken::new();
+    cancel::stop_on_signals(stop.clone())
+        .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
+    let flame_required = plan.flame.as_ref().is_some_and(|f| f.profiler.is_some());
+    let flame_profiler = plan
+        .flame
+        .as_ref()
+        .map_or("auto", |f| f.profiler.map_or("auto", |p| p.name()));
+    let flame_of = plan.flame.as_ref().and_then(|f| f.pprof_url.clone());
+    let mut progress = LoadProgress::new(!json, plan.load.planned_duration());
+    let mut write_error = None;
+    let mut notes: Vec<String> = Vec::new();
+    let mut target_command = String::new();
+    let result = {
+        let mut on_row = |row: &crate::load::TimelineRow| {
+            if let Err(e) = timeline.write(row) {
+                write_error.get_or_insert(e);
+            }
+            progress.update(row);
+        };
+        let mut on_event = |e: Event| match e {
+            Event::Target { pid, command, owned } => {
+                notes.push(format!(
+                    "target: pid {pid} ({}){}",
+                    command.chars().take(100).collect::<String>(),
+                    if owned { ", started by loadprof" } else { "" }
+                ));
+                target_command = command;
+            }
+            Event::Ready(after) => notes.push(format!("target ready after {:.1}s", after.as_secs_f64())),
+            Event::LoadStarted | Event::Settling(_) => {}
+        };
+        session::run(plan, &stop, samples, target_output, &mut on_row, &mut on_event)
+    };
+    progress.finish();
+    let timeline_flushed = timeline.flush();
+    let result = result.map_err(|e| match e {
+        session::SessionError::BadTarget(m) => Error::bad_input(anyhow!("[target]: {m}")),
+        session::SessionError::CannotRun(m) => Error::cannot_run(anyhow!(m)),
+    })?;
+    let mut result = result;
+    notes.append(&mut result.notes);
+    if let Some(CsvSink(Some(mut w))) = result.samples.take() {
+        w.flush().map_err(|e| cannot_write(&files.samples, e))?;
+    }
+    if let Some(e) = write_error.or(timeline_flushed.err()) {
+        return Err(cannot_write(&files.timeline, e));
+    }
+    let flame_target = flame_of.unwrap_or(target_command.clone());
+    let flame = flame_section(&result, &files, &flame_target, flame_profiler, &mut notes)?;
+    let flame_failed = flame.as_ref().is_some_and(|f| f.error.is_some());
+
+    // The document without its verdicts, so they can be read out of it the
+    // way `loadprof gate` reads a stored one.
+    let mut doc = document(&name, &result, flame);
+    let value = serde_json::to_value(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    let judged: Vec<SloResult> = slos.iter().map(|s| s.judge(observe(&s.metric, &value))).collect();
+    let comparisons: Vec<Comparison> = baseline
+        .as_ref()
+        .map_or_else(Vec::new, |(_, b)| against_baseline(b, &value, allowed_pct));
+    let leaked = doc.leak.as_ref().is_some_and(|l| l.verdict == Verdict::Leak);
+    let passed = judged.iter().all(|r| r.pass) && comparisons.iter().all(|c| c.pass) && !(gate_leak && leaked);
+    doc.baseline = Some(baseline.as_ref().map(|(p, _)| Baseline {
+        path: p.display().to_string(),
+        allowed_pct,
+        comparisons: comparisons.clone(),
+    }));
+    doc.slo = Some(judged.clone());
+    doc.passed = passed && doc.run.outcome == Outcome::Completed;
+    let json_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    write_atomic(&files.result, &json_bytes).map_err(|e| cannot_write(&files.result, e))?;
+
+    let v = Verdicts {
+        name: &name,
+        passed: doc.passed,
+        duration_s: doc.run.duration_s,
+        slo: &judged,
+        baseline: &comparisons,
+        leak: doc.leak.as_ref(),
+    };
+    write_atomic_with(&files.markdown, |w| verdicts::write_markdown(w, &v))
+        .map_err(|e| cannot_write(&files.markdown, e))?;
+    write_atomic_with(&files.junit, |w| verdicts::write_junit(w, &v)).map_err(|e| cannot_write(&files.junit, e))?;
+    super::report::write_html(&files.result, &files.html)?;
+    if let Some(path) = &alerts {
+        let lines = verdicts::alert_lines(&name, &doc.run.ended_at, &judged);
+        verdicts::append_alerts(path, &lines)
+            .map_err(|e| Error::cannot_run(anyhow!("--alerts {}: cannot append: {e}", path.display())))?;
+    }
+
+    let summary = |to: &mut dyn Write| -> std::io::Result<()> {
+        for n in &notes {
+            writeln!(to, "{n}")?;
+        }
+        if let Some(l) = &doc.load {
+            let outcome = outcome_words(&result);
+            crate::report::load_text::write_summary(to, l, &name, &outcome, &[])?;
+        }
+        if let Some(r) = &doc.resources {
+            write_resources(to, r)?;
+        }
+        if let Some(l) = &doc.leak {
+            writeln!(to, "leak: {}", l.reason)?;
+        }
+        if let Some(f) = &doc.flame {
+            match &f.error {
+                Some(e) => writeln!(to, "flame graph: not taken: {e}")?,
+                None => crate::report::flame::write_summary(to, f)?,
+            }
+        }
+        verdicts::write_gate(to, &judged, &comparisons)?;
+        if gate_leak && leaked && !judged.iter().any(|s| s.name == "leak") {
+            writeln!(to, "FAIL leak: the [leak] table gates the run and the verdict is leak")?;
+        }
+        let verdict = match doc.run.outcome {
+            Outcome::Completed if doc.passed => "PASSED".to_string(),
+            Outcome::Completed => "FAILED".to_string(),
+            _ => format!("INCOMPLETE ({})", outcome_words(&result)),
+        };
+        writeln!(to, "verdict: {verdict}")?;
+        writeln!(to, "report: {}", files.html.display())?;
+        writeln!(to, "results in {}/", dir.display())
+    };
+    let r = if json {
+        summary(err)
+            .and_then(|()| out.write_all(&json_bytes))
+            .and_then(|()| writeln!(out))
+    } else {
+        summary(out)
+    };
+    printed(r)?;
+    if let Some(why) = &result.failure {
+        let _ = writeln!(err, "loadprof: error: {why}");
+    }
+    Ok(match doc.run.outcome {
+        Outcome::Interrupted => Exit::Interrupted,
+        Outcome::TargetExited => {
+            let _ = writeln!(
+                err,
+                "loadprof: error: the target exited during the run; what was measured is in {}",
+                dir.display()
+            );
+            Exit::RunFailed
+        }
+        Outcome::Failed => Exit::RunFailed,
+        Outcome::Completed if !passed => Exit::GateFailed,
+        Outcome::Completed if flame_required && flame_failed => {
+            let _ = writeln!(
+                err,
+                "loadprof: error: the flame graph the profile asks for could not be taken"
+            );
+            Exit::RunFailed
+        }
+        Outcome::Completed => Exit::Success,
+    })
+}
+
+fn outcome_words<S>(r: &SessionResult<S>) -> String {
+    match (r.outcome, r.stop) {
+        (Outcome::Interrupted, Some(s)) => format!("{}; results are partial", crate::report::text::stop_phrase(s)),
+        (Outcome::TargetExited, _) => "the target exited; results are partial".into(),
+        (Outcome::Failed, _) => format!(
+            "failed: {}",
+            r.failure.as_deref().unwrap_or("the run could not be carried out")
+        ),
+        _ => "completed".into(),
+    }
+}
+
+fn write_resources(to: &mut dyn Write, r: &Resources) -> std::io::Result<()> {
+    use crate::config::units::format_bytes;
+    let mut parts = Vec::new();
+    if let Some(rss) = &r.rss_bytes {
+        parts.push(format!(
+            "RSS {} .. {} (peak), last {}",
+            format_bytes(rss.min as f64),
+            format_bytes(rss.max as f64),
+            format_bytes(rss.last as f64)
+        ));
+    }
+    if let Some(c) = &r.cpu_percent {
+        parts.push(format!("CPU mean {:.1}% max {:.1}%", c.mean, c.max));
+    }
+    if let Some(t) = &r.threads {
+        parts.push(format!("threads max {}", t.max));
+    }
+    writeln!(
+        to,
+        "resources: {} samples of {} process(es): {}",
+        r.samples,
+        r.pids.len(),
+        parts.join(", ")
+    )
+}
+
+/// Writes the flame graph's files and returns its section; a profile that
+/// could not be taken is a section with the error.
+fn flame_section<S>(
+    r: &SessionResult<S>,
+    files: &Files,
+    target: &str,
+    profiler: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<FlameSection>, Error> {
+    let Some(taken) = &r.flame else {
+        return Ok(None);
+    };
+    match taken {
+        Ok(c) => {
+            let title = super::flame::default_title(c, &target.chars().take(80).collect::<String>());
+            let has_stacks = c.folded.total() > 0;
+            let mut section = super::flame::save(c, &files.folded, has_stacks.then_some(files.svg.as_path()), title)?;
+            section.folded = Some("flame.folded".into());
+            section.svg = has_stacks.then(|| "flame.svg".into());
+            if !has_stacks {
+                notes.push("flame graph: no samples were recorded, so no flame.svg was drawn".into());
+            }
+            Ok(Some(section))
+        }
+        Err(e) => Ok(Some(failed_flame(e, profiler))),
+    }
+}
+
+fn failed_flame(e: &FlameError, profiler: &str) -> FlameSection {
+    FlameSection {
+        profiler: profiler.into(),
+        kind: "cpu".into(),
+        samples: 0,
+        unit: "samples".into(),
+        total: 0,
+        stacks: 0,
+        duration_s: 0.0,
+        pid: None,
+        folded: None,
+        svg: None,
+        partial: None,
+        notes: vec![],
+        hottest: vec![],
+        error: Some(e.to_string()),
+    }
+}
+
+/// The result document of a session, before it is judged.
+fn document<S>(name: &str, r: &SessionResult<S>, flame: Option<FlameSection>) -> ResultDoc {
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    let w = r.windows;
+    let duration = r.ended_at.duration_since(r.started_at).unwrap_or_default();
+    let reason = match (r.outcome, r.stop) {
+        (Outcome::Failed, _) => r.failure.clone(),
+        (Outcome::Interrupted, Some(s)) | (Outcome::TargetExited, Some(s @ StopReason::TargetExited)) => {
+            Some(crate::report::text::stop_phrase(s))
+        }
+        _ => None,
+    };
+    ResultDoc {
+        schema: schema::SCHEMA,
+        tool: Tool::this(),
+        run: Run {
+            profile: Some(name.to_string()),
+            started_at: schema::timestamp(r.started_at),
+            ended_at: schema::timestamp(r.ended_at),
+            duration_s: round(duration.as_secs_f64()),
+            outcome: r.outcome,
+            host: Host::detect(),
+            reason,
+            windows: Some(Windows {
+                ready_s: w.ready_s.map(round),
+                load: w.load.map(|(a, b)| [round(a), round(b)]),
+                flame: w.flame.map(|(a, b)| [round(a), round(b)]),
+                end_s: round(w.end_s),
+            }),
+        },
+        load: r.load.as_ref().map(crate::report::load::LoadSection::from_recording),
+        resources: r.resources.as_ref().map(|rec| Resources::from_recording(rec, r.owned)),
+        leak: r.leak.as_ref().map(|l| LeakSection::from_report(l, "rss_bytes")),
+        flame,
+        slo: None,
+        baseline: None,
+        passed: false,
+    }
+}

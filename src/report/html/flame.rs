@@ -1,0 +1,130 @@
+//! The flame graph in the report: the capture's facts and warnings, the
+//! inferno graph itself, kept interactive in a sandboxed frame, and the
+//! hottest frames.
+
+use std::fmt::{self, Write as _};
+
+use super::page::Report;
+use super::{arr, chart, count, duration, esc, num, text};
+
+impl Report<'_> {
+    pub(super) fn flame(&self, h: &mut String) -> fmt::Result {
+        h.push_str(r#"<section id="flame"><h2>Flame graph</h2>"#);
+        let Some(f) = self.doc.get("flame").filter(|f| f.is_object()) else {
+            if let Some(svg) = self.flame_svg {
+                embed_flame(h, svg)?;
+            } else {
+                h.push_str(r#"<p class="empty">No flame graph was taken in this run.</p>"#);
+            }
+            h.push_str("</section>");
+            return Ok(());
+        };
+        let mut facts: Vec<String> = Vec::new();
+        if let Some(p) = text(f, "/profiler") {
+            let kind = text(f, "/kind").map_or(String::new(), |k| format!(" {} profile", esc(k)));
+            facts.push(format!("{}{kind}", esc(p)));
+        }
+        if let Some(n) = num(f, "/samples") {
+            facts.push(format!("{} samples", count(n)));
+        }
+        if let Some(s) = num(f, "/duration_s") {
+            facts.push(duration(s));
+        }
+        if let Some(s) = num(f, "/stacks") {
+            facts.push(format!("{} distinct stacks", count(s)));
+        }
+        if let Some(p) = num(f, "/pid") {
+            facts.push(format!("pid {p:.0}"));
+        }
+        if let Some((a, b)) = self.flame_window {
+            facts.push(format!(
+                "taken {} to {} on the run clock",
+                chart::clock(a, 1.0),
+                chart::clock(b, 1.0)
+            ));
+        }
+        if !facts.is_empty() {
+            write!(h, r#"<p class="muted">{}</p>"#, facts.join(" · "))?;
+        }
+        if let Some(e) = text(f, "/error") {
+            write!(
+                h,
+                r#"<div class="callout bad"><strong>No profile:</strong> {}</div>"#,
+                esc(e)
+            )?;
+        }
+        if let Some(p) = text(f, "/partial") {
+            write!(
+                h,
+                r#"<div class="callout warn"><strong>Partial profile:</strong> {}</div>"#,
+                esc(p)
+            )?;
+        }
+        let notes = arr(f, "/notes");
+        if !notes.is_empty() {
+            h.push_str(r#"<ul class="notes">"#);
+            for n in notes {
+                write!(h, "<li>{}</li>", esc(n.as_str().unwrap_or("")))?;
+            }
+            h.push_str("</ul>");
+        }
+        match self.flame_svg {
+            Some(svg) => embed_flame(h, svg)?,
+            None => match text(f, "/svg") {
+                Some(path) => write!(
+                    h,
+                    r#"<p class="empty">The flame graph was not embedded; it is in <code>{}</code>.</p>"#,
+                    esc(path)
+                )?,
+                None if text(f, "/error").is_none() => {
+                    h.push_str(r#"<p class="empty">No flame graph image was written.</p>"#)
+                }
+                None => {}
+            },
+        }
+        let hot = arr(f, "/hottest");
+        if !hot.is_empty() {
+            h.push_str(r#"<h3>Hottest frames <span class="muted">(self time)</span></h3><table class="hot"><tbody>"#);
+            for fr in hot {
+                let p = num(fr, "/self_pct").unwrap_or(0.0).clamp(0.0, 100.0);
+                write!(
+                    h,
+                    r#"<tr><td class="num pctcell">{p:.1}%</td><td class="barcell"><div class="bar"><div style="width:{p:.1}%"></div></div></td><td><code class="long">{}</code></td></tr>"#,
+                    esc(text(fr, "/frame").unwrap_or("?"))
+                )?;
+            }
+            h.push_str("</tbody></table>");
+        }
+        h.push_str("</section>");
+        Ok(())
+    }
+}
+
+/// The inferno flame graph, interactive, in a sandboxed frame: its own
+/// script runs there (zoom, search), apart from the page.
+fn embed_flame(h: &mut String, svg: &str) -> fmt::Result {
+    let Some(start) = svg.find("<svg") else {
+        return h.write_str(r#"<p class="empty">flame.svg holds no SVG image.</p>"#);
+    };
+    let body = &svg[start..];
+    let tag_end = body.find('>').unwrap_or(body.len());
+    let height = svg_height(&body[..tag_end]).unwrap_or(600.0).clamp(120.0, 20_000.0);
+    // The graph saves zoom and search in its URL, which a frame's document
+    // may not rewrite; without this the search would stop half-way.
+    let inner = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>html,body{{margin:0;background:#fff}}svg{{display:block;width:100%}}</style><script>try{{history.replaceState=function(){{}};}}catch(e){{}}</script></head><body>{body}</body></html>"
+    );
+    write!(
+        h,
+        r#"<p class="muted">Click a frame to zoom in, Ctrl-F or “Search” to highlight frames.</p><iframe class="flame" title="flame graph" sandbox="allow-scripts allow-modals" style="height:{:.0}px" srcdoc="{}"></iframe>"#,
+        height + 4.0,
+        esc(&inner)
+    )
+}
+
+/// The `height` attribute of an `<svg ...>` start tag.
+pub(super) fn svg_height(tag: &str) -> Option<f64> {
+    let i = tag.find(" height=\"")? + " height=\"".len();
+    let rest = &tag[i..];
+    rest[..rest.find('"')?].trim_end_matches("px").parse().ok()
+}

@@ -1,0 +1,370 @@
+//! `run`: one clock and one cancellation for a whole session. The target is
+//! started (or found), the sampler runs on its own thread from the first
+//! moment, the load starts once the target answers its ready URL, the flame
+//! graph is taken in its window of the load, sampling goes on for the settle
+//! phase, and the leak verdict is judged on the same clock. A stop request
+//! or the target's exit ends every phase at once, keeping what each one
+//! measured. Nothing here prints; files are written only through the sinks
+//! the caller passes in.
+
+use std::process::Stdio;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cancel::{StopReason, StopToken};
+use crate::config::flame::FlamePlan;
+use crate::config::plans::{LeakPlan, SamplePlan, TargetPlan};
+use crate::flame::{Capture, FlameError, Source};
+use crate::leak::{LeakParams, LeakReport, Warmup};
+use crate::load::{LoadConfig, LoadError, LoadRecording, TimelineRow};
+use crate::sample::{
+    self, GpuState, Outcome, ProcRow, Recording, SampleSink, SamplerConfig, Target, TargetError, TargetSpec, TreeSample,
+};
+
+/// Everything a session does, validated.
+pub struct SessionPlan {
+    pub target: Option<TargetPlan>,
+    pub sample: SamplePlan,
+    pub load: LoadConfig,
+    pub flame: Option<FlamePlan>,
+    pub leak: LeakPlan,
+}
+
+/// Where a started target's output goes.
+pub enum TargetOutput {
+    Inherit,
+    File(std::fs::File),
+}
+
+/// Moments of a session the caller may want to tell a person about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The target was started (or found): its pid and command.
+    Target {
+        pid: u32,
+        command: String,
+        owned: bool,
+    },
+    /// The ready URL answered 2xx after this long.
+    Ready(Duration),
+    LoadStarted,
+    /// The load ended; sampling goes on for this long.
+    Settling(Duration),
+}
+
+/// Where each phase sits on the session clock (seconds from its start,
+/// which is the clock of `samples.csv`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Windows {
+    pub ready_s: Option<f64>,
+    pub load: Option<(f64, f64)>,
+    pub flame: Option<(f64, f64)>,
+    pub end_s: f64,
+}
+
+/// Why a session could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The profile names something that does not exist (a pid, a pattern).
+    #[error("{0}")]
+    BadTarget(String),
+    #[error("{0}")]
+    CannotRun(String),
+}
+
+/// Everything a session measured, however it ended.
+pub struct SessionResult<S> {
+    pub outcome: Outcome,
+    /// What went wrong, for `Outcome::Failed`.
+    pub failure: Option<String>,
+    pub stop: Option<StopReason>,
+    pub started_at: SystemTime,
+    pub ended_at: SystemTime,
+    pub windows: Windows,
+    pub load: Option<LoadRecording>,
+    pub resources: Option<Recording>,
+    /// loadprof started the target.
+    pub owned: bool,
+    /// The RSS series the leak verdict was judged on.
+    pub rss: (Vec<f64>, Vec<f64>),
+    pub leak: Option<LeakReport>,
+    pub flame: Option<Result<Capture, FlameError>>,
+    /// The sample sink, handed back once sampling has ended.
+    pub samples: Option<S>,
+    /// Things a person should know about how the session was judged.
+    pub notes: Vec<String>,
+}
+
+/// Forwards samples to the caller's sink and keeps the RSS series.
+struct Keep<S> {
+    inner: S,
+    t: Vec<f64>,
+    rss: Vec<f64>,
+}
+
+impl<S: SampleSink> SampleSink for Keep<S> {
+    fn sample(&mut self, s: &TreeSample, procs: &[ProcRow]) -> anyhow::Result<()> {
+        self.t.push(s.elapsed.as_secs_f64());
+        self.rss.push(s.rss_bytes as f64);
+        self.inner.sample(s, procs)
+    }
+}
+
+type SamplerOutput<S> = (anyhow::Result<Recording>, Keep<S>);
+
+fn secs(t0: Instant, at: Instant) -> f64 {
+    at.saturating_duration_since(t0).as_secs_f64()
+}
+
+fn start_target(plan: &TargetPlan, output: TargetOutput) -> Result<Target, SessionError> {
+    let bad = |e: TargetError| {
+        if e.is_bad_input() {
+            SessionError::BadTarget(e.to_string())
+        } else {
+            SessionError::CannotRun(e.to_string())
+        }
+    };
+    match &plan.spec {
+        TargetSpec::Command(argv) => {
+            let (out, err) = match output {
+                TargetOutput::Inherit => (Stdio::inherit(), Stdio::inherit()),
+                TargetOutput::File(f) => {
+                    let copy = f
+                        .try_clone()
+                        .map_err(|e| SessionError::CannotRun(format!("cannot share the target's log: {e}")))?;
+                    (Stdio::from(f), Stdio::from(copy))
+                }
+            };
+            Target::spawn_logged(argv, out, err).map_err(bad)
+        }
+        spec => Target::find(spec)
+            .map_err(bad)?
+            .ok_or_else(|| SessionError::CannotRun("the target was not found".into())),
+    }
+}
+
+/// Runs the session. `samples` receives every sample (it runs on the
+/// sampler's thread); `on_row` each second of load; `on_event` the moments
+/// worth telling. Returns once every phase has ended and a target loadprof
+/// started has been stopped.
+pub fn run<S: SampleSink + Send + 'static>(
+    plan: SessionPlan,
+    stop: &StopToken,
+    samples: S,
+    target_output: TargetOutput,
+    on_row: &mut (dyn FnMut(&TimelineRow) + Send),
+    on_event: &mut dyn FnMut(Event),
+) -> Result<SessionResult<S>, SessionError> {
+    let SessionPlan {
+        target,
+        sample: sample_plan,
+        load,
+        flame,
+        leak,
+    } = plan;
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    let mut windows = Windows::default();
+    let mut failure = None;
+
+    // The sampler starts with the target, so its start-up is on record too.
+    let mut sampler: Option<JoinHandle<SamplerOutput<S>>> = None;
+    let sampler_stop = stop.linked();
+    let mut target_pid = None;
+    let mut owned = false;
+    if let Some(tp) = &target {
+        let (gpu, gpu_state) = sample::probe_gpu(sample_plan.gpu).map_err(|e| {
+            SessionError::CannotRun(format!("[sample] gpu = \"on\": GPU memory cannot be sampled: {e}"))
+        })?;
+        let t = start_target(tp, target_output)?;
+        on_event(Event::Target {
+            pid: t.pid,
+            command: t.command.clone(),
+            owned: t.is_owned(),
+        });
+        target_pid = Some(t.pid);
+        owned = t.is_owned();
+        let cfg = SamplerConfig {
+            interval: sample_plan.interval,
+            duration: None,
+            children: tp.children,
+            per_process: false,
+            pss: sample_plan.pss,
+            gpu: sample_plan.gpu,
+            stop_grace: tp.stop_grace,
+        };
+        let (session, own) = (stop.clone(), sampler_stop.clone());
+        let mut sink = Keep {
+            inner: samples,
+            t: Vec::new(),
+            rss: Vec::new(),
+        };
+        let gpu_state: GpuState = gpu_state;
+        let handle = std::thread::Builder::new()
+            .name("loadprof-sampler".into())
+            .spawn(move || {
+                let rec = sample::record_from(t0, t, &cfg, gpu, gpu_state, &own, &mut sink);
+                if rec.as_ref().is_ok_and(|r| r.outcome == Outcome::TargetExited) {
+                    session.stop(StopReason::TargetExited);
+                }
+                (rec, sink)
+            })
+            .map_err(|e| SessionError::CannotRun(format!("cannot start the sampler: {e}")))?;
+        sampler = Some(handle);
+
+        if let Some(url) = &tp.ready_url {
+            match crate::http::wait_ready(url, tp.ready_timeout, stop) {
+                Ok(Some(after)) => {
+                    windows.ready_s = Some(secs(t0, Instant::now()));
+                    on_event(Event::Ready(after));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(format!(
+                        "the target did not become ready: {e} (target.ready_url, ready_timeout = {})",
+                        crate::config::units::format_duration(tp.ready_timeout)
+                    ))
+                }
+            }
+        }
+    }
+
+    let mut flame_thread = None;
+    let flame_stop = stop.linked();
+    let mut load_rec = None;
+    if failure.is_none() && stop.reason().is_none() {
+        // The flame graph's clock starts with the load.
+        let load_t0 = Instant::now();
+        if let Some(fp) = &flame {
+            let source = match target_pid {
+                Some(pid) => Source::Pid(pid),
+                None => Source::Pid(0),
+            };
+            let spec = fp.spec(source);
+            let (fstop, start_after) = (flame_stop.clone(), fp.start_after);
+            flame_thread = Some(
+                std::thread::Builder::new()
+                    .name("loadprof-flame".into())
+                    .spawn(move || {
+                        if fstop.wait_until(load_t0 + start_after).is_some() {
+                            return None;
+                        }
+                        let from = Instant::now();
+                        let c = crate::flame::capture(&spec, &fstop);
+                        Some((c, from, Instant::now()))
+                    })
+                    .map_err(|e| SessionError::CannotRun(format!("cannot start the profiler thread: {e}")))?,
+            );
+        }
+        on_event(Event::LoadStarted);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SessionError::CannotRun(format!("cannot start the async runtime: {e}")))?;
+        let recorded = runtime.block_on(crate::load::run(load, stop, on_row));
+        drop(runtime);
+        let load_end = Instant::now();
+        match recorded {
+            Ok(r) => {
+                // The engine's clock starts at its first request.
+                let first = r
+                    .started_at
+                    .duration_since(started_at)
+                    .map_or(secs(t0, load_t0), |d| d.as_secs_f64());
+                windows.load = Some((first, secs(t0, load_end)));
+                load_rec = Some(r);
+            }
+            Err(e @ (LoadError::Unreachable { .. } | LoadError::Resolve { .. })) => failure = Some(e.to_string()),
+            Err(LoadError::Setup(e)) => failure = Some(e),
+        }
+        if failure.is_none() && stop.reason().is_none() && sampler.is_some() {
+            on_event(Event::Settling(leak.settle));
+            stop.wait_until(Instant::now() + leak.settle);
+        }
+    }
+    if failure.is_some() || load_rec.is_none() {
+        flame_stop.stop(StopReason::Finished);
+    }
+    let flame_result = match flame_thread.map(JoinHandle::join) {
+        Some(Ok(Some((c, from, to)))) => {
+            windows.flame = Some((secs(t0, from), secs(t0, to)));
+            Some(c)
+        }
+        Some(Ok(None)) | None => None,
+        Some(Err(_)) => Some(Err(FlameError::CannotProfile("the profiler thread panicked".into()))),
+    };
+    sampler_stop.stop(StopReason::Finished);
+    let mut kept = None;
+    let (resources, rss) = match sampler.map(JoinHandle::join) {
+        Some(Ok((rec, sink))) => {
+            let mut rec = rec.map_err(|e| SessionError::CannotRun(format!("sampling failed: {e:#}")))?;
+            if rec.outcome == Outcome::Interrupted && stop.reason().is_none() {
+                // Ended by the session, not by a stop request.
+                rec.outcome = Outcome::Completed;
+            }
+            kept = Some(sink.inner);
+            (Some(rec), (sink.t, sink.rss))
+        }
+        Some(Err(_)) => return Err(SessionError::CannotRun("the sampler thread panicked".into())),
+        None => (None, (Vec::new(), Vec::new())),
+    };
+    windows.end_s = secs(t0, Instant::now());
+
+    let mut notes = Vec::new();
+    let leak_report = match (&resources, windows.load) {
+        (Some(_), Some((_, load_end))) if !rss.0.is_empty() => {
+            let mut warmup = leak.warmup;
+            // An in-process profiler (pprof) holds its sample buffers in the
+            // target: a flame window that starts in the warm-up would show
+            // them as growth, so the warm-up lasts until it is over.
+            if let (Some(fp), Some((from, to))) = (&flame, windows.flame)
+                && fp.pprof_url.is_some()
+            {
+                let w = match warmup {
+                    Warmup::Seconds(s) => s,
+                    Warmup::Auto => (load_end - rss.0[0]) / 3.0,
+                };
+                if from < w && to + 1.0 > w {
+                    warmup = Warmup::Seconds(to + 1.0);
+                    notes.push(format!(
+                        "leak: the warm-up was extended to {:.1}s, past the flame window, to leave out the in-process profiler's buffers",
+                        to + 1.0
+                    ));
+                }
+            }
+            let params = LeakParams {
+                warmup,
+                settle_from: Some(load_end),
+                max_growth: leak.max_growth,
+                limit: leak.limit,
+                min_window_s: leak.min_window_s,
+                ..LeakParams::default()
+            };
+            Some(crate::leak::analyze(&rss.0, &rss.1, &params))
+        }
+        _ => None,
+    };
+    let stopped = stop.reason();
+    let outcome = match (stopped, &failure) {
+        (Some(StopReason::Signal(_)), _) => Outcome::Interrupted,
+        (Some(StopReason::TargetExited), _) => Outcome::TargetExited,
+        (_, Some(_)) => Outcome::Failed,
+        _ => Outcome::Completed,
+    };
+    Ok(SessionResult {
+        outcome,
+        failure,
+        stop: stopped,
+        started_at,
+        ended_at: SystemTime::now(),
+        windows,
+        load: load_rec,
+        resources,
+        owned,
+        rss,
+        leak: leak_report,
+        flame: flame_result,
+        samples: kept,
+        notes,
+    })
+}

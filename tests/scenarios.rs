@@ -1,0 +1,220 @@
+//! The scenario profiles under profiles/ run for real against the test
+//! suite's targets (the aiohttp RAG and API servers, the Go pprof server),
+//! shortened with --set and moved to free ports; everything else is the
+//! profile as shipped. scripts/run-scenarios.sh runs all of them at full
+//! length.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{go_server_binary, loadprof, python, validate};
+use serde_json::Value;
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Runs `profiles/NAME.toml` with its target started by `command` on
+/// `port`, plus `extra` overrides; returns the output and the result.
+fn run_profile(name: &str, command: &[String], port: u16, extra: &[&str], out: &Path) -> (Output, Value) {
+    let quoted: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        repo(&format!("profiles/{name}.toml")).display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--set".into(),
+        format!("target.command=[{}]", quoted.join(", ")),
+        "--set".into(),
+        format!("target.ready_url=http://127.0.0.1:{port}/health"),
+        "--set".into(),
+        format!("load.base_url=http://127.0.0.1:{port}"),
+    ];
+    for e in extra {
+        args.push("--set".into());
+        args.push(e.to_string());
+    }
+    let output = loadprof().args(&args).output().unwrap();
+    let doc = std::fs::read_to_string(out.join("result.json"))
+        .unwrap_or_else(|e| panic!("result.json: {e}\n{}", text(&output)));
+    assert_eq!(validate(&doc, None), "", "result.json matches the schema");
+    (output, serde_json::from_str(&doc).unwrap())
+}
+
+fn python_server(script: &str, port: u16, extra: &[&str]) -> Vec<String> {
+    let mut c = vec![
+        python().to_string(),
+        repo(&format!("tests/data/scenarios/{script}")).display().to_string(),
+        "--port".into(),
+        port.to_string(),
+    ];
+    c.extend(extra.iter().map(|s| s.to_string()));
+    c
+}
+
+fn endpoint<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["load"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no endpoint {name}"))
+}
+
+fn hottest(doc: &Value) -> Vec<String> {
+    doc["flame"]["hottest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["frame"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn rag_smoke_streams_answers_to_40_users_and_judges_quotes_apart_from_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (out, doc) = run_profile(
+        "rag-smoke",
+        &python_server("rag_server.py", port, &[]),
+        port,
+        &["load.duration=10s", "load.spawn_rate=10"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ask = endpoint(&doc, "ask");
+    assert!(ask["first_chunk"]["p95_ms"].as_f64().unwrap() > 0.0);
+    assert!(ask["requests"].as_u64().unwrap() > 100, "{ask}");
+    // Some answers lack a page quote: check failures, not failed requests.
+    let checks = ask["check_failures"].as_u64().unwrap();
+    assert!(checks > 0, "the server leaves out some quotes: {ask}");
+    let slo = doc["slo"].as_array().unwrap();
+    let success = slo.iter().find(|s| s["name"] == "all.success_rate").unwrap();
+    assert_eq!(success["observed"], 1.0, "{success}");
+    assert_eq!(doc["load"]["workers"], 40);
+}
+
+#[test]
+fn api_baseline_profiles_the_python_server_with_py_spy_and_writes_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (out, doc) = run_profile(
+        "api-baseline-50qps",
+        &python_server("api_server.py", port, &[]),
+        port,
+        &[
+            "load.duration=12s",
+            "flame.start_after=2s",
+            "flame.duration=6s",
+            "leak.warmup=3s",
+            "leak.settle=2s",
+        ],
+        dir.path(),
+    );
+    // The SLOs are the profile's own: on a busy machine a p99 may miss, so
+    // only "ran and was judged" is required of the exit code.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    for f in [
+        "result.json",
+        "samples.csv",
+        "timeline.csv",
+        "flame.folded",
+        "flame.svg",
+        "report.html",
+        "summary.md",
+        "junit.xml",
+        "target.log",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f}\n{}", text(&out));
+    }
+    assert_eq!(doc["flame"]["profiler"], "py-spy", "{}", doc["flame"]);
+    let frames = hottest(&doc);
+    assert!(
+        frames.iter().any(|f| f.contains("api_server.py")),
+        "the server's own Python functions are in the flame graph: {frames:?}"
+    );
+    let rate = doc["load"]["totals"]["rps"].as_f64().unwrap();
+    assert!((rate - 50.0).abs() < 5.0, "the open model holds 50/s: {rate}");
+    for name in ["search", "chat", "vector_search", "health"] {
+        assert!(endpoint(&doc, name)["requests"].as_u64().unwrap() > 0, "{name}");
+    }
+    assert_eq!(doc["slo"].as_array().unwrap().len(), 13);
+    assert!(doc["resources"]["rss_bytes"]["max"].as_u64().unwrap() > 10 << 20);
+}
+
+#[test]
+fn agent_core_gate_takes_a_pprof_flame_graph_of_the_go_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bin = go_server_binary().display().to_string();
+    let (out, doc) = run_profile(
+        "agent-core-gate",
+        &[bin, "-port".into(), port.to_string()],
+        port,
+        &[
+            "load.duration=8s",
+            format!("flame.pprof_url=http://127.0.0.1:{port}/debug/pprof/profile").as_str(),
+            "flame.start_after=1s",
+            "flame.duration=4s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(doc["flame"]["profiler"], "pprof");
+    let frames = hottest(&doc);
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.starts_with("main.") || f.contains("sha256") || f.contains("sort")),
+        "Go frames: {frames:?}"
+    );
+    let search = endpoint(&doc, "search");
+    assert_eq!(
+        search["check_failures"], 0,
+        "every answer is a JSON list of results: {search}"
+    );
+    assert!(search["requests"].as_u64().unwrap() >= 70, "{search}");
+}
+
+#[test]
+fn nightly_leak_fails_when_the_service_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (out, doc) = run_profile(
+        "nightly-leak",
+        &python_server("api_server.py", port, &["--leak"]),
+        port,
+        &[
+            "load.duration=30s",
+            "load.rate=60",
+            "leak.warmup=5s",
+            "leak.settle=3s",
+            "leak.min_window=15s",
+            "sample.interval=100ms",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(doc["leak"]["verdict"], "leak", "{}", doc["leak"]["reason"]);
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+}
