@@ -209,7 +209,8 @@ impl Columns {
     }
 }
 
-/// A `[from, to]` pair of seconds at a JSON pointer.
+/// A `[from, to]` pair at a JSON pointer (a window of seconds, a
+/// confidence interval), with `to` at least `from`.
 fn window(v: &Value, ptr: &str) -> Option<(f64, f64)> {
     let a = v.pointer(ptr)?.as_array()?;
     let (from, to) = (a.first()?.as_f64()?, a.get(1)?.as_f64()?);
@@ -245,9 +246,9 @@ const CSS: &str = include_str!("html/style.css");
 mod tests {
     use serde_json::json;
 
-    use super::flame::svg_height;
-    use super::page::metric_unit;
+    use super::flame::svg_attr;
     use super::*;
+    use crate::report::verdicts::comparison_unit as metric_unit;
 
     fn page(doc: &Value, samples: Option<&str>, timeline: Option<&str>, flame: Option<&str>) -> String {
         let mut out = Vec::new();
@@ -369,8 +370,8 @@ mod tests {
         assert!(html.contains(r#"sandbox="allow-scripts allow-modals""#));
         assert!(html.contains("srcdoc=\"&lt;!DOCTYPE html&gt;"));
         assert!(
-            html.contains("style=\"height:370px\""),
-            "the frame is as tall as the graph"
+            html.contains("style=\"aspect-ratio:1200/366\""),
+            "the frame has the shape of the graph"
         );
         assert!(!html.contains("<?xml"), "the XML prolog is dropped");
     }
@@ -396,14 +397,11 @@ mod tests {
         assert!(html.contains(">load</text>") && html.contains(">flame graph</text>"));
         assert!(html.contains("29.0%"));
         assert!(
-            !html.contains("NaN") && !html.contains("inf"),
+            !html.contains("NaN") && !html.contains(">inf") && !html.contains("\"inf"),
             "no unprintable number leaks out"
         );
-        assert!(
-            !html.contains("http://") || !html.contains("src=\"http"),
-            "no external resource"
-        );
-        for external in ["<link", "src=\"http", "url(http", "@import"] {
+        // Nothing is fetched: no linked style sheet, script, image or font.
+        for external in ["<link", "<img", "src=\"", "url(", "@import"] {
             assert!(!html.contains(external), "{external}");
         }
     }
@@ -493,6 +491,16 @@ mod tests {
         assert_eq!(metric_unit("all.rps"), "per_s");
         assert_eq!(metric_unit("rss.max"), "bytes");
         assert_eq!(metric_unit("rss.slope"), "bytes_per_s");
-        assert_eq!(svg_height(r#"<svg width="1200" height="366" x="1""#), Some(366.0));
+        assert_eq!(metric_unit("ask.first_chunk.p95"), "ms");
+        assert_eq!(metric_unit("threads.max"), "count");
+        assert_eq!(
+            svg_attr(r#"<svg width="1200" height="366" x="1""#, "height"),
+            Some(366.0)
+        );
+        assert_eq!(
+            svg_attr(r#"<svg width="1200" height="366" x="1""#, "width"),
+            Some(1200.0)
+        );
+        assert_eq!(svg_attr(r#"<svg height="-3""#, "height"), None);
     }
 }

@@ -21,6 +21,30 @@ pub struct Verdicts<'a> {
     pub leak: Option<&'a LeakSection>,
 }
 
+/// The unit of a baseline comparison's values, from the metric's name
+/// (`ask.p95`, `all.rps`, `rss.max`, `rss.slope`, ...).
+pub fn comparison_unit(metric: &str) -> &'static str {
+    let first = metric.split('.').next().unwrap_or("");
+    let last = metric.rsplit('.').next().unwrap_or("");
+    let percentile = last.len() > 1 && last.starts_with('p') && last[1..].chars().all(|c| c.is_ascii_digit());
+    match (first, last) {
+        (_, "rps") => "per_s",
+        (_, "slope") => "bytes_per_s",
+        (_, "success_rate" | "check_fail_rate" | "error_rate") => "ratio",
+        ("rss" | "vms" | "pss" | "uss" | "gpu" | "gpu_mem", _) => "bytes",
+        ("cpu", _) => "percent",
+        ("threads" | "fds" | "procs", _) => "count",
+        (_, "mean" | "max" | "min") => "ms",
+        _ if percentile => "ms",
+        _ => "",
+    }
+}
+
+/// One side of a baseline comparison, for people.
+fn shown(c: &Comparison, v: f64) -> String {
+    show(Some(v), comparison_unit(&c.metric))
+}
+
 /// An observed value in its unit, for people.
 pub fn show(observed: Option<f64>, unit: &str) -> String {
     let Some(v) = observed else {
@@ -57,8 +81,8 @@ pub fn write_gate(out: &mut dyn Write, slo: &[SloResult], baseline: &[Comparison
             "{} {}: {} -> {} ({:+.1}%, allowed {}%)",
             if c.pass { "pass" } else { "FAIL" },
             c.metric,
-            c.baseline,
-            c.current,
+            shown(c, c.baseline),
+            shown(c, c.current),
             c.change_pct,
             c.allowed_pct
         )?;
@@ -108,7 +132,10 @@ pub fn write_junit(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
             failure: (!c.pass).then(|| {
                 format!(
                     "{} went from {} to {} ({:+.1}%)",
-                    c.metric, c.baseline, c.current, c.change_pct
+                    c.metric,
+                    shown(c, c.baseline),
+                    shown(c, c.current),
+                    c.change_pct
                 )
             }),
             detail: None,
@@ -225,8 +252,8 @@ pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
                 out,
                 "| `{}` | {} | {} | {:+.1}% | {}% | {} |",
                 cell(&c.metric),
-                c.baseline,
-                c.current,
+                shown(c, c.baseline),
+                shown(c, c.current),
                 c.change_pct,
                 c.allowed_pct,
                 if c.pass { "✅" } else { "❌" }

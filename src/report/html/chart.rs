@@ -120,6 +120,9 @@ pub struct Chart {
     pub y_zero: bool,
     /// The y axis reaches at least this far (100 for CPU percent).
     pub y_at_least: Option<f64>,
+    /// The span of values the y axis is fitted to, when not every value
+    /// matters (what lies outside is cut off at the plot's edge).
+    pub y_focus: Option<(f64, f64)>,
     /// The margin left of the plot, at least; charts stacked over one
     /// another share it so that their x axes line up.
     pub left: f64,
@@ -139,6 +142,7 @@ impl Chart {
             x_range: None,
             y_zero: true,
             y_at_least: None,
+            y_focus: None,
             left: LEFT,
             lines: Vec::new(),
             bands: Vec::new(),
@@ -182,6 +186,8 @@ impl Chart {
             .map(|p| p.1)
             .chain(self.dots.iter().map(|d| d.y));
         let data = extent(ys);
+        let focus = self.y_focus.filter(|(a, b)| a.is_finite() && b.is_finite() && a <= b);
+        let data = data.and(focus).or(data);
         let axis = YAxis::new(data, self.unit, self.y_zero, self.y_at_least);
         let h = self.height.max(80.0);
         let labels: Vec<String> = axis.ticks.iter().map(|t| axis.label(*t)).collect();
@@ -250,10 +256,16 @@ impl Chart {
                 t = esc(&b.label),
                 e = a + width,
             )?;
+            // A label that would run past the plot's right edge ends there.
+            let guess = 6.5 * b.label.chars().count() as f64;
+            let (x, anchor) = if a.max(0.0) + 5.0 + guess > pw {
+                ((a + width).min(pw) - 5.0, "end")
+            } else {
+                (a.max(0.0) + 5.0, "start")
+            };
             write!(
                 labels,
-                r#"<text x="{:.1}" y="{}" class="band" style="fill:{}">{}</text>"#,
-                a + 5.0,
+                r#"<text x="{x:.1}" y="{}" class="band" text-anchor="{anchor}" style="fill:{}">{}</text>"#,
                 13 + 14 * (row % 3),
                 b.color,
                 esc(&b.label)

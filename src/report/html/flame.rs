@@ -107,24 +107,37 @@ fn embed_flame(h: &mut String, svg: &str) -> fmt::Result {
         return h.write_str(r#"<p class="empty">flame.svg holds no SVG image.</p>"#);
     };
     let body = &svg[start..];
-    let tag_end = body.find('>').unwrap_or(body.len());
-    let height = svg_height(&body[..tag_end]).unwrap_or(600.0).clamp(120.0, 20_000.0);
+    let tag = &body[..body.find('>').unwrap_or(body.len())];
+    let width = svg_attr(tag, "width").filter(|w| *w >= 100.0).unwrap_or(1200.0);
+    let height = svg_attr(tag, "height").unwrap_or(600.0).clamp(60.0, 40_000.0);
+    // Drawn at its own width and scaled to the frame's, the graph does not
+    // depend on when the frame gets its size (its "fluid" mode measures the
+    // frame as it loads, which can be before the frame has a width).
+    let body = body.replacen("var fluiddrawing = true;", "var fluiddrawing = false;", 1);
     // The graph saves zoom and search in its URL, which a frame's document
-    // may not rewrite; without this the search would stop half-way.
+    // may not rewrite; without the stub the search would stop half-way.
+    // Its script fits the labels to the frames (the root's is empty until
+    // then) by measuring text, which gives nothing while a browser holds
+    // back the layout of a frame out of view; so they are fitted again at
+    // the frame's first drawn animation frame, when it is in view.
     let inner = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>html,body{{margin:0;background:#fff}}svg{{display:block;width:100%}}</style><script>try{{history.replaceState=function(){{}};}}catch(e){{}}</script></head><body>{body}</body></html>"
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>html,body{{margin:0;background:#fff;overflow:hidden}}svg{{display:block;width:100%;height:auto}}</style><script>try{{history.replaceState=function(){{}};}}catch(e){{}}addEventListener(\"load\",function(){{requestAnimationFrame(function(){{try{{known_font_width=get_monospace_width(frames);unzoom();}}catch(e){{}}}})}});</script></head><body>{body}</body></html>"
     );
     write!(
         h,
-        r#"<p class="muted">Click a frame to zoom in, Ctrl-F or “Search” to highlight frames.</p><iframe class="flame" title="flame graph" sandbox="allow-scripts allow-modals" style="height:{:.0}px" srcdoc="{}"></iframe>"#,
-        height + 4.0,
+        r#"<p class="muted">Click a frame to zoom in, Ctrl-F or “Search” to highlight frames.</p><iframe class="flame" title="flame graph" sandbox="allow-scripts allow-modals" style="aspect-ratio:{width:.0}/{height:.0}" srcdoc="{}"></iframe>"#,
         esc(&inner)
     )
 }
 
-/// The `height` attribute of an `<svg ...>` start tag.
-pub(super) fn svg_height(tag: &str) -> Option<f64> {
-    let i = tag.find(" height=\"")? + " height=\"".len();
+/// A numeric attribute (`width`, `height`) of an `<svg ...>` start tag.
+pub(super) fn svg_attr(tag: &str, name: &str) -> Option<f64> {
+    let key = format!(" {name}=\"");
+    let i = tag.find(&key)? + key.len();
     let rest = &tag[i..];
-    rest[..rest.find('"')?].trim_end_matches("px").parse().ok()
+    rest[..rest.find('"')?]
+        .trim_end_matches("px")
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v > 0.0)
 }

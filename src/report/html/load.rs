@@ -41,7 +41,18 @@ impl Report<'_> {
                     c.lines
                         .extend(t.series("elapsed_s", col, off).map(|p| Line::new(name, color, p)));
                 }
-                h.push_str("<h3>Latency</h3>");
+                if self
+                    .doc
+                    .pointer("/load/latency_corrected")
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+                {
+                    h.push_str(
+                        r#"<h3>Latency <span class="muted">(from each request's intended start: no coordinated omission)</span></h3>"#,
+                    );
+                } else {
+                    h.push_str("<h3>Latency</h3>");
+                }
                 h.push_str(&c.render());
             }
             Some(_) => h.push_str(r#"<p class="empty">timeline.csv has no rows: no second of load was recorded.</p>"#),

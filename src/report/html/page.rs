@@ -360,7 +360,7 @@ impl<'a> Report<'a> {
                     h.push_str(r#"<table><thead><tr><th>metric</th><th class="num">before</th><th class="num">now</th><th class="num">change</th><th class="num">allowed</th><th>result</th></tr></thead><tbody>"#);
                     for c in comps {
                         let metric = text(c, "/metric").unwrap_or("?");
-                        let unit = metric_unit(metric);
+                        let unit = crate::report::verdicts::comparison_unit(metric);
                         let pass = c.get("pass").and_then(Value::as_bool).unwrap_or(false);
                         let change = num(c, "/change_pct");
                         write!(
@@ -372,7 +372,7 @@ impl<'a> Report<'a> {
                             esc(&show(num(c, "/current"), unit)),
                             if pass { "" } else { "bad" },
                             change.map_or("–".into(), |p| format!("{p:+.1}%")),
-                            num(c, "/allowed_pct").map_or("–".into(), |p| format!("±{}%", trim_num(p))),
+                            num(c, "/allowed_pct").map_or("–".into(), |p| format!("{}%", trim_num(p))),
                             badge(pass)
                         )?;
                     }
@@ -383,19 +383,5 @@ impl<'a> Report<'a> {
         }
         h.push_str("</section>");
         Ok(())
-    }
-}
-
-/// The unit of a baseline comparison's values, from the metric's name.
-pub(super) fn metric_unit(metric: &str) -> &'static str {
-    let last = metric.rsplit('.').next().unwrap_or("");
-    match last {
-        "rps" => "per_s",
-        "slope" => "bytes_per_s",
-        "success_rate" | "check_fail_rate" | "error_rate" => "ratio",
-        "max" | "mean" | "last" | "min" if metric.starts_with("rss") || metric.starts_with("gpu") => "bytes",
-        l if l.starts_with('p') && l[1..].chars().all(|c| c.is_ascii_digit()) && l.len() > 1 => "ms",
-        "mean" | "max" | "min" => "ms",
-        _ => "",
     }
 }

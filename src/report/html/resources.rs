@@ -114,7 +114,16 @@ impl Report<'_> {
             if let Some(code) = num(t, "/exit/code") {
                 write!(s, ", exited with code {code:.0}")?;
             } else if let Some(sig) = num(t, "/exit/signal") {
-                write!(s, ", ended by signal {sig:.0}")?;
+                let name = match sig as i64 {
+                    1 => " (SIGHUP)",
+                    2 => " (SIGINT)",
+                    6 => " (SIGABRT)",
+                    9 => " (SIGKILL)",
+                    11 => " (SIGSEGV)",
+                    15 => " (SIGTERM)",
+                    _ => "",
+                };
+                write!(s, ", ended by signal {sig:.0}{name}")?;
             }
             parts.push(s);
         }
@@ -123,7 +132,10 @@ impl Report<'_> {
             parts.push(format!("{} samples{every}", count(n)));
         }
         if let Some(p) = d.pointer("/resources/pids").and_then(Value::as_array) {
-            parts.push(format!("{} processes seen", p.len()));
+            parts.push(match p.len() {
+                1 => "1 process seen".to_string(),
+                n => format!("{n} processes seen"),
+            });
         }
         if d.pointer("/resources/gpu_available").and_then(Value::as_bool) == Some(false) {
             let why = text(d, "/resources/gpu_error").map_or(String::new(), |e| format!(" ({})", esc(e)));
@@ -289,9 +301,7 @@ impl Report<'_> {
         }
         c.lines.push(Line::new(metric, INDIGO, series.clone()).width(1.3));
         if let (Some(slope), Some((from, to))) = (num(leak, "/slope_bytes_per_s"), win) {
-            let intercept = num(leak, "/trend_intercept_bytes")
-                .filter(|_| leak.get("trend_intercept_bytes").is_some())
-                .or_else(|| fit_intercept(&series, slope, from, to));
+            let intercept = num(leak, "/trend_intercept_bytes").or_else(|| fit_intercept(&series, slope, from, to));
             if let Some(b) = intercept {
                 let color = match verdict {
                     "leak" => RED,
@@ -299,6 +309,7 @@ impl Report<'_> {
                     _ => AMBER,
                 };
                 let at = |t: f64| b + slope * t;
+                c.y_focus = focus(&series, from, to, [at(from), at(to)]);
                 c.lines
                     .push(Line::new("fitted trend", color, vec![(from, at(from)), (to, at(to))]).width(2.6));
                 if let Some(th) = num(leak, "/threshold_bytes_per_s").filter(|t| *t > 0.0) {
@@ -330,4 +341,43 @@ fn fit_intercept(series: &[(f64, f64)], slope: f64, from: f64, to: f64) -> Optio
         .map(|(t, v)| v - slope * t)
         .collect();
     (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
+}
+
+/// The values the leak chart is fitted to: the series over the analysed
+/// window and the trend's ends, spanning at least 5% of their level so
+/// that noise on a flat series does not look like growth. The warm-up may
+/// reach outside; it is context, not what was judged.
+fn focus(series: &[(f64, f64)], from: f64, to: f64, trend: [f64; 2]) -> Option<(f64, f64)> {
+    let (lo, hi) = series
+        .iter()
+        .filter(|(t, v)| *t >= from && *t <= to && v.is_finite())
+        .map(|p| p.1)
+        .chain(trend.into_iter().filter(|v| v.is_finite()))
+        .fold(None, |acc: Option<(f64, f64)>, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })?;
+    let least = hi.abs().max(lo.abs()) * 0.05;
+    let pad = ((least - (hi - lo)) / 2.0).max(0.0);
+    let low = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+    Some((low, hi + pad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leak_chart_fits_the_analysed_window_but_not_its_noise() {
+        let series: Vec<(f64, f64)> = (0..100)
+            .map(|i| (f64::from(i), if i < 10 { 0.0 } else { 1000.0 }))
+            .collect();
+        let (lo, hi) = focus(&series, 10.0, 99.0, [1000.0, 1000.0]).unwrap();
+        assert!(lo > 900.0 && hi < 1100.0 && hi - lo >= 50.0, "{lo} {hi}");
+        assert_eq!(focus(&series, 200.0, 300.0, [f64::NAN, f64::NAN]), None);
+        assert_eq!(
+            fit_intercept(&[(0.0, 5.0), (1.0, 7.0), (2.0, 9.0)], 2.0, 0.0, 2.0),
+            Some(5.0)
+        );
+    }
 }

@@ -92,29 +92,21 @@ fn trend_page(h: &mut String, runs: &[&(String, Value)]) -> fmt::Result {
     let failed = runs.iter().filter(|r| passed(&r.1) == Some(false)).count();
     let latest = runs.last().map(|r| passed(&r.1));
     let mut profiles: Vec<&str> = runs.iter().filter_map(|r| text(&r.1, "/run/profile")).collect();
-    profiles.dedup();
     profiles.sort_unstable();
     profiles.dedup();
     let title = match profiles.as_slice() {
         [one] => format!("{one} — trend"),
         _ => "loadprof trend".to_string(),
     };
-    let (class, word) = match latest {
-        Some(Some(true)) => ("pass", "Latest run passed"),
-        Some(Some(false)) => ("fail", "Latest run failed"),
-        _ => ("unknown", "No verdict"),
+    let (class, word, icon) = match latest {
+        Some(Some(true)) => ("pass", "Latest run passed", "✓"),
+        Some(Some(false)) => ("fail", "Latest run failed", "✗"),
+        _ => ("unknown", "No verdict", "?"),
     };
     write!(
         h,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="generator" content="loadprof"><title>{}</title><style>{CSS}</style></head><body><header class="banner {class}"><div class="wrap"><div class="status"><span class="icon">{}</span>{word}</div><h1>{}</h1><div class="sub">"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="generator" content="loadprof"><title>{}</title><style>{CSS}</style></head><body><header class="banner {class}"><div class="wrap"><div class="status"><span class="icon">{icon}</span>{word}</div><h1>{}</h1><div class="sub">"#,
         esc(&title),
-        if class == "pass" {
-            "✓"
-        } else if class == "fail" {
-            "✗"
-        } else {
-            "?"
-        },
         esc(&title)
     )?;
     let first = runs.first().and_then(|r| text(&r.1, "/run/started_at")).map(when);
