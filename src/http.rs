@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
 use crate::cancel::StopToken;
@@ -43,8 +43,13 @@ pub enum FetchError {
     Timeout { url: String, secs: u64 },
 }
 
-/// One GET of `url`.
-pub async fn fetch(url: &str) -> Result<Fetched, FetchError> {
+/// Sends one request and returns the answer with its body still to be
+/// read, so a stream can be timed as it arrives.
+pub async fn send(
+    method: http::Method,
+    url: &str,
+    body: Option<(Vec<u8>, &str)>,
+) -> Result<http::Response<hyper::body::Incoming>, FetchError> {
     let (origin, path) = Origin::parse(url).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
     let connect = |reason: String| FetchError::Connect {
         url: url.to_string(),
@@ -63,21 +68,43 @@ pub async fn fetch(url: &str) -> Result<Fetched, FetchError> {
         url: url.to_string(),
         reason: e.to_string(),
     };
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(broken)?;
     tokio::spawn(conn);
-    let req = http::Request::get(path.as_str())
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path.as_str())
         .header(http::header::HOST, origin.authority())
         .header(
             http::header::USER_AGENT,
             concat!("loadprof/", env!("CARGO_PKG_VERSION")),
-        )
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
-    let resp = send.send_request(req).await.map_err(broken)?;
+        );
+    let body = match body {
+        Some((bytes, content_type)) => {
+            req = req.header(http::header::CONTENT_TYPE, content_type);
+            Full::new(Bytes::from(bytes))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let req = req.body(body).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
+    sender.send_request(req).await.map_err(broken)
+}
+
+/// One GET of `url`.
+pub async fn fetch(url: &str) -> Result<Fetched, FetchError> {
+    let resp = send(http::Method::GET, url, None).await?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(broken)?.to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| FetchError::Broken {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?
+        .to_bytes()
+        .to_vec();
     Ok(Fetched { status, body })
 }
 

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod host;
 pub mod http;
 pub mod leak;
+pub mod llm;
 pub mod load;
 pub mod report;
 pub mod sample;

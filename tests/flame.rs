@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Guard, go_server_binary, json, loadprof, python, spawn_python, wait_for};
+use common::{Guard, free_port, go_server_binary, json, loadprof, python, spawn_python, wait_for};
 
 const BUSY: &str = r#"
 import math
@@ -170,15 +170,6 @@ fn sigint_keeps_what_was_recorded_and_exits_130() {
     assert!(doc["samples"].as_u64().unwrap() > 20, "{doc}");
     assert!(folded_text(dir.path()).contains("loadprof_leaf_hot"));
     svg_text(&svg);
-}
-
-/// A port nothing listens on yet.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn children_of(pid: u32) -> Vec<u32> {

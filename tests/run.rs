@@ -6,10 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{loadprof, python, validate};
+use common::{free_port, loadprof, output_text, python, validate};
 use serde_json::Value;
 
 const FILES: [&str; 8] = [
@@ -23,27 +22,10 @@ const FILES: [&str; 8] = [
     "junit.xml",
 ];
 
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn result(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("result.json")).expect("result.json is written");
     assert_eq!(validate(&text, None), "", "result.json matches the schema");
     serde_json::from_str(&text).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A profile that starts loadprof's demo target on a free port, with
@@ -85,7 +67,7 @@ fn the_demo_passes_and_writes_every_file() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     for f in FILES {
         let meta = std::fs::metadata(dir.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(meta.len() > 0, "{f} is empty");
@@ -147,7 +129,7 @@ fn the_demo_passes_and_writes_every_file() {
         .arg(dir.path().join("demo.toml"))
         .output()
         .unwrap();
-    assert!(v.status.success(), "{}", text(&v));
+    assert!(v.status.success(), "{}", output_text(&v));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("verdict: PASSED") && stdout.contains("report.html"),
@@ -163,7 +145,7 @@ fn the_leaking_demo_reports_a_leak_and_exits_1() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let doc = result(dir.path());
     assert_eq!(doc["run"]["outcome"], "completed");
     assert_eq!(doc["passed"], false);
@@ -185,14 +167,14 @@ fn the_leaking_demo_reports_a_leak_and_exits_1() {
 fn a_target_that_dies_mid_run_gives_target_exited_exit_3_and_a_complete_report() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    // A real HTTP server that exits by itself after 3 seconds.
+    // A real HTTP server that is killed (SIGKILL) 3 seconds after it starts.
     let server = format!(
-        "import http.server, threading, os\n\
+        "import http.server, threading, os, signal\n\
          class H(http.server.BaseHTTPRequestHandler):\n\
          \x20   def do_GET(self):\n\
          \x20       self.send_response(200); self.send_header('Content-Length', '3'); self.end_headers(); self.wfile.write(b'ok\\n')\n\
          \x20   def log_message(self, *a): pass\n\
-         threading.Timer(3.0, lambda: os._exit(0)).start()\n\
+         threading.Timer(3.0, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()\n\
          http.server.ThreadingHTTPServer(('127.0.0.1', {port}), H).serve_forever()\n"
     );
     let profile = format!(
@@ -223,7 +205,7 @@ path = "/"
         .arg(dir.path().join("out"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
     assert!(
         t0.elapsed() < Duration::from_secs(20),
         "the run ended when the target did"
@@ -232,6 +214,11 @@ path = "/"
     let doc = result(&out_dir);
     assert_eq!(doc["run"]["outcome"], "target_exited");
     assert_eq!(doc["resources"]["target_exited"], true);
+    assert_eq!(
+        doc["resources"]["target"]["exit"]["signal"], 9,
+        "{}",
+        doc["resources"]["target"]
+    );
     assert!(
         doc["load"]["totals"]["requests"].as_u64().unwrap() > 10,
         "{}",
@@ -244,7 +231,7 @@ path = "/"
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("target exited"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -270,7 +257,7 @@ fn sigint_mid_run_writes_a_partial_valid_result_and_exits_130() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let t0 = Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(130), "{}", output_text(&out));
     assert!(t0.elapsed() < Duration::from_secs(15), "stopped soon after SIGINT");
     let doc = result(&out_dir);
     assert_eq!(doc["run"]["outcome"], "interrupted");
@@ -292,17 +279,17 @@ fn a_broken_profile_exits_2_naming_the_file_line_and_key() {
     )
     .unwrap();
     let out = loadprof().arg("run").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.toml:4") && err.contains("load.duration"), "{err}");
 
     std::fs::write(&path, "[lod]\nbase_url = \"x\"\n").unwrap();
     let out = loadprof().arg("run").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("load"),
         "a did-you-mean hint: {}",
-        text(&out)
+        output_text(&out)
     );
 }
 
@@ -323,7 +310,7 @@ fn a_baseline_regression_fails_the_gate_and_the_report_shows_both_values() {
         .output()
         .unwrap();
     // The leak table gates the run, but 3 s are too few for a verdict: inconclusive passes.
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     // A baseline where everything was twice as fast and nothing grew.
     let mut base = result(&first);
     for e in base["load"]["endpoints"].as_array_mut().unwrap() {
@@ -346,7 +333,7 @@ fn a_baseline_regression_fails_the_gate_and_the_report_shows_both_values() {
         .arg(&alerts)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let doc = result(&second);
     let cmp = doc["baseline"]["comparisons"].as_array().unwrap();
     let work = cmp
@@ -365,7 +352,7 @@ fn a_baseline_regression_fails_the_gate_and_the_report_shows_both_values() {
         .arg(&base_path)
         .output()
         .unwrap();
-    assert_eq!(gate.status.code(), Some(1), "{}", text(&gate));
+    assert_eq!(gate.status.code(), Some(1), "{}", output_text(&gate));
     // No SLO was breached, so no alert lines.
     assert!(!alerts.exists() || std::fs::read_to_string(&alerts).unwrap().is_empty());
 }
@@ -394,7 +381,7 @@ fn set_overrides_profile_keys_and_the_load_warmup_is_left_out_of_the_totals() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let doc = result(&out_dir);
     assert_eq!(doc["run"]["profile"], "overridden");
     let load = &doc["load"];
@@ -424,10 +411,10 @@ fn set_overrides_profile_keys_and_the_load_warmup_is_left_out_of_the_totals() {
         .args(["--set", "load.users=many"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--set load.users=many"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 }

@@ -9,25 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{go_server_binary, loadprof, python, validate};
+use common::{free_port, go_server_binary, loadprof, output_text, python, validate};
 use serde_json::Value;
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -55,7 +38,7 @@ fn run_profile(name: &str, command: &[String], port: u16, extra: &[&str], out: &
     }
     let output = loadprof().args(&args).output().unwrap();
     let doc = std::fs::read_to_string(out.join("result.json"))
-        .unwrap_or_else(|e| panic!("result.json: {e}\n{}", text(&output)));
+        .unwrap_or_else(|e| panic!("result.json: {e}\n{}", output_text(&output)));
     assert_eq!(validate(&doc, None), "", "result.json matches the schema");
     (output, serde_json::from_str(&doc).unwrap())
 }
@@ -100,7 +83,7 @@ fn rag_smoke_streams_answers_to_40_users_and_judges_quotes_apart_from_failures()
         &["load.duration=10s", "load.spawn_rate=10"],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let ask = endpoint(&doc, "ask");
     assert!(ask["first_chunk"]["p95_ms"].as_f64().unwrap() > 0.0);
     assert!(ask["requests"].as_u64().unwrap() > 100, "{ask}");
@@ -132,7 +115,7 @@ fn api_baseline_profiles_the_python_server_with_py_spy_and_writes_every_file() {
     );
     // The SLOs are the profile's own: on a busy machine a p99 may miss, so
     // only "ran and was judged" is required of the exit code.
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", output_text(&out));
     for f in [
         "result.json",
         "samples.csv",
@@ -144,7 +127,7 @@ fn api_baseline_profiles_the_python_server_with_py_spy_and_writes_every_file() {
         "junit.xml",
         "target.log",
     ] {
-        assert!(dir.path().join(f).exists(), "{f}\n{}", text(&out));
+        assert!(dir.path().join(f).exists(), "{f}\n{}", output_text(&out));
     }
     assert_eq!(doc["flame"]["profiler"], "py-spy", "{}", doc["flame"]);
     let frames = hottest(&doc);
@@ -178,7 +161,7 @@ fn agent_core_gate_takes_a_pprof_flame_graph_of_the_go_server() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(doc["flame"]["profiler"], "pprof");
     let frames = hottest(&doc);
     assert!(
@@ -213,7 +196,7 @@ fn nightly_leak_fails_when_the_service_leaks() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert_eq!(doc["leak"]["verdict"], "leak", "{}", doc["leak"]["reason"]);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
