@@ -43,6 +43,11 @@ pub enum Command {
         after_help = "Examples:\n  loadprof demo\n  loadprof demo --leak          # the service keeps 64 KiB per request: the leak verdict fails (exit 1)\n  loadprof demo --duration 60s --out out/demo"
     )]
     Demo(DemoArgs),
+    /// Benchmark local LLMs (Ollama, or OpenAI-compatible servers): load time, TTFT, decode tokens/s, memory, quality, and which size to run.
+    #[command(
+        after_help = "Examples:\n  loadprof llm --model llama3.2:1b --model llama3.2:3b --model llama3.1:8b\n  loadprof llm --model qwen2.5:7b --use coding --concurrency 1,4 --checks my-checks.jsonl\n  loadprof llm --api openai --endpoint http://127.0.0.1:8000 --model m-200m --json\n\nExit codes: 0 a model fits the use, 1 nothing fits, 2 bad input (an unknown model: the server's models are listed), 3 the server cannot be reached, 130 interrupted."
+    )]
+    Llm(Box<LlmArgs>),
     /// Render a stored result.json again (HTML, Markdown, JUnit), or chart many of them as a trend.
     #[command(
         group(ArgGroup::new("what").required(true).args(["result", "trend"])),
@@ -116,6 +121,73 @@ pub struct RunArgs {
     /// Print result.json on stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:11434")]
+    pub endpoint: String,
+
+    /// The server's API.
+    #[arg(long, value_enum, default_value = "ollama")]
+    pub api: crate::llm::Api,
+
+    /// A model to benchmark (as the server names it); repeat or separate with commas.
+    #[arg(long = "model", value_name = "M", required = true, value_delimiter = ',')]
+    pub models: Vec<String>,
+
+    /// The prompt of the timed runs.
+    #[arg(long, conflicts_with = "prompts")]
+    pub prompt: Option<String>,
+
+    /// A file of prompts, one a line; the runs go through them in turn.
+    #[arg(long, value_name = "FILE")]
+    pub prompts: Option<PathBuf>,
+
+    /// Tokens to generate per run (num_predict / max_tokens).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
+
+    /// Timed runs per model (and requests per concurrency level).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+
+    /// Runs before the timed ones, not counted.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u32,
+
+    /// Concurrency levels, e.g. 1,4: the throughput–latency curve.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Vec<u32>,
+
+    /// What the model is for: sets the decode-rate floor and the TTFT budget.
+    #[arg(long = "use", value_enum, default_value = "interactive")]
+    pub use_case: crate::llm::UseCase,
+
+    /// Extra quality checks, JSON Lines: {"name", "prompt", "expect": REGEX | "json_keys": [...] | "number": N | "sentences": N}.
+    #[arg(long, value_name = "FILE")]
+    pub checks: Option<PathBuf>,
+
+    /// Skip the three built-in quality checks.
+    #[arg(long)]
+    pub no_builtin_checks: bool,
+
+    /// The server's process, for its memory and CPU [default: the process listening on the endpoint's port, else one named ollama].
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// Longest wait for one answer.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Print the llm section of result.json on stdout (the scorecard goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+
+    /// The output folder [default: out/llm-<YYYYmmdd-HHMMSS>].
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod demo;
 mod flame;
 mod gate;
 mod leak;
+mod llm;
 mod load;
 mod merge;
 mod report;
@@ -45,5 +46,6 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
         Command::Run(args) => run::run(args, out, err),
         Command::Demo(args) => demo::run(&args, out, err),
         Command::Report(args) => report::run(&args, out),
+        Command::Llm(args) => llm::run(*args, out, err),
     }
 }

@@ -483,6 +483,7 @@ fn document<S>(name: &str, r: &SessionResult<S>, flame: Option<FlameSection>) ->
         resources: r.resources.as_ref().map(|rec| Resources::from_recording(rec, r.owned)),
         leak: r.leak.as_ref().map(|l| LeakSection::from_report(l, "rss_bytes")),
         flame,
+        llm: None,
         slo: None,
         baseline: None,
         passed: false,

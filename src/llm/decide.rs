@@ -136,7 +136,10 @@ fn check(m: &ModelFacts, host: &HostFacts, b: &Budgets) -> Checked {
             let mem = host.mem_bytes as f64;
             let free = (mem - used as f64) / mem;
             if used >= host.mem_bytes {
-                miss(Miss::Fit, format!("{what} {} exceeds {} RAM", format_bytes(used as f64), format_bytes(mem)));
+                miss(
+                    Miss::Fit,
+                    format!("{what} {} exceeds {} RAM", format_bytes(used as f64), format_bytes(mem)),
+                );
             } else if free < b.min_ram_headroom {
                 let text = format!(
                     "{what} {} leaves {} % of {} RAM free < {} % headroom",
@@ -169,7 +172,10 @@ fn check(m: &ModelFacts, host: &HostFacts, b: &Budgets) -> Checked {
     let mut decode_headroom = None;
     if let Some(floor) = b.min_decode_p10 {
         match m.decode_p10 {
-            None => miss(Miss::NotMeasured, format!("decode p10 not measured (floor {} tok/s)", num(floor))),
+            None => miss(
+                Miss::NotMeasured,
+                format!("decode p10 not measured (floor {} tok/s)", num(floor)),
+            ),
             Some(p10) => {
                 if floor > 0.0 {
                     decode_headroom = Some(p10 / floor);
@@ -185,7 +191,10 @@ fn check(m: &ModelFacts, host: &HostFacts, b: &Budgets) -> Checked {
     let mut ttft_headroom = None;
     if let Some(budget) = b.max_ttft_p95_s {
         match m.ttft_p95 {
-            None => miss(Miss::NotMeasured, format!("TTFT p95 not measured (budget {} s)", num(budget))),
+            None => miss(
+                Miss::NotMeasured,
+                format!("TTFT p95 not measured (budget {} s)", num(budget)),
+            ),
             Some(ttft) => {
                 let secs = ttft.as_secs_f64();
                 // A first token under a millisecond is as good as instant;
@@ -212,7 +221,10 @@ fn check(m: &ModelFacts, host: &HostFacts, b: &Budgets) -> Checked {
                     miss(Miss::Quality, text);
                 }
             }
-            _ => miss(Miss::NotMeasured, format!("quality not measured (floor {} %)", num(floor * 100.0))),
+            _ => miss(
+                Miss::NotMeasured,
+                format!("quality not measured (floor {} %)", num(floor * 100.0)),
+            ),
         }
     }
 
@@ -267,17 +279,28 @@ fn choose(models: &[ModelFacts], passing: &[usize], rank: &[usize], b: &Budgets)
         .copied()
         .max_by(|&a, &c| rate(a).total_cmp(&rate(c)).then(rank[c].cmp(&rank[a])))?;
     let pool: Vec<usize> = if by_quality {
-        passing.iter().copied().filter(|&i| rate(i) + EPS >= rate(best) - b.quality_margin).collect()
+        passing
+            .iter()
+            .copied()
+            .filter(|&i| rate(i) + EPS >= rate(best) - b.quality_margin)
+            .collect()
     } else {
         passing.to_vec()
     };
 
     if b.use_case == UseCase::Batch {
-        let fastest = pool.iter().copied().filter(|&i| models[i].throughput.is_some()).max_by(|&a, &c| {
-            let (ta, tc) = (models[a].throughput.unwrap_or_default(), models[c].throughput.unwrap_or_default());
-            // Equal throughput: the smaller model costs less to run.
-            ta.total_cmp(&tc).then(rank[c].cmp(&rank[a]))
-        });
+        let fastest = pool
+            .iter()
+            .copied()
+            .filter(|&i| models[i].throughput.is_some())
+            .max_by(|&a, &c| {
+                let (ta, tc) = (
+                    models[a].throughput.unwrap_or_default(),
+                    models[c].throughput.unwrap_or_default(),
+                );
+                // Equal throughput: the smaller model costs less to run.
+                ta.total_cmp(&tc).then(rank[c].cmp(&rank[a]))
+            });
         if let Some(i) = fastest {
             return Some((i, Why::Throughput { by_quality }));
         }
@@ -288,7 +311,12 @@ fn choose(models: &[ModelFacts], passing: &[usize], rank: &[usize], b: &Budgets)
     }
     let pick = smallest(&pool)?;
     if rate(pick) + EPS >= rate(best) {
-        Some((pick, Why::BestQuality { has_peers: pool.len() > 1 }))
+        Some((
+            pick,
+            Why::BestQuality {
+                has_peers: pool.len() > 1,
+            },
+        ))
     } else {
         Some((pick, Why::NearBest { best }))
     }
@@ -335,7 +363,11 @@ fn recommend(models: &[ModelFacts], pick: usize, why: &Why, passing: usize, b: &
         Why::Largest if passing == 1 => format!("the only model that meets {}", budgets_text(b)),
         Why::Largest => format!("the largest model that meets {}", budgets_text(b)),
         Why::BestQuality { has_peers } => {
-            let peers = if *has_peers { format!(", and the smallest within {points} points of it") } else { String::new() };
+            let peers = if *has_peers {
+                format!(", and the smallest within {points} points of it")
+            } else {
+                String::new()
+            };
             format!(
                 "the best quality ({} checks) of the models that meet {}{peers}",
                 quality_text(m),
@@ -351,9 +383,14 @@ fn recommend(models: &[ModelFacts], pick: usize, why: &Why, passing: usize, b: &
         Why::Throughput { by_quality } => {
             let tput = num(m.throughput.unwrap_or_default());
             if *by_quality {
-                format!("the highest throughput ({tput} tok/s) of the models within {points} points of the best quality")
+                format!(
+                    "the highest throughput ({tput} tok/s) of the models within {points} points of the best quality"
+                )
             } else {
-                format!("the highest throughput ({tput} tok/s) of the models that meet {}", budgets_text(b))
+                format!(
+                    "the highest throughput ({tput} tok/s) of the models that meet {}",
+                    budgets_text(b)
+                )
             }
         }
     };
@@ -434,7 +471,11 @@ fn whole_percent(p: f64) -> String {
 }
 
 fn trim_zeros(s: String) -> String {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// A measured number without noise: `6.1`, `10`, `0.25`, `412`.
@@ -581,7 +622,10 @@ mod tests {
         let d = decide(&[small, big], &gpu_host(), &interactive());
         assert_eq!(d.pick.as_deref(), Some("qwen:7b"));
         assert_eq!(verdicts(&d), [Verdict::GoBigger, Verdict::Keep]);
-        assert!(d.recommendation.starts_with("run qwen:7b: the best quality (5/5 checks) of the models"));
+        assert!(
+            d.recommendation
+                .starts_with("run qwen:7b: the best quality (5/5 checks) of the models")
+        );
     }
 
     #[test]
@@ -591,7 +635,11 @@ mod tests {
         models[1].quality = Some((3, 3));
         let d = decide(&models, &gpu_host(), &interactive());
         assert_eq!(d.pick.as_deref(), Some("a:1b"));
-        assert!(d.recommendation.ends_with(", and the smallest within 10 points of it"), "{}", d.recommendation);
+        assert!(
+            d.recommendation.ends_with(", and the smallest within 10 points of it"),
+            "{}",
+            d.recommendation
+        );
     }
 
     #[test]
@@ -610,7 +658,10 @@ mod tests {
         let d = decide(&[model("gemma3:4b", 4.0, 60.0, 0.3), big], &gpu_host(), &interactive());
         assert_eq!(d.pick.as_deref(), Some("gemma3:4b"));
         assert_eq!(verdicts(&d), [Verdict::Keep, Verdict::GoSmaller]);
-        assert_eq!(d.models[1].reasons, ["5.00 GiB of 8.00 GiB in GPU memory (38 % on CPU)"]);
+        assert_eq!(
+            d.models[1].reasons,
+            ["5.00 GiB of 8.00 GiB in GPU memory (38 % on CPU)"]
+        );
     }
 
     #[test]
@@ -633,7 +684,10 @@ mod tests {
         big.server_rss_max = Some(7 * GIB);
         let d = decide(&[small, big.clone()], &cpu_host(8), &interactive());
         assert_eq!(d.pick.as_deref(), Some("llama3.2:3b"));
-        assert_eq!(d.models[1].reasons, ["server RSS peak 7.00 GiB leaves 12 % of 8.00 GiB RAM free < 20 % headroom"]);
+        assert_eq!(
+            d.models[1].reasons,
+            ["server RSS peak 7.00 GiB leaves 12 % of 8.00 GiB RAM free < 20 % headroom"]
+        );
 
         // Without an RSS reading the model's size stands in: 5 of 8 GiB leaves 37 %.
         big.server_rss_max = None;
@@ -791,20 +845,23 @@ mod tests {
 
     #[test]
     fn headroom_sentence_borderline_uses_the_smaller_ratio() {
-        let d = decide(&[model("m", 3.0, 14.0, 0.625)], &gpu_host(), &interactive());
+        let d = decide(&[model("m", 3.0, 12.0, 0.625)], &gpu_host(), &interactive());
         let j = &d.models[0];
-        assert_eq!(j.decode_headroom, Some(1.4));
+        assert_eq!(j.decode_headroom, Some(1.2));
         assert_eq!(j.ttft_headroom, Some(3.2));
         assert_eq!(
             j.headroom,
-            "decode p10 is 1.4× the floor and TTFT p95 is 3.2× under budget; borderline for longer contexts"
+            "decode p10 is 1.2× the floor and TTFT p95 is 3.2× under budget; borderline for longer contexts"
         );
     }
 
     #[test]
     fn headroom_sentence_ample_and_in_between() {
         let d = decide(&[model("m", 3.0, 25.0, 0.1)], &gpu_host(), &interactive());
-        assert_eq!(d.models[0].headroom, "decode p10 is 2.5× the floor and TTFT p95 is 20× under budget; ample headroom");
+        assert_eq!(
+            d.models[0].headroom,
+            "decode p10 is 2.5× the floor and TTFT p95 is 20× under budget; ample headroom"
+        );
         let d = decide(&[model("m", 3.0, 16.0, 0.5)], &gpu_host(), &interactive());
         assert_eq!(
             d.models[0].headroom,
@@ -824,11 +881,21 @@ mod tests {
         let mut a = model("a", 8.0, 50.0, 0.2);
         let mut b = model("b", 1.0, 50.0, 0.2);
         a.params = None;
-        assert_eq!(decide(&[a.clone(), b.clone()], &gpu_host(), &interactive()).pick.as_deref(), Some("a"));
+        assert_eq!(
+            decide(&[a.clone(), b.clone()], &gpu_host(), &interactive())
+                .pick
+                .as_deref(),
+            Some("a")
+        );
         a.size_bytes = None;
         a.vram_bytes = None;
         b.params = None;
-        assert_eq!(decide(&[a.clone(), b.clone()], &gpu_host(), &interactive()).pick.as_deref(), Some("b"));
+        assert_eq!(
+            decide(&[a.clone(), b.clone()], &gpu_host(), &interactive())
+                .pick
+                .as_deref(),
+            Some("b")
+        );
         assert_eq!(decide(&[b, a], &gpu_host(), &interactive()).pick.as_deref(), Some("a"));
     }
 

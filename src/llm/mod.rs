@@ -6,9 +6,12 @@
 //! decide which size to keep. Measuring lives in `client` and `bench`; the
 //! decision (`decide`) and the checks (`quality`) are pure.
 
+pub mod bench;
+pub mod client;
 pub mod decide;
 pub mod quality;
 pub mod stream;
+pub mod summary;
 
 use std::time::Duration;
 
@@ -116,7 +119,8 @@ pub enum Verdict {
     Keep,
     /// A larger model also meets every budget: this one is smaller than it need be.
     GoBigger,
-    /// This one misses a budget (or does not fit) and a smaller one does not.
+    /// A smaller model is the pick: this one misses a budget (or does not
+    /// fit), or is bigger than it need be.
     GoSmaller,
     /// No model meets the budgets.
     NothingFits,

@@ -83,7 +83,11 @@ impl JsonKind {
     }
 
     fn article(self) -> &'static str {
-        if self == JsonKind::Array || self == JsonKind::Object { "an" } else { "a" }
+        if self == JsonKind::Array || self == JsonKind::Object {
+            "an"
+        } else {
+            "a"
+        }
     }
 }
 
@@ -131,7 +135,17 @@ pub fn builtin() -> Vec<Check> {
 }
 
 const EXAMPLE: &str = r#"{"name": "capital", "prompt": "What is the capital of France?", "expect": "(?i)\\bparis\\b"}"#;
-const KEYS: [&str; 9] = ["name", "prompt", "expect", "json_keys", "exact", "types", "equals", "number", "sentences"];
+const KEYS: [&str; 9] = [
+    "name",
+    "prompt",
+    "expect",
+    "json_keys",
+    "exact",
+    "types",
+    "equals",
+    "number",
+    "sentences",
+];
 const EXPECTATIONS: &str = r#""expect" (a regex), "json_keys", "number" or "sentences""#;
 
 /// Reads a checks file: one JSON object per line, blank lines and lines
@@ -146,13 +160,18 @@ pub fn parse_checks(text: &str, source: &str) -> Result<Vec<Check>, String> {
         let at = |msg: String| format!("{source}:{}: {msg}", i + 1);
         let check = parse_line(line).map_err(at)?;
         if let Some((first, _)) = checks.iter().find(|(_, c)| c.name == check.name) {
-            let msg = format!("a check named \"{}\" is already on line {first}; give each its own name", check.name);
+            let msg = format!(
+                "a check named \"{}\" is already on line {first}; give each its own name",
+                check.name
+            );
             return Err(at(msg));
         }
         checks.push((i + 1, check));
     }
     if checks.is_empty() {
-        return Err(format!("{source}: no checks; give one JSON object per line, e.g. {EXAMPLE}"));
+        return Err(format!(
+            "{source}: no checks; give one JSON object per line, e.g. {EXAMPLE}"
+        ));
     }
     Ok(checks.into_iter().map(|(_, c)| c).collect())
 }
@@ -175,12 +194,20 @@ fn parse_line(line: &str) -> Result<Check, String> {
     let name = text("name")?;
     let prompt = text("prompt")?;
 
-    let given: Vec<&str> =
-        ["expect", "json_keys", "number", "sentences"].into_iter().filter(|k| obj.contains_key(*k)).collect();
+    let given: Vec<&str> = ["expect", "json_keys", "number", "sentences"]
+        .into_iter()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
     let kind = match given.as_slice() {
         [one] => *one,
         [] => return Err(format!("no expectation; give {EXPECTATIONS}")),
-        many => return Err(format!("{} together; give only one of {EXPECTATIONS}", many.join(" and "))),
+        many => {
+            let named: Vec<String> = many.iter().map(|k| format!("\"{k}\"")).collect();
+            return Err(format!(
+                "{} together; give only one of {EXPECTATIONS}",
+                named.join(" and ")
+            ));
+        }
     };
     if kind != "json_keys"
         && let Some(key) = ["exact", "types", "equals"].into_iter().find(|k| obj.contains_key(*k))
@@ -190,13 +217,21 @@ fn parse_line(line: &str) -> Result<Check, String> {
     let expect = match kind {
         "expect" => match &obj["expect"] {
             Value::String(re) => Expect::Regex(Regex::new(re).map_err(|e| {
-                format!("\"expect\" is not a valid regex ({}); give a regex or \"json_keys\"", regex_error(&e))
+                format!(
+                    "\"expect\" is not a valid regex ({}); give a regex or \"json_keys\"",
+                    regex_error(&e)
+                )
             })?),
             other => return Err(format!("\"expect\" must be a regex string, not {}", describe(other))),
         },
         "number" => match obj["number"].as_f64() {
             Some(n) => Expect::Number(n),
-            None => return Err(format!("\"number\" must be a number (e.g. 4), not {}", describe(&obj["number"]))),
+            None => {
+                return Err(format!(
+                    "\"number\" must be a number (e.g. 4), not {}",
+                    describe(&obj["number"])
+                ));
+            }
         },
         "sentences" => match obj["sentences"].as_u64() {
             Some(n) if n >= 1 => Expect::Sentences(n as usize),
@@ -210,9 +245,10 @@ fn parse_line(line: &str) -> Result<Check, String> {
 fn json_keys(obj: &Map<String, Value>) -> Result<Expect, String> {
     let wrong = || "\"json_keys\" must be an array of key names, e.g. [\"title\", \"owner\"]".to_string();
     let required = match &obj["json_keys"] {
-        Value::Array(keys) => {
-            keys.iter().map(|k| k.as_str().map(String::from).ok_or_else(wrong)).collect::<Result<Vec<_>, _>>()?
-        }
+        Value::Array(keys) => keys
+            .iter()
+            .map(|k| k.as_str().map(String::from).ok_or_else(wrong))
+            .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(wrong()),
     };
     let exact = match obj.get("exact") {
@@ -223,7 +259,10 @@ fn json_keys(obj: &Map<String, Value>) -> Result<Expect, String> {
     let table = |key: &str| match obj.get(key) {
         None => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
-        Some(other) => Err(format!("\"{key}\" must be an object of key → value, not {}", describe(other))),
+        Some(other) => Err(format!(
+            "\"{key}\" must be an object of key → value, not {}",
+            describe(other)
+        )),
     };
     let equals: Vec<(String, Value)> = table("equals")?.into_iter().collect();
     let kinds = table("types")?
@@ -232,7 +271,10 @@ fn json_keys(obj: &Map<String, Value>) -> Result<Expect, String> {
             let found = JsonKind::ALL.into_iter().find(|k| kind.as_str() == Some(k.name()));
             found.map(|k| (key.clone(), k)).ok_or_else(|| {
                 let names: Vec<&str> = JsonKind::ALL.iter().map(|k| k.name()).collect();
-                format!("\"types\".{key} is {kind}, not a JSON type; give one of {}", names.join(", "))
+                format!(
+                    "\"types\".{key} is {kind}, not a JSON type; give one of {}",
+                    names.join(", ")
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -247,7 +289,10 @@ fn json_keys(obj: &Map<String, Value>) -> Result<Expect, String> {
 /// The one line of a regex error that says what is wrong.
 fn regex_error(e: &regex::Error) -> String {
     let text = e.to_string();
-    let line = text.lines().find_map(|l| l.trim().strip_prefix("error: ")).unwrap_or(text.trim());
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .unwrap_or(text.trim());
     line.to_string()
 }
 
@@ -266,7 +311,10 @@ pub fn judge(check: &Check, answer: &str) -> CheckResult {
         Expect::Number(want) => judge_number(*want, &check.prompt, answer),
         Expect::Sentences(want) => match sentences(answer) {
             n if n == *want => Ok(()),
-            n => Err(format!("{n} sentence{}, expected {want}", if n == 1 { "" } else { "s" })),
+            n => Err(format!(
+                "{n} sentence{}, expected {want}",
+                if n == 1 { "" } else { "s" }
+            )),
         },
         Expect::JsonKeys {
             required,
@@ -302,19 +350,43 @@ fn strip_reasoning(answer: &str) -> &str {
 fn snippet(answer: &str) -> String {
     let flat = answer.split_whitespace().collect::<Vec<_>>().join(" ");
     match flat.char_indices().nth(60) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        Some((cut, _)) => format!("{}…", flat[..cut].trim_end()),
         None => flat,
     }
 }
 
+const ABBREVIATIONS: [&str; 8] = ["etc", "vs", "approx", "incl", "dr", "mr", "mrs", "ms"];
+
 const WORDS: [&str; 21] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ];
 
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     let words = WORDS.join("|");
-    Regex::new(&format!(r"(?i)\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|\b(?:{words})\b")).unwrap()
+    Regex::new(&format!(
+        r"(?i)\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|\b(?:{words})\b"
+    ))
+    .expect("a valid regex")
 });
 
 /// The numbers in a text, in order: digits (`4`, `4.0`, `1,200`, `-3`) and
@@ -330,10 +402,13 @@ fn numbers(text: &str) -> Vec<f64> {
         }
         let before = text[..m.start()].chars().next_back();
         let after = text[m.end()..].chars().next();
-        if before.is_some_and(|c| c.is_alphabetic() || c == '.') || after.is_some_and(char::is_alphabetic) {
+        let version = after == Some('.') && text[m.end() + 1..].starts_with(|c: char| c.is_ascii_digit());
+        if before.is_some_and(|c| c.is_alphabetic() || c == '.') || after.is_some_and(char::is_alphabetic) || version {
             continue;
         }
-        let Ok(value) = s.replace(',', "").parse::<f64>() else { continue };
+        let Ok(value) = s.replace(',', "").parse::<f64>() else {
+            continue;
+        };
         // A minus sign counts when it starts the number, not between two
         // numbers ("5-1").
         let mut rest = text[..m.start()].chars().rev();
@@ -410,11 +485,14 @@ fn sentences(text: &str) -> usize {
 
 /// Whether the word before a dot is an abbreviation (`e.g`, `U.S`, `etc`).
 fn abbreviation(before: &[char]) -> bool {
-    let word: String = before.iter().rev().take_while(|c| !c.is_whitespace()).collect::<Vec<_>>().into_iter().rev().collect();
+    let from = before.iter().rposition(|c| c.is_whitespace()).map_or(0, |p| p + 1);
+    let word: String = before[from..].iter().collect();
     let word = word.trim_start_matches(['(', '"', '\'', '“']).to_lowercase();
-    const SHORT: [&str; 9] = ["etc", "vs", "approx", "incl", "dr", "mr", "mrs", "ms", "no"];
-    SHORT.contains(&word.as_str())
-        || (word.contains('.') && word.split('.').all(|part| (1..=2).contains(&part.len()) && part.chars().all(char::is_alphabetic)))
+    let dotted = |w: &str| {
+        w.split('.')
+            .all(|part| (1..=2).contains(&part.len()) && part.chars().all(char::is_alphabetic))
+    };
+    ABBREVIATIONS.contains(&word.as_str()) || (word.contains('.') && dotted(&word))
 }
 
 /// The first JSON object in an answer: the whole answer, or the first
@@ -428,7 +506,9 @@ fn find_object(answer: &str) -> Result<Map<String, Value>, String> {
     while let Some(offset) = answer[from..].find('{') {
         let start = from + offset;
         let Some(len) = balanced(&answer[start..]) else {
-            return Err(first_error.unwrap_or_else(|| "the JSON object is never closed".into()));
+            first_error.get_or_insert_with(|| "the JSON object is never closed".to_string());
+            from = start + 1;
+            continue;
         };
         match serde_json::from_str::<Value>(&answer[start..start + len]) {
             Ok(Value::Object(obj)) => return Ok(obj),
@@ -479,19 +559,34 @@ fn judge_object(
     equals: &[(String, Value)],
 ) -> Result<(), String> {
     let mut problems = Vec::new();
-    let named = required.iter().chain(kinds.iter().map(|(k, _)| k)).chain(equals.iter().map(|(k, _)| k));
+    let named = required
+        .iter()
+        .chain(kinds.iter().map(|(k, _)| k))
+        .chain(equals.iter().map(|(k, _)| k));
     let mut allowed: Vec<&String> = Vec::new();
     for key in named {
         if !allowed.contains(&key) {
             allowed.push(key);
         }
     }
-    let missing: Vec<String> = allowed.iter().filter(|k| !obj.contains_key(k.as_str())).map(|k| format!("\"{k}\"")).collect();
+    let missing: Vec<String> = allowed
+        .iter()
+        .filter(|k| !obj.contains_key(k.as_str()))
+        .map(|k| format!("\"{k}\""))
+        .collect();
     if !missing.is_empty() {
-        problems.push(format!("missing {} {}", if missing.len() == 1 { "key" } else { "keys" }, missing.join(", ")));
+        problems.push(format!(
+            "missing {} {}",
+            if missing.len() == 1 { "key" } else { "keys" },
+            missing.join(", ")
+        ));
     }
     if exact {
-        let extra: Vec<String> = obj.keys().filter(|k| !allowed.contains(k)).map(|k| format!("\"{k}\"")).collect();
+        let extra: Vec<String> = obj
+            .keys()
+            .filter(|k| !allowed.contains(k))
+            .map(|k| format!("\"{k}\""))
+            .collect();
         if !extra.is_empty() {
             let only: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
             let noun = if extra.len() == 1 { "key" } else { "keys" };
@@ -502,7 +597,12 @@ fn judge_object(
         if let Some(value) = obj.get(key)
             && JsonKind::of(value) != *kind
         {
-            problems.push(format!("\"{key}\" is {}, expected {} {}", describe(value), kind.article(), kind.name()));
+            problems.push(format!(
+                "\"{key}\" is {}, expected {} {}",
+                describe(value),
+                kind.article(),
+                kind.name()
+            ));
         }
     }
     for (key, want) in equals {
@@ -512,7 +612,11 @@ fn judge_object(
             problems.push(format!("\"{key}\" is {value}, expected {want}"));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
 #[cfg(test)]
@@ -583,21 +687,34 @@ mod tests {
             "We shipped v1.2. It starts twice as fast, e.g. in CI jobs, so enjoy the extra coffee break! 🎉",
             "Here's a friendly release note:\n\n\"Say hello to v1.2! Startup is now twice as fast.\"",
             "**v1.2 is out!** Your tool now starts twice as fast — enjoy",
-            "Big news... v1.2 starts twice as fast. Happy hacking!!",
+            "Big news: v1.2 starts twice as fast... Happy hacking!!",
         ] {
-            assert!(passes("release_note", good), "{good:?}: {}", detail("release_note", good));
+            assert!(
+                passes("release_note", good),
+                "{good:?}: {}",
+                detail("release_note", good)
+            );
         }
     }
 
     #[test]
     fn release_note_rejects_other_sentence_counts() {
-        assert_eq!(detail("release_note", "Version 1.2 starts twice as fast."), "1 sentence, expected 2");
         assert_eq!(
-            detail("release_note", "Version 1.2 is out. It starts twice as fast. Thanks to all contributors!"),
+            detail("release_note", "Version 1.2 starts twice as fast."),
+            "1 sentence, expected 2"
+        );
+        assert_eq!(
+            detail(
+                "release_note",
+                "Version 1.2 is out. It starts twice as fast. Thanks to all contributors!"
+            ),
             "3 sentences, expected 2"
         );
         assert_eq!(
-            detail("release_note", "Release notes:\n- Faster startup.\n- Version 1.2.\n- Bug fixes."),
+            detail(
+                "release_note",
+                "Release notes:\n- Faster startup.\n- Version 1.2.\n- Bug fixes."
+            ),
             "3 sentences, expected 2"
         );
         assert_eq!(detail("release_note", "\n\n"), "empty answer");
@@ -605,46 +722,76 @@ mod tests {
 
     #[test]
     fn json_object_accepts_bare_fenced_and_prose_wrapped_objects() {
-        let object = r#"{"title": "Move billing to the new database", "risks": ["downtime", "data loss"], "owner": "Platform"}"#;
+        let object =
+            r#"{"title": "Move billing to the new database", "risks": ["downtime", "data loss"], "owner": "Platform"}"#;
         for good in [
             object.to_string(),
             format!("```json\n{object}\n```"),
-            format!("Sure! Here is the JSON you asked for:\n\n```json\n{object}\n```\n\nLet me know if {{anything}} else is needed."),
+            format!("Sure! Here is the JSON you asked for:\n\n```json\n{object}\n```\n\nAnything {{else}}?"),
             format!("Here it is {{as requested}}: {object}"),
-            r#"{"title": "Braces { in } strings \"ok\"", "risks": [], "owner": "Platform"}"#.to_string(),
+            r#"Result: {"title": "Braces { in } strings \"ok\"", "risks": [], "owner": "Platform"} (done)"#.to_string(),
         ] {
-            assert!(passes("json_object", &good), "{good:?}: {}", detail("json_object", &good));
+            assert!(
+                passes("json_object", &good),
+                "{good:?}: {}",
+                detail("json_object", &good)
+            );
         }
     }
 
     #[test]
     fn json_object_rejects_extra_missing_and_wrong_values() {
         assert_eq!(
-            detail("json_object", r#"{"title": "x", "risks": [], "owner": "Platform", "eta": "Q3"}"#),
+            detail(
+                "json_object",
+                r#"{"title": "x", "risks": [], "owner": "Platform", "eta": "Q3"}"#
+            ),
             r#"extra key "eta" (only title, risks, owner)"#
         );
-        assert_eq!(detail("json_object", r#"{"title": "x", "owner": "Platform"}"#), r#"missing key "risks""#);
         assert_eq!(
-            detail("json_object", r#"{"title": "x", "risks": "downtime", "owner": "platform"}"#),
+            detail("json_object", r#"{"title": "x", "owner": "Platform"}"#),
+            r#"missing key "risks""#
+        );
+        assert_eq!(
+            detail(
+                "json_object",
+                r#"{"title": "x", "risks": "downtime", "owner": "platform"}"#
+            ),
             r#""risks" is a string, expected an array; "owner" is "platform", expected "Platform""#
         );
         assert_eq!(
-            detail("json_object", "{\"title\": \"x\", \"risks\": [{\"a\": 1}], \"owner\": \"Platform\",}"),
-            "the JSON object does not parse (trailing comma at line 1 column 63)"
+            detail(
+                "json_object",
+                "{\"title\": \"x\", \"risks\": [{\"a\": 1}], \"owner\": \"Platform\",}"
+            ),
+            "the JSON object does not parse (trailing comma at line 1 column 57)"
         );
-        assert_eq!(detail("json_object", "title: x, risks: none"), "no JSON object in \"title: x, risks: none\"");
-        assert_eq!(detail("json_object", "{\"title\": \"x\""), "the JSON object is never closed");
+        assert_eq!(
+            detail("json_object", "title: x, risks: none"),
+            "no JSON object in \"title: x, risks: none\""
+        );
+        assert_eq!(
+            detail("json_object", "{\"title\": \"x\""),
+            "the JSON object is never closed"
+        );
     }
 
     #[test]
     fn regex_checks_match_anywhere_and_quote_the_answer_when_not() {
-        let checks = parse_checks(r#"{"name": "capital", "prompt": "Capital of France?", "expect": "(?i)\\bparis\\b"}"#, "c.jsonl").unwrap();
+        let checks = parse_checks(
+            r#"{"name": "capital", "prompt": "Capital of France?", "expect": "(?i)\\bparis\\b"}"#,
+            "c.jsonl",
+        )
+        .unwrap();
         assert!(judge(&checks[0], "The capital is Paris.").passed);
-        let r = judge(&checks[0], "It is Lyon, a city in the south-east of France known for its food and silk.");
+        let r = judge(
+            &checks[0],
+            "It is Lyon, a city in the south-east of France known for its food and silk.",
+        );
         assert!(!r.passed);
         assert_eq!(
             r.detail,
-            "no match for /(?i)\\bparis\\b/ in \"It is Lyon, a city in the south-east of France known for its …\""
+            "no match for /(?i)\\bparis\\b/ in \"It is Lyon, a city in the south-east of France known for its…\""
         );
     }
 
@@ -660,7 +807,10 @@ mod tests {
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["capital", "ticket", "sum", "haiku"]);
         assert!(judge(&checks[1], r#"{"id": 7, "team": "ops"}"#).passed);
-        assert_eq!(judge(&checks[1], r#"{"id": "7", "team": "ops"}"#).detail, r#""id" is a string, expected a number"#);
+        assert_eq!(
+            judge(&checks[1], r#"{"id": "7", "team": "ops"}"#).detail,
+            r#""id" is a string, expected a number"#
+        );
         assert!(judge(&checks[2], "2 + 2 = 4").passed);
         assert!(judge(&checks[3], "Old pond. A frog jumps in. The sound of water.").passed);
     }
@@ -670,7 +820,9 @@ mod tests {
         let err = |text: &str| parse_checks(text, "checks.jsonl").unwrap_err();
         let ok = r#"{"name": "a", "prompt": "p", "expect": "x"}"#;
         assert_eq!(
-            err(&format!("{ok}\n\n{{\"name\": \"b\", \"prompt\": \"p\", \"expect\": \"(unclosed\"}}")),
+            err(&format!(
+                "{ok}\n\n{{\"name\": \"b\", \"prompt\": \"p\", \"expect\": \"(unclosed\"}}"
+            )),
             "checks.jsonl:3: \"expect\" is not a valid regex (unclosed group); give a regex or \"json_keys\""
         );
         assert_eq!(
@@ -679,14 +831,26 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"name": "a", "prompt": "p", "expect": "x", "number": 4}"#),
-            r#"checks.jsonl:1: expect and number together; give only one of "expect" (a regex), "json_keys", "number" or "sentences""#
+            "checks.jsonl:1: \"expect\" and \"number\" together; give only one of \
+             \"expect\" (a regex), \"json_keys\", \"number\" or \"sentences\""
         );
-        assert!(err(r#"{"name": "a", "prompt": "p", "expct": "x"}"#).starts_with("checks.jsonl:1: unknown key \"expct\"; valid keys: name, prompt, expect"));
+        assert!(
+            err(r#"{"name": "a", "prompt": "p", "expct": "x"}"#)
+                .starts_with("checks.jsonl:1: unknown key \"expct\"; valid keys: name, prompt, expect")
+        );
         assert!(err(r#"{"prompt": "p", "expect": "x"}"#).starts_with("checks.jsonl:1: \"name\" is missing; e.g. {"));
-        assert_eq!(err(r#"{"name": 3, "prompt": "p", "expect": "x"}"#), "checks.jsonl:1: \"name\" must be a string, not a number");
-        assert!(err("name: a").starts_with("checks.jsonl:1: not valid JSON (expected value at line 1 column 1); give one JSON object per line"));
+        assert_eq!(
+            err(r#"{"name": 3, "prompt": "p", "expect": "x"}"#),
+            "checks.jsonl:1: \"name\" must be a string, not a number"
+        );
+        assert!(err("capital: Paris").starts_with(
+            "checks.jsonl:1: not valid JSON (expected value at line 1 column 1); give one JSON object per line"
+        ));
         assert!(err("[1, 2]").starts_with("checks.jsonl:1: not a JSON object; give one JSON object per line"));
-        assert_eq!(err(&format!("{ok}\n{ok}")), "checks.jsonl:2: a check named \"a\" is already on line 1; give each its own name");
+        assert_eq!(
+            err(&format!("{ok}\n{ok}")),
+            "checks.jsonl:2: a check named \"a\" is already on line 1; give each its own name"
+        );
         assert_eq!(
             err(r#"{"name": "a", "prompt": "p", "expect": "x", "exact": true}"#),
             "checks.jsonl:1: \"exact\" only goes with \"json_keys\""
@@ -697,9 +861,13 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"name": "a", "prompt": "p", "json_keys": [], "types": {"id": "int"}}"#),
-            "checks.jsonl:1: \"types\".id is \"int\", not a JSON type; give one of string, number, bool, array, object, null"
+            "checks.jsonl:1: \"types\".id is \"int\", not a JSON type; \
+             give one of string, number, bool, array, object, null"
         );
-        assert_eq!(err(r#"{"name": "a", "prompt": "p", "sentences": 0}"#), "checks.jsonl:1: \"sentences\" must be a whole number of at least 1");
+        assert_eq!(
+            err(r#"{"name": "a", "prompt": "p", "sentences": 0}"#),
+            "checks.jsonl:1: \"sentences\" must be a whole number of at least 1"
+        );
         assert!(err("# only a comment\n\n").starts_with("checks.jsonl: no checks; give one JSON object per line"));
     }
 
@@ -707,11 +875,18 @@ mod tests {
     fn score_counts_passed_and_run() {
         let results: Vec<CheckResult> = builtin()
             .iter()
-            .zip(["4", "One sentence only.", r#"{"title": "t", "risks": [], "owner": "Platform"}"#])
+            .zip([
+                "4",
+                "One sentence only.",
+                r#"{"title": "t", "risks": [], "owner": "Platform"}"#,
+            ])
             .map(|(c, a)| judge(c, a))
             .collect();
         assert_eq!(score(&results), (2, 3));
         assert_eq!(score(&[]), (0, 0));
-        assert_eq!(serde_json::to_value(&results[1]).unwrap()["detail"], "1 sentence, expected 2");
+        assert_eq!(
+            serde_json::to_value(&results[1]).unwrap()["detail"],
+            "1 sentence, expected 2"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod csv;
 pub mod flame;
 pub mod html;
 pub mod leak;
+pub mod llm;
 pub mod load;
 pub mod load_text;
 pub mod progress;

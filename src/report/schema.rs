@@ -24,6 +24,8 @@ pub struct ResultDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flame: Option<super::flame::FlameSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<super::llm::LlmSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<Vec<crate::gate::SloResult>>,
     /// `Some(None)` is written as `null`: a run that had no baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -224,6 +226,7 @@ impl ResultDoc {
             resources: Some(Resources::from_recording(rec, owned)),
             leak: None,
             flame: None,
+            llm: None,
             slo: None,
             baseline: None,
             passed: true,
@@ -253,6 +256,7 @@ impl ResultDoc {
             resources: None,
             leak: None,
             flame: None,
+            llm: None,
             slo: None,
             baseline: None,
             passed: true,

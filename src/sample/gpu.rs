@@ -30,6 +30,16 @@ impl Gpu {
         Ok(Gpu { nvml, devices })
     }
 
+    /// Each GPU's name and total memory in bytes.
+    pub fn devices(&self) -> Vec<(String, u64)> {
+        (0..self.devices)
+            .filter_map(|i| {
+                let d = self.nvml.device_by_index(i).ok()?;
+                Some((d.name().ok()?, d.memory_info().ok()?.total))
+            })
+            .collect()
+    }
+
     /// GPU memory in bytes per host pid, summed over every GPU (and every
     /// MIG instance) the process has memory on.
     pub fn memory_by_pid(&self, out: &mut HashMap<u32, u64>) -> Result<(), GpuUnavailable> {

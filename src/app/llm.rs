@@ -1,0 +1,367 @@
+//! `loadprof llm`: benchmark each model on the server while sampling the
+//! server's process, decide which size to run, and write result.json,
+//! llm-runs.csv and samples.csv; print the scorecard (or the JSON section).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use super::printed;
+use crate::cancel::{self, StopReason, StopToken};
+use crate::cli::LlmArgs;
+use crate::error::{Error, Exit};
+use crate::llm::bench::{self, BenchPlan, Event, LlmRecording};
+use crate::llm::client::{Client, LlmError};
+use crate::llm::summary::{ModelSummary, summarize};
+use crate::llm::{Budgets, HostFacts, Verdict, decide, quality};
+use crate::report::csv::SamplesWriter;
+use crate::report::llm::{LlmHost, LlmSection, write_scorecard};
+use crate::report::schema::{self, Resources, ResultDoc, Run, Tool};
+use crate::report::write_atomic;
+use crate::sample::{self, GpuState, Outcome, ProcRow, SampleSink, SamplerConfig, Target, TargetSpec, TreeSample};
+
+/// A prompt long enough to time prefill and short enough for small models.
+pub const DEFAULT_PROMPT: &str = "Explain how a hash map works: how keys are hashed into buckets, what happens on a collision, when and how the table grows, and what that means for the cost of lookups and inserts. Give a short example in plain words.";
+
+/// Keeps the server's samples for the per-model peaks, and writes them.
+struct ServerSink {
+    csv: SamplesWriter,
+    t: Vec<f64>,
+    rss: Vec<u64>,
+    gpu: Vec<Option<u64>>,
+}
+
+impl SampleSink for ServerSink {
+    fn sample(&mut self, s: &TreeSample, procs: &[ProcRow]) -> anyhow::Result<()> {
+        self.t.push(s.elapsed.as_secs_f64());
+        self.rss.push(s.rss_bytes);
+        self.gpu.push(s.gpu_mem_bytes);
+        self.csv
+            .write(s, procs)
+            .map_err(|e| anyhow!("writing samples.csv: {e}"))
+    }
+}
+
+impl ServerSink {
+    /// The peaks of RSS and GPU memory between `from` and `to` seconds.
+    fn peaks(&self, from: f64, to: f64) -> (Option<u64>, Option<u64>) {
+        let inside = self.t.iter().enumerate().filter(|(_, t)| **t >= from && **t <= to);
+        let (mut rss, mut gpu) = (None, None);
+        for (i, _) in inside {
+            rss = rss.max(Some(self.rss[i]));
+            if let Some(g) = self.gpu[i] {
+                gpu = gpu.max(Some(g));
+            }
+        }
+        (rss, gpu)
+    }
+}
+
+fn llm_error(e: LlmError) -> Error {
+    match e {
+        LlmError::UnknownModel { .. } => Error::bad_input(e),
+        other => Error::cannot_run(other),
+    }
+}
+
+/// The server's process: `--server-pid`, the process listening on the
+/// endpoint's port, or one named `ollama`.
+fn find_server(args: &LlmArgs) -> Result<Option<Target>, Error> {
+    if let Some(pid) = args.server_pid {
+        return Target::find(&TargetSpec::Pid(pid)).map_err(|e| Error::bad_input(anyhow!("--server-pid: {e}")));
+    }
+    let port = crate::load::Origin::parse(&args.endpoint)
+        .ok()
+        .filter(|(o, _)| {
+            let a = o.authority();
+            a.starts_with("127.") || a.starts_with("localhost") || a.starts_with("[::1]")
+        })
+        .and_then(|(o, _)| o.authority().rsplit(':').next()?.parse::<u16>().ok());
+    if let Some(pid) = port.and_then(sample::target::listening_pid)
+        && let Ok(t) = Target::find(&TargetSpec::Pid(pid))
+    {
+        return Ok(t);
+    }
+    Ok(Target::find(&TargetSpec::Name("^ollama( |$)".into())).ok().flatten())
+}
+
+fn read_prompts(args: &LlmArgs) -> Result<Vec<String>, Error> {
+    if let Some(p) = &args.prompt {
+        if p.trim().is_empty() {
+            return Err(Error::bad_input(anyhow!("--prompt is empty; give the text to send")));
+        }
+        return Ok(vec![p.clone()]);
+    }
+    let Some(path) = &args.prompts else {
+        return Ok(vec![DEFAULT_PROMPT.to_string()]);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_input(anyhow!("--prompts {}: cannot read: {e}", path.display())))?;
+    let prompts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if prompts.is_empty() {
+        return Err(Error::bad_input(anyhow!(
+            "--prompts {}: no prompts; write one prompt a line",
+            path.display()
+        )));
+    }
+    Ok(prompts)
+}
+
+fn write_runs_csv(path: &Path, rec: &LlmRecording) -> std::io::Result<()> {
+    let mut text = String::from(
+        "model,concurrency,run,ttft_ms,e2e_ms,output_tokens,client_tokens_per_s,server_tokens_per_s,prompt_tokens,load_ms,done_reason,error\n",
+    );
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
+    for m in &rec.models {
+        for l in &m.levels {
+            for (i, t) in l.requests.iter().enumerate() {
+                let err = t.error.as_deref().unwrap_or("").replace(['"', '\n'], " ");
+                text.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{},{},{},\"{}\"\n",
+                    m.info.name,
+                    l.concurrency,
+                    i,
+                    cell(t.ttft.map(|d| d.as_secs_f64() * 1e3)),
+                    cell(Some(t.e2e.as_secs_f64() * 1e3)),
+                    t.tokens().0,
+                    cell(t.client_decode_rate()),
+                    cell(t.report.decode_rate()),
+                    t.report.prompt_tokens.map_or(String::new(), |n| n.to_string()),
+                    cell(t.report.load_ns.map(|n| n as f64 / 1e6)),
+                    t.report.done_reason.as_deref().unwrap_or(""),
+                    err
+                ));
+            }
+        }
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let prompts = read_prompts(&args)?;
+    let mut checks = if args.no_builtin_checks {
+        Vec::new()
+    } else {
+        quality::builtin()
+    };
+    if let Some(path) = &args.checks {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::bad_input(anyhow!("--checks {}: cannot read: {e}", path.display())))?;
+        checks.extend(
+            quality::parse_checks(&text, &path.display().to_string()).map_err(|e| Error::bad_input(anyhow!(e)))?,
+        );
+    }
+    if !crate::http::is_url(&args.endpoint) {
+        return Err(Error::bad_input(anyhow!(
+            "--endpoint '{}': not an http:// or https:// URL, e.g. http://127.0.0.1:11434",
+            args.endpoint
+        )));
+    }
+    let mut concurrency: Vec<usize> = args.concurrency.iter().map(|&c| c as usize).collect();
+    concurrency.sort_unstable();
+    concurrency.dedup();
+    let plan = BenchPlan {
+        models: args
+            .models
+            .iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect(),
+        prompts,
+        max_tokens: args.max_tokens,
+        runs: args.runs,
+        warmup: args.warmup,
+        concurrency,
+        checks,
+        seed: 42,
+    };
+    let budgets = Budgets::for_use(args.use_case);
+    let mut client = Client::new(&args.endpoint, args.api);
+    client.timeout = args.timeout;
+
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(format!("llm-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"))));
+    let stop = StopToken::new();
+    cancel::stop_on_signals(stop.clone())
+        .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::cannot_run(anyhow!("cannot start the async runtime: {e}")))?;
+    // Reach the server and find every model before anything is written.
+    runtime
+        .block_on(bench::look_up(&client, args.api, &plan.models))
+        .map_err(llm_error)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::bad_input(anyhow!("-o {}: cannot create the output folder: {e}", dir.display())))?;
+
+    let (gpu, gpu_state) = sample::probe_gpu(crate::config::GpuMode::Auto).unwrap_or((None, GpuState::Off));
+    let gpu_name = gpu.as_ref().map(|g| {
+        g.devices()
+            .iter()
+            .map(|(n, mem)| format!("{n} ({})", crate::config::units::format_bytes(*mem as f64)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let host = LlmHost::detect(gpu_name.clone().filter(|n| !n.is_empty()));
+    let server = find_server(&args)?;
+    let t0 = Instant::now();
+    let sampler_stop = stop.linked();
+    let samples_path = dir.join("samples.csv");
+    let sampler = match server {
+        Some(target) => {
+            let _ = writeln!(err, "sampling the server: pid {} ({})", target.pid, target.command);
+            let csv = SamplesWriter::create(&samples_path, false, false)
+                .map_err(|e| Error::cannot_run(anyhow!("{}: {e}", samples_path.display())))?;
+            let cfg = SamplerConfig {
+                interval: Duration::from_millis(200),
+                duration: None,
+                children: true,
+                per_process: false,
+                pss: false,
+                gpu: crate::config::GpuMode::Auto,
+                stop_grace: sample::STOP_GRACE,
+            };
+            let own = sampler_stop.clone();
+            let mut sink = ServerSink {
+                csv,
+                t: Vec::new(),
+                rss: Vec::new(),
+                gpu: Vec::new(),
+            };
+            Some(std::thread::spawn(move || {
+                let rec = sample::record_from(t0, target, &cfg, gpu, gpu_state, &own, &mut sink);
+                let _ = sink.csv.flush();
+                (rec, sink)
+            }))
+        }
+        None => {
+            let _ = writeln!(
+                err,
+                "the server's process was not found (give --server-pid): its memory is not sampled"
+            );
+            None
+        }
+    };
+    let mut warnings = Vec::new();
+    if let Some(w) = host.busy_warning() {
+        let _ = writeln!(err, "warning: {w}");
+        warnings.push(w);
+    }
+    let mut progress: Box<dyn FnMut(Event) + Send> = if args.json {
+        Box::new(|_| {})
+    } else {
+        Box::new(|e| {
+            let line = match e {
+                Event::Model { name, index, of } => format!("[{}/{of}] {name}", index + 1),
+                Event::Phase(p) => format!("  {p}"),
+            };
+            eprintln!("{line}");
+        })
+    };
+    let recorded = runtime.block_on(bench::run(&client, args.api, &plan, &stop, t0, &mut *progress));
+    drop(runtime);
+    sampler_stop.stop(StopReason::Finished);
+    let sampled = sampler.and_then(|h| h.join().ok());
+    let rec = recorded.map_err(llm_error)?;
+
+    let (resources, sink) = match sampled {
+        Some((Ok(r), sink)) => (Some(Resources::from_recording(&r, false)), Some(sink)),
+        _ => (None, None),
+    };
+    let mut summaries: Vec<ModelSummary> = rec
+        .models
+        .iter()
+        .map(|m| {
+            let (rss, gpu) = sink.as_ref().map_or((None, None), |s| {
+                s.peaks(m.window.0.as_secs_f64(), m.window.1.as_secs_f64())
+            });
+            summarize(m, rss, gpu)
+        })
+        .collect();
+    let facts: Vec<_> = summaries.iter().map(ModelSummary::facts).collect();
+    let host_facts = HostFacts {
+        mem_bytes: host.mem_bytes.unwrap_or(0),
+        gpu: gpu_name.is_some() || summaries.iter().any(|s| s.vram_bytes.is_some_and(|v| v > 0)),
+    };
+    let decision = decide::decide(&facts, &host_facts, &budgets);
+    for (s, j) in summaries.iter_mut().zip(&decision.models) {
+        s.verdict = Some(j.verdict);
+        s.headroom = Some(j.headroom.clone());
+    }
+    let section = LlmSection {
+        endpoint: client.endpoint().to_string(),
+        api: args.api,
+        server_version: rec.version.clone(),
+        host,
+        use_case: args.use_case,
+        budgets,
+        prompts: plan.prompts.len(),
+        max_tokens: plan.max_tokens,
+        runs: plan.runs,
+        warmup: plan.warmup,
+        models: summaries,
+        pick: decision.pick.clone(),
+        recommendation: decision.recommendation.clone(),
+        warnings,
+    };
+    let interrupted = rec.stop.is_some();
+    let duration = rec.ended_at.duration_since(rec.started_at).unwrap_or_default();
+    let fits = decision.pick.is_some();
+    let doc = ResultDoc {
+        schema: schema::SCHEMA,
+        tool: Tool::this(),
+        run: Run {
+            profile: None,
+            started_at: schema::timestamp(rec.started_at),
+            ended_at: schema::timestamp(rec.ended_at),
+            duration_s: (duration.as_secs_f64() * 1000.0).round() / 1000.0,
+            outcome: if interrupted {
+                Outcome::Interrupted
+            } else {
+                Outcome::Completed
+            },
+            host: crate::host::Host::detect(),
+            reason: rec.stop.map(crate::report::text::stop_phrase),
+            windows: None,
+        },
+        load: None,
+        resources,
+        leak: None,
+        flame: None,
+        llm: Some(section),
+        slo: None,
+        baseline: None,
+        passed: fits && !interrupted,
+    };
+    let result_path = dir.join("result.json");
+    let json = serde_json::to_vec_pretty(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    write_atomic(&result_path, &json).map_err(|e| Error::cannot_run(anyhow!("{}: {e}", result_path.display())))?;
+    let runs_path = dir.join("llm-runs.csv");
+    write_runs_csv(&runs_path, &rec).map_err(|e| Error::cannot_run(anyhow!("{}: {e}", runs_path.display())))?;
+    let section = doc.llm.as_ref().expect("an llm result has an llm section");
+    let r = if args.json {
+        write_scorecard(err, section)
+            .and_then(|()| serde_json::to_writer_pretty(&mut *out, section).map_err(std::io::Error::from))
+            .and_then(|()| writeln!(out))
+    } else {
+        write_scorecard(out, section).and_then(|()| writeln!(out, "results in {}/", dir.display()))
+    };
+    printed(r)?;
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else if section.models.iter().all(|m| m.verdict == Some(Verdict::NothingFits)) {
+        Exit::GateFailed
+    } else {
+        Exit::Success
+    })
+}

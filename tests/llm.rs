@@ -1,0 +1,301 @@
+//! `loadprof llm` against the test suite's fixture servers, which speak
+//! Ollama's API (NDJSON, nanosecond metrics omitted when zero, /api/ps,
+//! keep_alive 0 unloading, errors inside a 200 stream) and the OpenAI
+//! streaming API (role-only first chunks, usage chunks, llama.cpp timings,
+//! CRLF and pings), with three model sizes of different speed, memory and
+//! quality, so the whole decision runs end to end.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{Guard, loadprof, output_text, python, validate};
+use serde_json::Value;
+
+/// Starts a fixture server (`fake_ollama.py` or `fake_openai.py`); returns
+/// it and its base URL.
+fn fixture(script: &str, args: &[&str]) -> (Guard, String) {
+    use std::os::unix::process::CommandExt;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/llm")
+        .join(script);
+    let mut child = Command::new(python())
+        .arg(&path)
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the fixture says where it listens: {line:?}"))
+        .to_string();
+    (Guard(child), url)
+}
+
+fn llm(url: &str, dir: &Path, args: &[&str]) -> (Output, Option<Value>) {
+    let out = loadprof()
+        .args(["llm", "--endpoint", url])
+        .args(args)
+        .arg("-o")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let doc = std::fs::read_to_string(dir.join("result.json")).ok().map(|text| {
+        assert_eq!(validate(&text, None), "", "result.json matches the schema");
+        serde_json::from_str(&text).unwrap()
+    });
+    (out, doc)
+}
+
+fn model<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["llm"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == name)
+        .unwrap_or_else(|| panic!("no model {name}"))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn three_ollama_sizes_are_measured_and_the_decision_keeps_the_middle_one() {
+    let (_server, url) = fixture("fake_ollama.py", &["--speed-scale", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "tiny:1b,mid:3b",
+            "--model",
+            "big:8b",
+            "--runs",
+            "3",
+            "--max-tokens",
+            "48",
+            "--concurrency",
+            "1,2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let doc = doc.unwrap();
+    let l = &doc["llm"];
+    assert_eq!(l["api"], "ollama");
+    assert_eq!(l["server_version"], "0.33.0");
+    assert!(l["host"]["cores"].as_u64().unwrap() >= 1);
+    let (tiny, mid, big) = (model(&doc, "tiny:1b"), model(&doc, "mid:3b"), model(&doc, "big:8b"));
+    // Faster when smaller, on both clocks, and the two agree.
+    let rate = |m: &Value| f(&m["decode_tokens_per_s"]["p50"]);
+    assert!(
+        rate(tiny) > rate(mid) && rate(mid) > rate(big),
+        "{} {} {}",
+        rate(tiny),
+        rate(mid),
+        rate(big)
+    );
+    for m in [tiny, mid, big] {
+        let (client, server) = (rate(m), f(&m["server_decode_tokens_per_s"]));
+        assert!(
+            (client / server - 1.0).abs() < 0.15,
+            "client {client} vs server {server}"
+        );
+        assert!(m["params"].as_str().unwrap().ends_with('B'));
+        assert_eq!(m["quant"], "Q4_K_M");
+        assert!(f(&m["load_ms"]) > 0.0, "a cold load after keep_alive 0: {m}");
+        assert_eq!(m["processor"], "100% CPU");
+        assert_eq!(m["errors"], 0);
+        assert_eq!(m["tokens_approximate"], false);
+        assert_eq!(m["concurrency"].as_array().unwrap().len(), 2);
+    }
+    // Each model alone on the server: its memory is the server's RSS then.
+    let rss = |m: &Value| f(&m["server_rss_bytes_max"]);
+    assert!(
+        rss(tiny) < rss(mid) && rss(mid) < rss(big),
+        "{} {} {}",
+        rss(tiny),
+        rss(mid),
+        rss(big)
+    );
+    // Quality: the tiny model fails all three built-in checks.
+    assert_eq!(tiny["quality"]["passed"], 0);
+    assert_eq!(mid["quality"]["passed"], 3);
+    assert_eq!(tiny["quality"]["checks"].as_array().unwrap().len(), 3);
+    // mid and big both pass everything; mid is smaller: it is kept.
+    assert_eq!(l["pick"], "mid:3b");
+    assert_eq!(mid["verdict"], "keep");
+    assert_eq!(tiny["verdict"], "go_bigger");
+    assert_eq!(big["verdict"], "go_smaller");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("KEEP") && stdout.contains("run mid:3b"), "{stdout}");
+    let runs = std::fs::read_to_string(dir.path().join("llm-runs.csv")).unwrap();
+    // 3 measured runs + 4 at concurrency 2, per model.
+    assert_eq!(runs.lines().count(), 1 + 3 * 7, "{runs}");
+    assert!(dir.path().join("samples.csv").exists());
+}
+
+#[test]
+fn a_voice_budget_nothing_meets_exits_1() {
+    let (_server, url) = fixture("fake_ollama.py", &["--speed-scale", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "big:8b",
+            "--use",
+            "voice",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "24",
+            "--no-builtin-checks",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let doc = doc.unwrap();
+    assert_eq!(model(&doc, "big:8b")["verdict"], "nothing_fits");
+    assert!(doc["llm"]["pick"].is_null());
+    // --json prints the llm section.
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["use_case"], "voice");
+    assert!(printed["recommendation"].as_str().unwrap().starts_with("nothing fits"));
+}
+
+#[test]
+fn broken_streams_count_as_errors_and_the_run_goes_on() {
+    let (_server, url) = fixture("fake_ollama.py", &["--speed-scale", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "tiny:1b",
+            "--prompt",
+            "[no-done] tell me about streams",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--no-builtin-checks",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "every request failed: {}",
+        output_text(&out)
+    );
+    let m = model(doc.as_ref().unwrap(), "tiny:1b");
+    assert_eq!(m["errors"], 2);
+    assert!(
+        m["error_examples"][0]
+            .as_str()
+            .unwrap()
+            .contains("without its last chunk"),
+        "{m}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "tiny:1b",
+            "--prompt",
+            "[fail-midstream] go",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--no-builtin-checks",
+        ],
+    );
+    let m = model(doc.as_ref().unwrap(), "tiny:1b");
+    assert_eq!(m["errors"], 2);
+    assert!(
+        m["error_examples"][0]
+            .as_str()
+            .unwrap()
+            .contains("error was encountered"),
+        "{m}"
+    );
+}
+
+#[test]
+fn bad_input_an_unknown_model_and_no_server() {
+    let (_server, url) = fixture("fake_ollama.py", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = llm(&url, dir.path(), &["--model", "llama9:70b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("llama9:70b") && err.contains("tiny:1b") && err.contains("big:8b"),
+        "{err}"
+    );
+    assert!(!dir.path().join("result.json").exists());
+
+    let port = common::free_port();
+    let (out, _) = llm(&format!("http://127.0.0.1:{port}"), dir.path(), &["--model", "x"]);
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&port.to_string()) && err.contains("ollama serve"), "{err}");
+}
+
+#[test]
+fn openai_compatible_servers_in_three_flavours() {
+    for (flavor, approximate) in [("vllm", false), ("llamacpp", false), ("plain", true)] {
+        let (_server, url) = fixture("fake_openai.py", &["--flavor", flavor, "--speed-scale", "4"]);
+        let dir = tempfile::tempdir().unwrap();
+        let (out, doc) = llm(
+            &url,
+            dir.path(),
+            &[
+                "--api",
+                "openai",
+                "--model",
+                "mid:3b",
+                "--runs",
+                "3",
+                "--max-tokens",
+                "40",
+                "--no-builtin-checks",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{flavor}: {}", output_text(&out));
+        let m = model(doc.as_ref().unwrap(), "mid:3b");
+        assert_eq!(m["errors"], 0, "{flavor}: {m}");
+        assert_eq!(m["tokens_approximate"], approximate, "{flavor}: {m}");
+        // TTFT is the first chunk with text, never the role-only one, so
+        // it is at least one token's time after the headers.
+        let ttft = f(&m["ttft_ms"]["p50"]);
+        let itl = f(&m["itl_ms"]["p50"]);
+        assert!(ttft > 0.0 && itl > 0.0, "{flavor}: {m}");
+        assert!(f(&m["decode_tokens_per_s"]["p50"]) > 0.0);
+        match flavor {
+            "llamacpp" => assert!(m["server_decode_tokens_per_s"].as_f64().is_some(), "{m}"),
+            _ => assert!(m["server_decode_tokens_per_s"].is_null(), "{flavor}: {m}"),
+        }
+        if approximate {
+            let warnings = m["warnings"].to_string();
+            assert!(warnings.contains("approximate"), "{warnings}");
+        }
+    }
+}
