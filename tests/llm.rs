@@ -299,3 +299,71 @@ fn openai_compatible_servers_in_three_flavours() {
         }
     }
 }
+
+#[test]
+fn a_profile_with_an_llm_table_runs_the_benchmark_and_gates_on_the_decision() {
+    let (_server, url) = fixture("fake_ollama.py", &["--speed-scale", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/ollama-model-size.toml");
+    let out = loadprof()
+        .arg("run")
+        .arg(&profile)
+        .args([
+            "--set",
+            &format!("llm.endpoint={url}"),
+            "--set",
+            r#"llm.models=["tiny:1b", "mid:3b", "big:8b"]"#,
+            "--set",
+            "llm.requests=3",
+            "--set",
+            "llm.max_tokens=40",
+            "--set",
+            "llm.concurrency=[1]",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let text = std::fs::read_to_string(dir.path().join("result.json")).unwrap();
+    assert_eq!(validate(&text, None), "");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["run"]["profile"], "ollama-model-size");
+    assert_eq!(doc["llm"]["budgets"]["min_quality"], 0.6);
+    assert_eq!(doc["llm"]["prompts"], 4, "the prompts file beside the profile");
+    assert_eq!(doc["llm"]["pick"], "mid:3b");
+    assert_eq!(model(&doc, "tiny:1b")["verdict"], "go_bigger");
+
+    // A stricter floor than any model meets fails the run.
+    let out = loadprof()
+        .arg("run")
+        .arg(&profile)
+        .args([
+            "--set",
+            &format!("llm.endpoint={url}"),
+            "--set",
+            r#"llm.models=["big:8b"]"#,
+            "--set",
+            "llm.requests=2",
+            "--set",
+            "llm.max_tokens=24",
+            "--set",
+            "llm.quality=none",
+            "--set",
+            "llm.concurrency=[1]",
+            "--set",
+            "llm.decide.min_tokens_per_s=1000",
+            "--set",
+            "llm.decide.min_quality=0%",
+            "--out",
+        ])
+        .arg(dir.path().join("strict"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("NOTHING FITS") && stdout.contains("floor 1000"),
+        "{stdout}"
+    );
+}

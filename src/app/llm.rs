@@ -22,9 +22,6 @@ use crate::report::schema::{self, Resources, ResultDoc, Run, Tool};
 use crate::report::write_atomic;
 use crate::sample::{self, GpuState, Outcome, ProcRow, SampleSink, SamplerConfig, Target, TargetSpec, TreeSample};
 
-/// A prompt long enough to time prefill and short enough for small models.
-pub const DEFAULT_PROMPT: &str = "Explain how a hash map works: how keys are hashed into buckets, what happens on a collision, when and how the table grows, and what that means for the cost of lookups and inserts. Give a short example in plain words.";
-
 /// Keeps the server's samples for the per-model peaks, and writes them.
 struct ServerSink {
     csv: SamplesWriter,
@@ -59,6 +56,20 @@ impl ServerSink {
     }
 }
 
+/// Everything one benchmark needs, from the command line or a profile's `[llm]` table.
+pub struct LlmCommand {
+    pub endpoint: String,
+    pub api: crate::llm::Api,
+    pub plan: BenchPlan,
+    pub budgets: Budgets,
+    pub server_pid: Option<u32>,
+    pub timeout: Duration,
+    pub json: bool,
+    pub dir: PathBuf,
+    /// The profile's name, for `run.profile`.
+    pub profile: Option<String>,
+}
+
 fn llm_error(e: LlmError) -> Error {
     match e {
         LlmError::UnknownModel { .. } => Error::bad_input(e),
@@ -68,7 +79,7 @@ fn llm_error(e: LlmError) -> Error {
 
 /// The server's process: `--server-pid`, the process listening on the
 /// endpoint's port, or one named `ollama`.
-fn find_server(args: &LlmArgs) -> Result<Option<Target>, Error> {
+fn find_server(args: &LlmCommand) -> Result<Option<Target>, Error> {
     if let Some(pid) = args.server_pid {
         return Target::find(&TargetSpec::Pid(pid)).map_err(|e| Error::bad_input(anyhow!("--server-pid: {e}")));
     }
@@ -95,7 +106,7 @@ fn read_prompts(args: &LlmArgs) -> Result<Vec<String>, Error> {
         return Ok(vec![p.clone()]);
     }
     let Some(path) = &args.prompts else {
-        return Ok(vec![DEFAULT_PROMPT.to_string()]);
+        return Ok(vec![crate::llm::DEFAULT_PROMPT.to_string()]);
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::bad_input(anyhow!("--prompts {}: cannot read: {e}", path.display())))?;
@@ -167,29 +178,43 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
     let mut concurrency: Vec<usize> = args.concurrency.iter().map(|&c| c as usize).collect();
     concurrency.sort_unstable();
     concurrency.dedup();
-    let plan = BenchPlan {
-        models: args
-            .models
-            .iter()
-            .map(|m| m.trim().to_string())
-            .filter(|m| !m.is_empty())
-            .collect(),
-        prompts,
-        max_tokens: args.max_tokens,
-        runs: args.runs,
-        warmup: args.warmup,
-        concurrency,
-        checks,
-        seed: 42,
+    let cmd = LlmCommand {
+        endpoint: args.endpoint.clone(),
+        api: args.api,
+        plan: BenchPlan {
+            models: args
+                .models
+                .iter()
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect(),
+            prompts,
+            max_tokens: args.max_tokens,
+            runs: args.runs,
+            warmup: args.warmup,
+            concurrency,
+            checks,
+            seed: 42,
+        },
+        budgets: Budgets::for_use(args.use_case),
+        server_pid: args.server_pid,
+        timeout: args.timeout,
+        json: args.json,
+        dir: args.out.clone().unwrap_or_else(|| {
+            PathBuf::from("out").join(format!("llm-{}", chrono::Local::now().format("%Y%m%d-%H%M%S")))
+        }),
+        profile: None,
     };
-    let budgets = Budgets::for_use(args.use_case);
+    execute(cmd, out, err)
+}
+
+/// Runs the benchmark of `args`, writes its folder and prints the scorecard.
+pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let plan = &args.plan;
+    let budgets = args.budgets;
     let mut client = Client::new(&args.endpoint, args.api);
     client.timeout = args.timeout;
-
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(format!("llm-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"))));
+    let dir = args.dir.clone();
     let stop = StopToken::new();
     cancel::stop_on_signals(stop.clone())
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
@@ -268,7 +293,7 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
             eprintln!("{line}");
         })
     };
-    let recorded = runtime.block_on(bench::run(&client, args.api, &plan, &stop, t0, &mut *progress));
+    let recorded = runtime.block_on(bench::run(&client, args.api, plan, &stop, t0, &mut *progress));
     drop(runtime);
     sampler_stop.stop(StopReason::Finished);
     let sampled = sampler.and_then(|h| h.join().ok());
@@ -303,7 +328,7 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
         api: args.api,
         server_version: rec.version.clone(),
         host,
-        use_case: args.use_case,
+        use_case: budgets.use_case,
         budgets,
         prompts: plan.prompts.len(),
         max_tokens: plan.max_tokens,
@@ -321,7 +346,7 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
         schema: schema::SCHEMA,
         tool: Tool::this(),
         run: Run {
-            profile: None,
+            profile: args.profile.clone(),
             started_at: schema::timestamp(rec.started_at),
             ended_at: schema::timestamp(rec.ended_at),
             duration_s: (duration.as_secs_f64() * 1000.0).round() / 1000.0,

@@ -72,12 +72,7 @@ pub fn setup(
     alerts: Option<PathBuf>,
     json: bool,
 ) -> Result<RunSetup, Error> {
-    let name = profile.profile.name.clone().unwrap_or_else(|| {
-        profile
-            .path
-            .file_stem()
-            .map_or("run".into(), |s| s.to_string_lossy().into_owned())
-    });
+    let name = profile_name(profile);
     if profile.profile.load.is_none() {
         return Err(bad(format!(
             "{}: the profile has no [load] table; `run` drives load at the service: add [load] with base_url and at least one [[load.request]]",
@@ -127,10 +122,65 @@ pub fn setup(
     })
 }
 
+/// The profile's name, or its file's stem.
+fn profile_name(profile: &LoadedProfile) -> String {
+    profile.profile.name.clone().unwrap_or_else(|| {
+        profile
+            .path
+            .file_stem()
+            .map_or("run".into(), |s| s.to_string_lossy().into_owned())
+    })
+}
+
+fn llm_command(plan: crate::config::plans::LlmPlan, dir: PathBuf, name: &str, json: bool) -> super::llm::LlmCommand {
+    super::llm::LlmCommand {
+        endpoint: plan.endpoint,
+        api: plan.api,
+        plan: plan.bench,
+        budgets: plan.budgets,
+        server_pid: plan.server_pid,
+        timeout: plan.timeout,
+        json,
+        dir,
+        profile: Some(name.to_string()),
+    }
+}
+
+/// The worse of two exits: interrupted, then could not run, then a failed gate.
+fn worse(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::Success => 0,
+        Exit::GateFailed => 1,
+        Exit::RunFailed => 2,
+        Exit::Interrupted => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 pub fn run(args: crate::cli::RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
     let profile = LoadedProfile::read_with(&args.profile, &args.set).map_err(bad)?;
+    let llm = profile.llm_plan().map_err(bad)?;
+    let name = profile_name(&profile);
+    // An [llm] profile without [load] is a model benchmark alone.
+    if profile.profile.load.is_none()
+        && let Some(plan) = llm
+    {
+        let dir = args.out.unwrap_or_else(|| {
+            PathBuf::from("out").join(format!("{}-{}", name, chrono::Local::now().format("%Y%m%d-%H%M%S")))
+        });
+        return super::llm::execute(llm_command(plan, dir, &name, args.json), out, err);
+    }
     let setup = setup(&profile, args.out, args.baseline, args.alerts, args.json)?;
-    execute(setup, out, err)
+    let dir = setup.dir.clone();
+    let exit = execute(setup, out, err)?;
+    // Beside [load], the benchmark runs after the load, into DIR/llm/.
+    match llm {
+        Some(plan) if exit != Exit::Interrupted => {
+            let llm_exit = super::llm::execute(llm_command(plan, dir.join("llm"), &name, args.json), out, err)?;
+            Ok(worse(exit, llm_exit))
+        }
+        _ => Ok(exit),
+    }
 }
 
 /// Writes samples to samples.csv as they are taken (a run without a

@@ -46,6 +46,18 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
             }
         ));
     }
+    if let Some(l) = profile.llm_plan().map_err(bad)? {
+        lines.push(format!(
+            "  llm: {} model(s) at {} ({}): {}; {} run(s) each, {} quality check(s), use {}",
+            l.bench.models.len(),
+            l.endpoint,
+            format!("{:?}", l.api).to_lowercase(),
+            l.bench.models.join(", "),
+            l.bench.runs,
+            l.bench.checks.len(),
+            format!("{:?}", l.budgets.use_case).to_lowercase()
+        ));
+    }
     let slos = profile.slos().map_err(bad)?;
     if !slos.is_empty() {
         let listed: Vec<String> = slos.iter().map(|s| format!("{} {}", s.name, s.text)).collect();

@@ -66,3 +66,14 @@ impl Default for LeakPlan {
 
 /// The allowed regression against a baseline, in percent, by default.
 pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 10.0;
+
+/// A validated `[llm]` table.
+#[derive(Debug, Clone)]
+pub struct LlmPlan {
+    pub endpoint: String,
+    pub api: crate::llm::Api,
+    pub bench: crate::llm::bench::BenchPlan,
+    pub budgets: crate::llm::Budgets,
+    pub server_pid: Option<u32>,
+    pub timeout: Duration,
+}

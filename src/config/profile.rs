@@ -41,7 +41,7 @@ pub struct Profile {
     /// `"metric" = "expression"`, e.g. `"ask.p95" = "< 2.5s"`.
     pub slo: Option<BTreeMap<String, Spanned<String>>>,
     pub baseline: Option<BaselineTable>,
-    pub llm: Option<toml::Value>,
+    pub llm: Option<Spanned<LlmTable>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +138,52 @@ pub struct LeakTable {
     pub min_window: Option<Spanned<String>>,
 }
 
+/// `[llm]`: a local LLM benchmark (see `loadprof llm`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmTable {
+    pub endpoint: Option<Spanned<String>>,
+    pub api: Option<Spanned<String>>,
+    pub models: Spanned<Vec<String>>,
+    pub prompts: Option<Spanned<Vec<String>>>,
+    pub prompts_file: Option<Spanned<String>>,
+    pub max_tokens: Option<Spanned<u32>>,
+    pub concurrency: Option<Spanned<Vec<u32>>>,
+    /// Timed runs per model.
+    pub requests: Option<Spanned<u32>>,
+    /// `true` (one warm-up run), `false`, or a number of runs.
+    pub warmup: Option<Spanned<WarmupRuns>>,
+    /// `builtin` (the three built-in checks) or `none`.
+    pub quality: Option<Spanned<String>>,
+    pub checks_file: Option<Spanned<String>>,
+    #[serde(rename = "use")]
+    pub use_case: Option<Spanned<String>>,
+    pub server_pid: Option<u32>,
+    pub timeout: Option<Spanned<String>>,
+    pub decide: Option<DecideTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum WarmupRuns {
+    Flag(bool),
+    Runs(u32),
+}
+
+/// `[llm.decide]`: the budgets of the use, overridden.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideTable {
+    /// TTFT p95 budget.
+    pub max_latency_short: Option<Spanned<String>>,
+    /// Decode p10 floor, tokens per second.
+    pub min_tokens_per_s: Option<Spanned<f64>>,
+    /// The lowest quality pass rate, e.g. "80%".
+    pub min_quality: Option<Spanned<String>>,
+    pub max_error_rate: Option<Spanned<String>>,
+    pub quality_margin: Option<Spanned<String>>,
+}
+
 /// `[baseline]`: what a baseline comparison allows.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +270,7 @@ impl LoadedProfile {
         loaded.sample_plan()?;
         loaded.leak_plan()?;
         loaded.max_regression_pct()?;
+        loaded.llm_plan()?;
         Ok(loaded)
     }
 
@@ -352,6 +399,198 @@ impl LoadedProfile {
             limit,
             min_window_s: min_window.as_secs_f64(),
         })
+    }
+
+    /// `[llm]` as a benchmark plan; None when the profile has no `[llm]` table.
+    pub fn llm_plan(&self) -> Result<Option<super::plans::LlmPlan>, String> {
+        use crate::llm::{Api, Budgets, UseCase};
+        let Some(table) = &self.profile.llm else {
+            return Ok(None);
+        };
+        let l = table.get_ref();
+        let endpoint = match &l.endpoint {
+            Some(e) if !crate::http::is_url(e.get_ref()) => {
+                return Err(format!(
+                    "{}: '{}' is not an http:// or https:// URL, e.g. \"http://127.0.0.1:11434\"",
+                    self.at(e.span(), "llm.endpoint"),
+                    e.get_ref()
+                ));
+            }
+            Some(e) => e.get_ref().clone(),
+            None => "http://127.0.0.1:11434".into(),
+        };
+        let api = match l.api.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
+            None | Some(("ollama", _)) => Api::Ollama,
+            Some(("openai", _)) => Api::Openai,
+            Some((other, span)) => {
+                return Err(format!(
+                    "{}: '{other}' is not an API; use ollama or openai",
+                    self.at(span, "llm.api")
+                ));
+            }
+        };
+        let models: Vec<String> = l.models.get_ref().iter().map(|m| m.trim().to_string()).collect();
+        if models.is_empty() || models.iter().any(String::is_empty) {
+            return Err(format!(
+                "{}: give the models to compare, e.g. [\"llama3.2:1b\", \"llama3.2:3b\"]",
+                self.at(l.models.span(), "llm.models")
+            ));
+        }
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let prompts = match (&l.prompts, &l.prompts_file) {
+            (Some(p), Some(f)) => {
+                let _ = p;
+                return Err(format!(
+                    "{}: give prompts or prompts_file, not both",
+                    self.at(f.span(), "llm.prompts_file")
+                ));
+            }
+            (Some(p), None) if p.get_ref().iter().all(|x| x.trim().is_empty()) => {
+                return Err(format!("{}: the prompts are empty", self.at(p.span(), "llm.prompts")));
+            }
+            (Some(p), None) => p.get_ref().clone(),
+            (None, Some(f)) => {
+                let path = base.join(f.get_ref());
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "{}: cannot read {}: {e}",
+                        self.at(f.span(), "llm.prompts_file"),
+                        path.display()
+                    )
+                })?;
+                let p: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string)
+                    .collect();
+                if p.is_empty() {
+                    return Err(format!(
+                        "{}: {} has no prompts; write one a line",
+                        self.at(f.span(), "llm.prompts_file"),
+                        path.display()
+                    ));
+                }
+                p
+            }
+            (None, None) => vec![crate::llm::DEFAULT_PROMPT.to_string()],
+        };
+        let positive = |v: &Option<Spanned<u32>>, key: &str, default: u32| -> Result<u32, String> {
+            match v {
+                Some(n) if *n.get_ref() == 0 => Err(format!("{}: must be at least 1", self.at(n.span(), key))),
+                Some(n) => Ok(*n.get_ref()),
+                None => Ok(default),
+            }
+        };
+        let mut concurrency: Vec<usize> = match &l.concurrency {
+            Some(c) if c.get_ref().is_empty() || c.get_ref().iter().any(|&x| x == 0 || x > 256) => {
+                return Err(format!(
+                    "{}: give levels from 1 to 256, e.g. [1, 4]",
+                    self.at(c.span(), "llm.concurrency")
+                ));
+            }
+            Some(c) => c.get_ref().iter().map(|&x| x as usize).collect(),
+            None => vec![1],
+        };
+        concurrency.sort_unstable();
+        concurrency.dedup();
+        let mut checks = match l.quality.as_ref().map(|q| (q.get_ref().as_str(), q.span())) {
+            None | Some(("builtin", _)) => crate::llm::quality::builtin(),
+            Some(("none", _)) => Vec::new(),
+            Some((other, span)) => {
+                return Err(format!(
+                    "{}: '{other}' is not a quality setting; use builtin or none",
+                    self.at(span, "llm.quality")
+                ));
+            }
+        };
+        if let Some(f) = &l.checks_file {
+            let path = base.join(f.get_ref());
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                format!(
+                    "{}: cannot read {}: {e}",
+                    self.at(f.span(), "llm.checks_file"),
+                    path.display()
+                )
+            })?;
+            checks.extend(crate::llm::quality::parse_checks(&text, &path.display().to_string())?);
+        }
+        let use_case = match l.use_case.as_ref().map(|u| (u.get_ref().as_str(), u.span())) {
+            None | Some(("interactive", _)) => UseCase::Interactive,
+            Some(("coding", _)) => UseCase::Coding,
+            Some(("voice", _)) => UseCase::Voice,
+            Some(("batch", _)) => UseCase::Batch,
+            Some((other, span)) => {
+                return Err(format!(
+                    "{}: '{other}' is not a use; use interactive, coding, voice or batch",
+                    self.at(span, "llm.use")
+                ));
+            }
+        };
+        let mut budgets = Budgets::for_use(use_case);
+        let pct = |v: &Spanned<String>, key: &str| -> Result<f64, String> {
+            v.get_ref()
+                .trim()
+                .strip_suffix('%')
+                .and_then(|x| x.trim().parse::<f64>().ok())
+                .filter(|x| (0.0..=100.0).contains(x))
+                .map(|x| x / 100.0)
+                .ok_or_else(|| {
+                    format!(
+                        "{}: '{}' is not a percentage, e.g. \"80%\"",
+                        self.at(v.span(), key),
+                        v.get_ref()
+                    )
+                })
+        };
+        if let Some(d) = &l.decide {
+            if let Some(t) = &d.max_latency_short {
+                budgets.max_ttft_p95_s = Some(
+                    parse_duration(t.get_ref())
+                        .map_err(|e| format!("{}: {e}", self.at(t.span(), "llm.decide.max_latency_short")))?
+                        .as_secs_f64(),
+                );
+            }
+            if let Some(r) = &d.min_tokens_per_s {
+                if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) {
+                    return Err(format!(
+                        "{}: must be a positive rate, e.g. 10",
+                        self.at(r.span(), "llm.decide.min_tokens_per_s")
+                    ));
+                }
+                budgets.min_decode_p10 = Some(*r.get_ref());
+            }
+            if let Some(q) = &d.min_quality {
+                budgets.min_quality = Some(pct(q, "llm.decide.min_quality")?);
+            }
+            if let Some(e) = &d.max_error_rate {
+                budgets.max_error_rate = pct(e, "llm.decide.max_error_rate")?;
+            }
+            if let Some(m) = &d.quality_margin {
+                budgets.quality_margin = pct(m, "llm.decide.quality_margin")?;
+            }
+        }
+        Ok(Some(super::plans::LlmPlan {
+            endpoint,
+            api,
+            bench: crate::llm::bench::BenchPlan {
+                models,
+                prompts,
+                max_tokens: positive(&l.max_tokens, "llm.max_tokens", 256)?,
+                runs: positive(&l.requests, "llm.requests", 5)?,
+                warmup: match l.warmup.as_ref().map(Spanned::get_ref) {
+                    None | Some(WarmupRuns::Flag(true)) => 1,
+                    Some(WarmupRuns::Flag(false)) => 0,
+                    Some(WarmupRuns::Runs(n)) => *n,
+                },
+                concurrency,
+                checks,
+                seed: 42,
+            },
+            budgets,
+            server_pid: l.server_pid,
+            timeout: self.duration_key(&l.timeout, "llm.timeout", std::time::Duration::from_secs(600))?,
+        }))
     }
 
     /// `[baseline] max_regression`, in percent.

@@ -15,6 +15,9 @@ pub mod summary;
 
 use std::time::Duration;
 
+/// A prompt long enough to time prefill and short enough for small models.
+pub const DEFAULT_PROMPT: &str = "Explain how a hash map works: how keys are hashed into buckets, what happens on a collision, when and how the table grows, and what that means for the cost of lookups and inserts. Give a short example in plain words.";
+
 /// Which wire protocol the server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
