@@ -117,6 +117,10 @@ fn three_ollama_sizes_are_measured_and_the_decision_keeps_the_middle_one() {
         assert_eq!(m["processor"], "100% CPU");
         assert_eq!(m["errors"], 0);
         assert_eq!(m["tokens_approximate"], false);
+        assert!(
+            m["server_cpu_percent_mean"].as_f64().is_some(),
+            "the server's CPU is sampled: {m}"
+        );
         assert_eq!(m["concurrency"].as_array().unwrap().len(), 2);
     }
     // Each model alone on the server: its memory is the server's RSS then.
@@ -366,4 +370,44 @@ fn a_profile_with_an_llm_table_runs_the_benchmark_and_gates_on_the_decision() {
         stdout.contains("NOTHING FITS") && stdout.contains("floor 1000"),
         "{stdout}"
     );
+}
+
+#[test]
+fn ctrl_c_stops_a_long_generation_at_once_and_keeps_what_was_measured() {
+    let (_server, url) = fixture("fake_ollama.py", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let child = loadprof()
+        .args([
+            "llm",
+            "--endpoint",
+            &url,
+            "--model",
+            "big:8b",
+            "--runs",
+            "20",
+            "--max-tokens",
+            "400",
+        ])
+        .arg("-o")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", output_text(&out));
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "stopped without waiting for the answer"
+    );
+    let text = std::fs::read_to_string(dir.path().join("result.json")).unwrap();
+    assert_eq!(validate(&text, None), "");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["run"]["outcome"], "interrupted");
+    assert_eq!(doc["passed"], false);
+    // The request cut short is not counted as a failure.
+    assert_eq!(model(&doc, "big:8b")["errors"], 0);
 }

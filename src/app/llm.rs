@@ -14,7 +14,7 @@ use crate::cli::LlmArgs;
 use crate::error::{Error, Exit};
 use crate::llm::bench::{self, BenchPlan, Event, LlmRecording};
 use crate::llm::client::{Client, LlmError};
-use crate::llm::summary::{ModelSummary, summarize};
+use crate::llm::summary::{ModelSummary, ServerUse, summarize};
 use crate::llm::{Budgets, HostFacts, Verdict, decide, quality};
 use crate::report::csv::SamplesWriter;
 use crate::report::llm::{LlmHost, LlmSection, write_scorecard};
@@ -28,6 +28,7 @@ struct ServerSink {
     t: Vec<f64>,
     rss: Vec<u64>,
     gpu: Vec<Option<u64>>,
+    cpu: Vec<Option<f64>>,
 }
 
 impl SampleSink for ServerSink {
@@ -35,6 +36,7 @@ impl SampleSink for ServerSink {
         self.t.push(s.elapsed.as_secs_f64());
         self.rss.push(s.rss_bytes);
         self.gpu.push(s.gpu_mem_bytes);
+        self.cpu.push(s.cpu_percent);
         self.csv
             .write(s, procs)
             .map_err(|e| anyhow!("writing samples.csv: {e}"))
@@ -42,17 +44,23 @@ impl SampleSink for ServerSink {
 }
 
 impl ServerSink {
-    /// The peaks of RSS and GPU memory between `from` and `to` seconds.
-    fn peaks(&self, from: f64, to: f64) -> (Option<u64>, Option<u64>) {
-        let inside = self.t.iter().enumerate().filter(|(_, t)| **t >= from && **t <= to);
-        let (mut rss, mut gpu) = (None, None);
-        for (i, _) in inside {
-            rss = rss.max(Some(self.rss[i]));
+    /// The peaks of RSS and GPU memory, and the mean CPU, between `from`
+    /// and `to` seconds.
+    fn usage(&self, from: f64, to: f64) -> ServerUse {
+        let mut u = ServerUse::default();
+        let (mut cpu_sum, mut cpu_n) = (0.0, 0u32);
+        for i in (0..self.t.len()).filter(|&i| self.t[i] >= from && self.t[i] <= to) {
+            u.rss_max = u.rss_max.max(Some(self.rss[i]));
             if let Some(g) = self.gpu[i] {
-                gpu = gpu.max(Some(g));
+                u.gpu_max = u.gpu_max.max(Some(g));
+            }
+            if let Some(c) = self.cpu[i] {
+                cpu_sum += c;
+                cpu_n += 1;
             }
         }
-        (rss, gpu)
+        u.cpu_mean = (cpu_n > 0).then(|| cpu_sum / f64::from(cpu_n));
+        u
     }
 }
 
@@ -262,6 +270,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
                 t: Vec::new(),
                 rss: Vec::new(),
                 gpu: Vec::new(),
+                cpu: Vec::new(),
             };
             Some(std::thread::spawn(move || {
                 let rec = sample::record_from(t0, target, &cfg, gpu, gpu_state, &own, &mut sink);
@@ -307,10 +316,10 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
         .models
         .iter()
         .map(|m| {
-            let (rss, gpu) = sink.as_ref().map_or((None, None), |s| {
-                s.peaks(m.window.0.as_secs_f64(), m.window.1.as_secs_f64())
+            let used = sink.as_ref().map_or(ServerUse::default(), |s| {
+                s.usage(m.window.0.as_secs_f64(), m.window.1.as_secs_f64())
             });
-            summarize(m, rss, gpu)
+            summarize(m, used)
         })
         .collect();
     let facts: Vec<_> = summaries.iter().map(ModelSummary::facts).collect();

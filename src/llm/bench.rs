@@ -110,13 +110,22 @@ pub async fn look_up(client: &Client, api: Api, models: &[String]) -> Result<Vec
         .collect()
 }
 
-async fn one(client: &Client, r: &GenRequest) -> Timed {
-    match client.generate(r).await {
-        Ok(t) => t,
-        Err(e) => Timed {
-            error: Some(e.to_string()),
-            ..Timed::default()
-        },
+/// One request; None when a stop request cut it short (it is not counted).
+async fn one(client: &Client, r: &GenRequest, stop: &StopToken) -> Option<Timed> {
+    let stopped = async {
+        while stop.reason().is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        t = client.generate(r) => Some(match t {
+            Ok(t) => t,
+            Err(e) => Timed {
+                error: Some(e.to_string()),
+                ..Timed::default()
+            },
+        }),
+        () = stopped => None,
     }
 }
 
@@ -150,7 +159,9 @@ async fn level(
                     max_tokens,
                     seed,
                 };
-                done.push(one(&client, &r).await);
+                if let Some(t) = one(&client, &r, &stop).await {
+                    done.push(t);
+                }
             }
             done
         });
@@ -210,6 +221,7 @@ pub async fn run(
                 max_tokens: 16,
                 seed: plan.seed,
             },
+            stop,
         )
         .await;
         if plan.warmup > 0 {
@@ -227,6 +239,7 @@ pub async fn run(
                         max_tokens: plan.max_tokens,
                         seed: plan.seed,
                     },
+                    stop,
                 )
                 .await;
             }
@@ -247,7 +260,7 @@ pub async fn run(
                 if stop.reason().is_some() {
                     break;
                 }
-                let t = one(
+                let Some(t) = one(
                     client,
                     &GenRequest {
                         model: info.name.clone(),
@@ -255,8 +268,12 @@ pub async fn run(
                         max_tokens: plan.max_tokens.max(256),
                         seed: plan.seed,
                     },
+                    stop,
                 )
-                .await;
+                .await
+                else {
+                    break;
+                };
                 let result = match &t.error {
                     Some(e) => CheckResult {
                         name: c.name.clone(),
@@ -278,7 +295,7 @@ pub async fn run(
         }
         models.push(ModelRun {
             info,
-            cold: Some(cold),
+            cold,
             cold_unloaded: unloaded,
             levels,
             loaded,

@@ -125,6 +125,8 @@ pub struct ModelSummary {
     /// Token counts came from counting chunks, not from the server.
     pub tokens_approximate: bool,
     pub server_rss_bytes_max: Option<u64>,
+    /// The server's CPU use while the model ran, % of one core.
+    pub server_cpu_percent_mean: Option<f64>,
     pub gpu_mem_bytes_max: Option<u64>,
     /// Bytes the loaded model takes (`/api/ps` `size`) and the part in GPU memory.
     pub loaded_bytes: Option<u64>,
@@ -168,9 +170,16 @@ pub fn processor(size: u64, vram: u64) -> String {
     }
 }
 
-/// Summarises one model's runs; `rss_max` and `gpu_max` are the server's
-/// peaks while the model ran, where they were sampled.
-pub fn summarize(m: &ModelRun, rss_max: Option<u64>, gpu_max: Option<u64>) -> ModelSummary {
+/// What the server's process used while one model ran, where it was sampled.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerUse {
+    pub rss_max: Option<u64>,
+    pub gpu_max: Option<u64>,
+    pub cpu_mean: Option<f64>,
+}
+
+/// Summarises one model's runs.
+pub fn summarize(m: &ModelRun, server: ServerUse) -> ModelSummary {
     let runs = m.runs();
     let ok: Vec<&Timed> = runs.iter().filter(|t| t.error.is_none()).collect();
     let client_rates: Vec<f64> = ok.iter().filter_map(|t| t.client_decode_rate()).collect();
@@ -254,8 +263,9 @@ pub fn summarize(m: &ModelRun, rss_max: Option<u64>, gpu_max: Option<u64>) -> Mo
         output_tokens_mean: (!ok.is_empty())
             .then(|| r(ok.iter().map(|t| t.tokens().0 as f64).sum::<f64>() / ok.len() as f64, 1)),
         tokens_approximate: approximate,
-        server_rss_bytes_max: rss_max,
-        gpu_mem_bytes_max: gpu_max,
+        server_rss_bytes_max: server.rss_max,
+        server_cpu_percent_mean: server.cpu_mean.map(|c| r(c, 1)),
+        gpu_mem_bytes_max: server.gpu_max,
         loaded_bytes: m.loaded.as_ref().map(|l| l.size),
         vram_bytes: m.loaded.as_ref().map(|l| l.size_vram),
         processor: m.loaded.as_ref().map(|l| processor(l.size, l.size_vram)),
@@ -354,7 +364,13 @@ mod tests {
     fn rates_percentiles_and_memory_placement() {
         // 20 ms between tokens: 50 tok/s on the client; the server says 52.
         let runs: Vec<Timed> = (0..5).map(|i| timed(100 + i * 10, 20, 65, Some(52.0))).collect();
-        let s = summarize(&model(runs), Some(1 << 30), None);
+        let s = summarize(
+            &model(runs),
+            ServerUse {
+                rss_max: Some(1 << 30),
+                ..Default::default()
+            },
+        );
         let d = s.decode_tokens_per_s.unwrap();
         assert!((d.p50 - 50.0).abs() < 0.01, "{d:?}");
         assert_eq!(s.server_decode_tokens_per_s, Some(52.0));
@@ -377,7 +393,7 @@ mod tests {
             error: Some("an error was encountered while running the model".into()),
             ..Default::default()
         });
-        let s = summarize(&model(runs), None, None);
+        let s = summarize(&model(runs), ServerUse::default());
         assert_eq!((s.requests, s.errors), (5, 1));
         assert_eq!(s.error_examples.len(), 1);
         assert!(
