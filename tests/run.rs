@@ -418,3 +418,51 @@ fn set_overrides_profile_keys_and_the_load_warmup_is_left_out_of_the_totals() {
         output_text(&out)
     );
 }
+
+#[test]
+fn a_target_that_never_becomes_ready_fails_with_exit_3_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let profile = format!(
+        r#"name = "never-ready"
+[target]
+command = ["{py}", "-c", "import time; time.sleep(60)"]
+ready_url = "http://127.0.0.1:{port}/health"
+ready_timeout = "2s"
+stop_grace = "1s"
+
+[load]
+base_url = "http://127.0.0.1:{port}"
+duration = "5s"
+
+[[load.request]]
+path = "/"
+"#,
+        py = python(),
+    );
+    let path = dir.path().join("never.toml");
+    std::fs::write(&path, profile).unwrap();
+    let t0 = std::time::Instant::now();
+    let out = loadprof()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let doc = result(&dir.path().join("out"));
+    assert_eq!(doc["run"]["outcome"], "failed");
+    let reason = doc["run"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("did not become ready") && reason.contains(&port.to_string()),
+        "{reason}"
+    );
+    assert!(doc.get("load").is_none(), "no load ran");
+    assert!(
+        doc["resources"]["samples"].as_u64().unwrap() > 5,
+        "the target was sampled while it was waited for"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not become ready"));
+}
