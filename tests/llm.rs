@@ -7,38 +7,21 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{Guard, loadprof, output_text, python, validate};
+use common::{Guard, loadprof, output_text, python, serve, validate};
 use serde_json::Value;
 
 /// Starts a fixture server (`fake_ollama.py` or `fake_openai.py`); returns
 /// it and its base URL.
 fn fixture(script: &str, args: &[&str]) -> (Guard, String) {
-    use std::os::unix::process::CommandExt;
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/llm")
         .join(script);
-    let mut child = Command::new(python())
-        .arg(&path)
-        .args(["--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the fixture says where it listens: {line:?}"))
-        .to_string();
-    (Guard(child), url)
+    let mut cmd = Command::new(python());
+    cmd.arg(&path).args(["--port", "0"]).args(args);
+    serve(cmd)
 }
 
 fn llm(url: &str, dir: &Path, args: &[&str]) -> (Output, Option<Value>) {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use super::printed;
-use crate::cancel::{self, StopReason, StopToken};
+use crate::cancel::StopReason;
 use crate::cli::LlmArgs;
 use crate::error::{Error, Exit};
 use crate::llm::bench::{self, BenchPlan, Event, LlmRecording};
@@ -223,13 +223,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
     let mut client = Client::new(&args.endpoint, args.api);
     client.timeout = args.timeout;
     let dir = args.dir.clone();
-    let stop = StopToken::new();
-    cancel::stop_on_signals(stop.clone())
-        .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::cannot_run(anyhow!("cannot start the async runtime: {e}")))?;
+    let (stop, runtime) = super::stop_and_runtime()?;
     // Reach the server and find every model before anything is written.
     runtime
         .block_on(bench::look_up(&client, args.api, &plan.models))

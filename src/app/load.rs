@@ -6,7 +6,6 @@ use std::io::Write;
 
 use anyhow::anyhow;
 
-use crate::cancel::{self, StopToken};
 use crate::config::LoadCommand;
 use crate::error::{Error, Exit};
 use crate::load::{self, LoadError};
@@ -27,13 +26,7 @@ pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result
     })?;
     // The open model may hold a connection per request in flight.
     crate::sample::process::raise_open_file_limit();
-    let stop = StopToken::new();
-    cancel::stop_on_signals(stop.clone())
-        .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::cannot_run(anyhow!("cannot start the async runtime: {e}")))?;
+    let (stop, runtime) = super::stop_and_runtime()?;
     let mut progress = LoadProgress::new(!cmd.json, planned);
     let mut write_error = None;
     let recorded = runtime.block_on(load::run(cfg, &stop, &mut |row| {

@@ -27,6 +27,19 @@ fn printed(r: std::io::Result<()>) -> Result<(), Error> {
     }
 }
 
+/// A stop token that Ctrl-C, SIGTERM and SIGHUP trip, and a runtime for
+/// the async engines.
+fn stop_and_runtime() -> Result<(crate::cancel::StopToken, tokio::runtime::Runtime), Error> {
+    let stop = crate::cancel::StopToken::new();
+    crate::cancel::stop_on_signals(stop.clone())
+        .map_err(|e| Error::cannot_run(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::cannot_run(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    Ok((stop, runtime))
+}
+
 /// Runs the command the user asked for.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
     match cli.command {

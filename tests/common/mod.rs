@@ -204,13 +204,17 @@ pub fn json(stdout: &[u8]) -> serde_json::Value {
 /// Starts loadprof's built-in demo target (`loadprof demo-target`, with
 /// `extra` arguments); returns it and its base URL.
 pub fn demo_target(extra: &[&str]) -> (Guard, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadprof"));
+    cmd.arg("demo-target").args(extra);
+    serve(cmd)
+}
+
+/// Starts a server that prints `listening on URL` first (in a process
+/// group of its own); returns it and the URL.
+pub fn serve(mut cmd: Command) -> (Guard, String) {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadprof"))
-        .arg("demo-target")
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut child = cmd.stdout(Stdio::piped()).process_group(0).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -218,7 +222,7 @@ pub fn demo_target(extra: &[&str]) -> (Guard, String) {
     let url = line
         .trim()
         .strip_prefix("listening on ")
-        .expect("the demo target says where it listens")
+        .unwrap_or_else(|| panic!("the server says where it listens: {line:?}"))
         .to_string();
     (Guard(child), url)
 }
