@@ -130,6 +130,25 @@ fn three_ollama_sizes_are_measured_and_the_decision_keeps_the_middle_one() {
     // 3 measured runs + 4 at concurrency 2, per model.
     assert_eq!(runs.lines().count(), 1 + 3 * 7, "{runs}");
     assert!(dir.path().join("samples.csv").exists());
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("mid:3b meets the interactive budgets"), "{junit}");
+    assert!(junit.contains("classname=\"llm.quality\""), "{junit}");
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(md.contains("mid:3b") && md.contains("KEEP"), "{md}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("big:8b") && html.contains("<svg"),
+        "the report shows the models"
+    );
+    // `loadprof report` renders a stored llm result again, with its models.
+    let again = loadprof()
+        .arg("report")
+        .arg(dir.path().join("result.json"))
+        .args(["--markdown", "-"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", output_text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("tiny:1b"));
 }
 
 #[test]

@@ -19,7 +19,8 @@ use crate::llm::{Budgets, HostFacts, Verdict, decide, quality};
 use crate::report::csv::SamplesWriter;
 use crate::report::llm::{LlmHost, LlmSection, write_scorecard};
 use crate::report::schema::{self, Resources, ResultDoc, Run, Tool};
-use crate::report::write_atomic;
+use crate::report::verdicts::{self, Verdicts};
+use crate::report::{write_atomic, write_atomic_with};
 use crate::sample::{self, GpuState, Outcome, ProcRow, SampleSink, SamplerConfig, Target, TargetSpec, TreeSample};
 
 /// Keeps the server's samples for the per-model peaks, and writes them.
@@ -377,6 +378,21 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
     let runs_path = dir.join("llm-runs.csv");
     write_runs_csv(&runs_path, &rec).map_err(|e| Error::cannot_run(anyhow!("{}: {e}", runs_path.display())))?;
     let section = doc.llm.as_ref().expect("an llm result has an llm section");
+    let name = args.profile.clone().unwrap_or_else(|| "llm".into());
+    let v = Verdicts {
+        name: &name,
+        passed: doc.passed,
+        duration_s: doc.run.duration_s,
+        slo: &[],
+        baseline: &[],
+        leak: None,
+        llm: Some(section),
+    };
+    let cannot_write = |p: &Path, e: std::io::Error| Error::cannot_run(anyhow!("{}: cannot write: {e}", p.display()));
+    let (md, junit) = (dir.join("summary.md"), dir.join("junit.xml"));
+    write_atomic_with(&md, |w| verdicts::write_markdown(w, &v)).map_err(|e| cannot_write(&md, e))?;
+    write_atomic_with(&junit, |w| verdicts::write_junit(w, &v)).map_err(|e| cannot_write(&junit, e))?;
+    super::report::write_html(&result_path, &dir.join("report.html"))?;
     let r = if args.json {
         write_scorecard(err, section)
             .and_then(|()| serde_json::to_writer_pretty(&mut *out, section).map_err(std::io::Error::from))

@@ -52,6 +52,7 @@ struct Stored {
     slo: Vec<SloResult>,
     baseline: Vec<Comparison>,
     leak: Option<LeakSection>,
+    llm: Option<crate::report::llm::LlmSection>,
 }
 
 fn stored(doc: &serde_json::Value, path: &Path) -> Result<Stored, Error> {
@@ -68,7 +69,12 @@ fn stored(doc: &serde_json::Value, path: &Path) -> Result<Stored, Error> {
         Some(v) if !v.is_null() => Some(serde_json::from_value(v.clone()).map_err(|e| bad("leak", e))?),
         _ => None,
     };
+    let llm = match doc.get("llm") {
+        Some(v) if !v.is_null() => Some(serde_json::from_value(v.clone()).map_err(|e| bad("llm", e))?),
+        _ => None,
+    };
     Ok(Stored {
+        llm,
         name: doc["run"]["profile"]
             .as_str()
             .map_or_else(|| path.display().to_string(), str::to_string),
@@ -94,6 +100,7 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<Exit, Error> {
         slo: &s.slo,
         baseline: &s.baseline,
         leak: s.leak.as_ref(),
+        llm: s.llm.as_ref(),
     };
     let nothing_asked = args.html.is_none() && args.markdown.is_none() && args.junit.is_none();
     let html = args

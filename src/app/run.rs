@@ -336,6 +336,7 @@ pub fn execute(setup: RunSetup, out: &mut dyn Write, err: &mut dyn Write) -> Res
         slo: &judged,
         baseline: &comparisons,
         leak: doc.leak.as_ref(),
+        llm: doc.llm.as_ref(),
     };
     write_atomic_with(&files.markdown, |w| verdicts::write_markdown(w, &v))
         .map_err(|e| cannot_write(&files.markdown, e))?;

@@ -43,7 +43,7 @@ pub enum UseCase {
 }
 
 /// The limits a model must meet for a use (`[llm.decide]` overrides them).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Budgets {
     pub use_case: UseCase,
     /// Decode tokens per second the slowest tenth of runs must reach.
@@ -115,7 +115,7 @@ pub struct HostFacts {
 }
 
 /// The verdict on one model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// This is the pick.

@@ -35,7 +35,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct P50P95 {
     pub p50: f64,
     pub p95: f64,
@@ -51,7 +51,7 @@ impl P50P95 {
 }
 
 /// Decode rates: the median, the slow tenth and the slowest.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Rates {
     pub p50: f64,
     pub p10: f64,
@@ -69,7 +69,7 @@ impl Rates {
 }
 
 /// One concurrency level of the throughput–latency curve.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LevelSummary {
     pub concurrency: usize,
     pub requests: usize,
@@ -81,7 +81,7 @@ pub struct LevelSummary {
 }
 
 /// A quality check's outcome and the answer it was judged on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CheckSummary {
     pub name: String,
     pub passed: bool,
@@ -89,7 +89,7 @@ pub struct CheckSummary {
     pub answer: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Quality {
     pub passed: u32,
     pub total: u32,
@@ -97,7 +97,7 @@ pub struct Quality {
 }
 
 /// One model in the `llm` section of result.json.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ModelSummary {
     pub model: String,
     pub params: Option<String>,

@@ -2,11 +2,14 @@
 //! stored runs: each one self-contained file (inline CSS and SVG charts,
 //! the flame graph in a sandboxed frame; nothing fetched from a network).
 //! Every text that came from the service, the target or the user is
-//! escaped. Sections a run did not take are named as missing, and odd
-//! data (NaN, empty or one-row CSVs, missing columns) never panics.
+//! escaped. Sections a run did not take are named as missing (a model
+//! benchmark alone leaves them out), and odd data (NaN, empty or one-row
+//! CSVs, missing columns, nulls) never panics.
 
 mod chart;
 mod flame;
+mod llm;
+mod llm_speed;
 mod load;
 mod page;
 mod resources;

@@ -11,7 +11,7 @@ use crate::llm::summary::ModelSummary;
 use crate::llm::{Api, Budgets, UseCase};
 
 /// The machine the models ran on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LlmHost {
     pub cpu: Option<String>,
     pub cores: usize,
@@ -59,7 +59,7 @@ impl LlmHost {
 }
 
 /// `llm` in result.json.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LlmSection {
     pub endpoint: String,
     pub api: Api,
@@ -75,6 +75,26 @@ pub struct LlmSection {
     pub pick: Option<String>,
     pub recommendation: String,
     pub warnings: Vec<String>,
+}
+
+/// The use as the command line spells it: `interactive`, `batch`.
+pub fn use_word(u: UseCase) -> &'static str {
+    match u {
+        UseCase::Interactive => "interactive",
+        UseCase::Coding => "coding",
+        UseCase::Voice => "voice",
+        UseCase::Batch => "batch",
+    }
+}
+
+/// The latency budgets of a use: `decode p10 ≥ 10 tok/s, TTFT p95 ≤ 2 s`.
+pub fn budget_words(b: &Budgets) -> String {
+    match (b.min_decode_p10, b.max_ttft_p95_s) {
+        (Some(d), Some(t)) => format!("decode p10 ≥ {d} tok/s, TTFT p95 ≤ {t} s"),
+        (Some(d), None) => format!("decode p10 ≥ {d} tok/s"),
+        (None, Some(t)) => format!("TTFT p95 ≤ {t} s"),
+        (None, None) => "throughput".into(),
+    }
 }
 
 fn secs(ms: f64) -> String {
@@ -101,12 +121,7 @@ pub fn write_scorecard(out: &mut dyn Write, s: &LlmSection) -> io::Result<()> {
         h.gpu.as_deref().unwrap_or("none"),
         opt(h.load_avg, |l| format!("{:.2}", l[0])),
     )?;
-    let budget = match (s.budgets.min_decode_p10, s.budgets.max_ttft_p95_s) {
-        (Some(d), Some(t)) => format!("decode p10 ≥ {d} tok/s, TTFT p95 ≤ {t} s"),
-        (Some(d), None) => format!("decode p10 ≥ {d} tok/s"),
-        (None, Some(t)) => format!("TTFT p95 ≤ {t} s"),
-        (None, None) => "throughput".into(),
-    };
+    let budget = budget_words(&s.budgets);
     writeln!(
         out,
         "server: {} {} at {} | use: {} ({budget})",
@@ -116,7 +131,7 @@ pub fn write_scorecard(out: &mut dyn Write, s: &LlmSection) -> io::Result<()> {
         },
         s.server_version.as_deref().unwrap_or(""),
         s.endpoint,
-        format!("{:?}", s.use_case).to_lowercase(),
+        use_word(s.use_case),
     )?;
     writeln!(
         out,

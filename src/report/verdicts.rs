@@ -1,13 +1,16 @@
 //! The verdicts of a run for machines and for people: `junit.xml` (one test
-//! case per SLO, per baseline comparison and for the leak verdict, for CI
-//! test tabs) and `summary.md` (fits `$GITHUB_STEP_SUMMARY`).
+//! case per SLO, per baseline comparison, for the leak verdict, per model
+//! of an LLM benchmark and per quality check it ran, for CI test tabs) and
+//! `summary.md` (fits `$GITHUB_STEP_SUMMARY`).
 
 use std::io::{self, Write};
 
 use crate::config::units::format_bytes;
 use crate::gate::{Comparison, SloResult};
 use crate::leak::Verdict;
+use crate::llm::Verdict as ModelVerdict;
 use crate::report::leak::LeakSection;
+use crate::report::llm::{LlmSection, budget_words, use_word};
 
 /// Everything a run was judged on.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +22,8 @@ pub struct Verdicts<'a> {
     pub slo: &'a [SloResult],
     pub baseline: &'a [Comparison],
     pub leak: Option<&'a LeakSection>,
+    /// The models of an LLM benchmark and the decision on them.
+    pub llm: Option<&'a LlmSection>,
 }
 
 /// The unit of a baseline comparison's values, from the metric's name
@@ -152,6 +157,43 @@ pub fn write_junit(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
             )),
         });
     }
+    if let Some(l) = v.llm {
+        let use_case = use_word(l.use_case);
+        for m in &l.models {
+            let verdict = m.verdict.map_or("no verdict", ModelVerdict::label);
+            let headroom = m.headroom.as_deref().unwrap_or("not judged");
+            cases.push(Case {
+                class: "llm",
+                name: format!("{} meets the {use_case} budgets", m.model),
+                failure: (m.verdict == Some(ModelVerdict::NothingFits)).then(|| headroom.to_string()),
+                detail: Some(format!(
+                    "verdict {verdict}: {headroom}\nTTFT p95 {}, decode p10 {}, quality {}, errors {}/{}",
+                    m.ttft_ms.map_or("not measured".into(), |t| show(Some(t.p95), "ms")),
+                    m.decode_tokens_per_s
+                        .map_or("not measured".into(), |d| format!("{:.1} tok/s", d.p10)),
+                    m.quality
+                        .as_ref()
+                        .map_or("not checked".into(), |q| format!("{}/{}", q.passed, q.total)),
+                    m.errors,
+                    m.requests
+                )),
+            });
+            for c in m.quality.iter().flat_map(|q| &q.checks) {
+                cases.push(Case {
+                    class: "llm.quality",
+                    name: format!("{}: {}", m.model, c.name),
+                    failure: (!c.passed).then(|| {
+                        if c.detail.is_empty() {
+                            "the answer did not pass the check".to_string()
+                        } else {
+                            c.detail.clone()
+                        }
+                    }),
+                    detail: (!c.passed).then(|| format!("answer:\n{}", c.answer)),
+                });
+            }
+        }
+    }
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -269,13 +311,64 @@ pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
         };
         writeln!(out, "**Memory ({}):** {mark}. {}", cell(&l.metric), cell(&l.reason))?;
     }
+    if let Some(l) = v.llm {
+        write_llm_markdown(out, l)?;
+    }
     Ok(())
+}
+
+/// The models' scorecard and the recommendation, in Markdown.
+fn write_llm_markdown(out: &mut dyn Write, l: &LlmSection) -> io::Result<()> {
+    writeln!(
+        out,
+        "### LLM models for {} use ({})\n",
+        use_word(l.use_case),
+        cell(&budget_words(&l.budgets))
+    )?;
+    if l.models.is_empty() {
+        writeln!(out, "No model was measured.\n")?;
+    } else {
+        writeln!(
+            out,
+            "| model | params | where | TTFT p95 | decode p10 | quality | verdict |"
+        )?;
+        writeln!(out, "| --- | --- | --- | ---: | ---: | ---: | --- |")?;
+        for m in &l.models {
+            let mark = match m.verdict {
+                Some(ModelVerdict::Keep) => "✅ ",
+                Some(ModelVerdict::GoBigger) => "⬆️ ",
+                Some(ModelVerdict::GoSmaller) => "⬇️ ",
+                Some(ModelVerdict::NothingFits) => "❌ ",
+                None => "",
+            };
+            writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {mark}{} |",
+                cell(&m.model),
+                cell(m.params.as_deref().unwrap_or("–")),
+                cell(m.processor.as_deref().unwrap_or("–")),
+                m.ttft_ms.map_or("–".into(), |t| show(Some(t.p95), "ms")),
+                m.decode_tokens_per_s
+                    .map_or("–".into(), |d| format!("{:.1} tok/s", d.p10)),
+                m.quality
+                    .as_ref()
+                    .map_or("–".into(), |q| format!("{}/{}", q.passed, q.total)),
+                m.verdict.map_or("no verdict", ModelVerdict::label)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    let mark = if l.pick.is_some() { "✅" } else { "❌" };
+    writeln!(out, "{mark} **Recommendation:** {}", cell(&l.recommendation))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gate::{Better, Slo, compare};
+    use crate::llm::summary::{CheckSummary, ModelSummary, P50P95, Quality, Rates};
+    use crate::llm::{Budgets, UseCase};
+    use crate::report::llm::LlmHost;
 
     fn slos() -> Vec<SloResult> {
         let eps = ["ask"];
@@ -299,6 +392,7 @@ mod tests {
             slo: &slo,
             baseline: &base,
             leak: None,
+            llm: None,
         };
         let mut out = Vec::new();
         write_junit(&mut out, &v).unwrap();
@@ -328,6 +422,7 @@ mod tests {
             slo: &slo,
             baseline: &[],
             leak: None,
+            llm: None,
         };
         let mut out = Vec::new();
         write_markdown(&mut out, &v).unwrap();
@@ -363,6 +458,228 @@ mod tests {
             text.lines()
                 .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
         );
+    }
+
+    fn model(name: &str, verdict: ModelVerdict, headroom: &str, checks: &[(&str, bool, &str)]) -> ModelSummary {
+        ModelSummary {
+            model: name.into(),
+            params: Some("3.2B".into()),
+            quant: Some("Q4_K_M".into()),
+            family: None,
+            size_bytes: None,
+            load_ms: Some(151.0),
+            cold_ttft_ms: None,
+            cold_e2e_ms: None,
+            ttft_ms: Some(P50P95 { p50: 53.8, p95: 540.2 }),
+            e2e_ms: None,
+            decode_tokens_per_s: Some(Rates {
+                p50: 24.0,
+                p10: 23.94,
+                min: 23.0,
+            }),
+            server_decode_tokens_per_s: None,
+            prompt_tokens_per_s: None,
+            itl_ms: None,
+            output_tokens_mean: None,
+            tokens_approximate: false,
+            server_rss_bytes_max: None,
+            server_cpu_percent_mean: None,
+            gpu_mem_bytes_max: None,
+            loaded_bytes: None,
+            vram_bytes: None,
+            processor: Some("100% GPU".into()),
+            requests: 7,
+            errors: 0,
+            error_examples: vec![],
+            concurrency: vec![],
+            quality: (!checks.is_empty()).then(|| Quality {
+                passed: checks.iter().filter(|c| c.1).count() as u32,
+                total: checks.len() as u32,
+                checks: checks
+                    .iter()
+                    .map(|(n, passed, detail)| CheckSummary {
+                        name: (*n).into(),
+                        passed: *passed,
+                        detail: (*detail).into(),
+                        answer: "You have <5> apples & \"more\"".into(),
+                    })
+                    .collect(),
+            }),
+            warnings: vec![],
+            verdict: Some(verdict),
+            headroom: Some(headroom.into()),
+        }
+    }
+
+    fn section(models: Vec<ModelSummary>, pick: Option<&str>, recommendation: &str) -> LlmSection {
+        LlmSection {
+            endpoint: "http://127.0.0.1:11434".into(),
+            api: crate::llm::Api::Ollama,
+            server_version: Some("0.33.0".into()),
+            host: LlmHost {
+                cpu: None,
+                cores: 8,
+                mem_bytes: None,
+                gpu: None,
+                load_avg: None,
+            },
+            use_case: UseCase::Voice,
+            budgets: Budgets::for_use(UseCase::Voice),
+            prompts: 1,
+            max_tokens: 128,
+            runs: 5,
+            warmup: 1,
+            models,
+            pick: pick.map(str::to_string),
+            recommendation: recommendation.into(),
+            warnings: vec![],
+        }
+    }
+
+    fn junit(v: &Verdicts<'_>) -> String {
+        let mut out = Vec::new();
+        write_junit(&mut out, v).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn verdicts<'a>(llm: &'a LlmSection) -> Verdicts<'a> {
+        Verdicts {
+            name: "models",
+            passed: llm.pick.is_some(),
+            duration_s: 30.5,
+            slo: &[],
+            baseline: &[],
+            leak: None,
+            llm: Some(llm),
+        }
+    }
+
+    #[test]
+    fn junit_fails_every_model_when_nothing_fits_with_its_first_reason() {
+        let llm = section(
+            vec![
+                model("small:1b", ModelVerdict::NothingFits, "errors 1/4 (25 %) > 1 %", &[]),
+                model(
+                    "big<8b>",
+                    ModelVerdict::NothingFits,
+                    "TTFT p95 0.54 s > budget 0.5 s",
+                    &[
+                        ("arithmetic", true, ""),
+                        ("json_object", false, "extra key \"priority\""),
+                    ],
+                ),
+            ],
+            None,
+            "nothing fits: every model misses",
+        );
+        let text = junit(&verdicts(&llm));
+        let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+        let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+        let names: Vec<_> = cases
+            .iter()
+            .map(|c| (c.attribute("classname").unwrap(), c.attribute("name").unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("llm", "small:1b meets the voice budgets"),
+                ("llm", "big<8b> meets the voice budgets"),
+                ("llm.quality", "big<8b>: arithmetic"),
+                ("llm.quality", "big<8b>: json_object"),
+            ]
+        );
+        let failure = |i: usize| {
+            cases[i]
+                .children()
+                .find(|n| n.has_tag_name("failure"))
+                .and_then(|f| f.attribute("message"))
+        };
+        assert_eq!(failure(0), Some("errors 1/4 (25 %) > 1 %"));
+        assert_eq!(failure(1), Some("TTFT p95 0.54 s > budget 0.5 s"));
+        assert_eq!(failure(2), None, "a passed check passes");
+        assert_eq!(failure(3), Some("extra key \"priority\""));
+        let out = cases[3].children().find(|n| n.has_tag_name("system-out")).unwrap();
+        assert!(
+            out.text().unwrap().contains("You have <5> apples"),
+            "the answer travels with the failure"
+        );
+        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!(suite.attribute("failures"), Some("3"));
+        assert_eq!(suite.attribute("tests"), Some("4"));
+    }
+
+    #[test]
+    fn junit_passes_every_model_but_nothing_fits_even_go_smaller() {
+        let llm = section(
+            vec![
+                model("tiny:1b", ModelVerdict::GoBigger, "decode p10 is 32× the floor", &[]),
+                model("mid:3b", ModelVerdict::Keep, "ample headroom", &[]),
+                model("big:8b", ModelVerdict::GoSmaller, "TTFT p95 0.54 s > budget 0.5 s", &[]),
+            ],
+            Some("mid:3b"),
+            "run mid:3b",
+        );
+        let text = junit(&verdicts(&llm));
+        let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("testcase")).count(), 3);
+        assert_eq!(
+            doc.descendants().filter(|n| n.has_tag_name("failure")).count(),
+            0,
+            "{text}"
+        );
+        assert!(
+            text.contains("verdict GO SMALLER: TTFT p95 0.54 s &gt; budget 0.5 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn markdown_has_the_models_scorecard_and_the_recommendation() {
+        let llm = section(
+            vec![
+                model(
+                    "mid:3b",
+                    ModelVerdict::Keep,
+                    "ample headroom",
+                    &[("a", true, ""), ("b", true, "")],
+                ),
+                model(
+                    "big|8b",
+                    ModelVerdict::GoSmaller,
+                    "too slow",
+                    &[("a", true, ""), ("b", false, "x")],
+                ),
+            ],
+            Some("mid:3b"),
+            "run mid:3b: the best quality (2/2 checks) of the models that meet the voice budgets",
+        );
+        let mut out = Vec::new();
+        write_markdown(&mut out, &verdicts(&llm)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("## loadprof: models — ✅ passed"), "{text}");
+        assert!(
+            text.contains("### LLM models for voice use (decode p10 ≥ 15 tok/s, TTFT p95 ≤ 0.5 s)"),
+            "{text}"
+        );
+        assert!(text.contains("| model | params | where | TTFT p95 | decode p10 | quality | verdict |"));
+        assert!(
+            text.contains("| `mid:3b` | 3.2B | 100% GPU | 540.2 ms | 23.9 tok/s | 2/2 | ✅ KEEP |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| `big\\|8b` |"),
+            "a pipe in a name cannot split the row: {text}"
+        );
+        assert!(text.contains("| 1/2 | ⬇️ GO SMALLER |"), "{text}");
+        assert!(
+            text.contains("✅ **Recommendation:** run mid:3b: the best quality"),
+            "{text}"
+        );
+        let nothing = section(vec![], None, "nothing to decide: no model was measured");
+        let mut out = Vec::new();
+        write_markdown(&mut out, &verdicts(&nothing)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("No model was measured.") && text.contains("❌ **Recommendation:** nothing to decide"));
     }
 
     #[test]

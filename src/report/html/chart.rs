@@ -1,6 +1,6 @@
-//! Line charts for the HTML pages, drawn as inline SVG: ticks at round
-//! values in the metric's own unit, shaded windows with labels, a legend,
-//! and min/max thinning so that a day of samples stays a small file.
+//! Line and bar charts for the HTML pages, drawn as inline SVG: ticks at
+//! round values in the metric's own unit, shaded windows with labels, a
+//! legend, and min/max thinning so that a day of samples stays a small file.
 //! Values in, markup out; odd values (NaN, empty series, a zero-length
 //! span) give an emptier chart, never a panic.
 
@@ -28,6 +28,7 @@ pub enum Unit {
     Percent,
     Count,
     PerS,
+    TokensPerS,
 }
 
 /// One series; a NaN y breaks the line there.
@@ -79,6 +80,17 @@ impl Line {
     }
 }
 
+/// One value per slot of an [`XAxis::Labels`] axis, drawn as bars beside
+/// the other series' bars in the same slot; a NaN leaves its slot empty.
+#[derive(Debug, Clone)]
+pub struct Bars {
+    pub name: String,
+    pub color: &'static str,
+    pub values: Vec<f64>,
+    /// Written above each bar and in its tooltip; none when empty.
+    pub labels: Vec<String>,
+}
+
 /// A shaded span of x (a phase of the run), labelled at its top.
 #[derive(Debug, Clone)]
 pub struct Band {
@@ -127,6 +139,7 @@ pub struct Chart {
     /// another share it so that their x axes line up.
     pub left: f64,
     pub lines: Vec<Line>,
+    pub bars: Vec<Bars>,
     pub bands: Vec<Band>,
     pub dots: Vec<Dot>,
 }
@@ -145,6 +158,7 @@ impl Chart {
             y_focus: None,
             left: LEFT,
             lines: Vec::new(),
+            bars: Vec::new(),
             bands: Vec::new(),
             dots: Vec::new(),
         }
@@ -184,8 +198,15 @@ impl Chart {
             .filter(|(_, l)| l.fit)
             .flat_map(|(p, _)| p.iter())
             .map(|p| p.1)
-            .chain(self.dots.iter().map(|d| d.y));
-        let data = extent(ys);
+            .chain(self.dots.iter().map(|d| d.y))
+            .chain(self.bars.iter().flat_map(|b| b.values.iter().copied()));
+        let mut data = extent(ys);
+        // Room above the tallest bar for its label.
+        if let Some((lo, hi)) = data.filter(|_| self.bars.iter().any(|b| !b.labels.is_empty()))
+            && hi > 0.0
+        {
+            data = Some((lo, hi * 1.12));
+        }
         let focus = self.y_focus.filter(|(a, b)| a.is_finite() && b.is_finite() && a <= b);
         let data = data.and(focus).or(data);
         let axis = YAxis::new(data, self.unit, self.y_zero, self.y_at_least);
@@ -225,8 +246,20 @@ impl Chart {
                 axis.label(t)
             )?;
         }
-        // Vertical ticks and x labels.
-        for (x, label) in x_ticks(&self.x, x0, x1) {
+        // Vertical ticks and x labels; under bars every slot is named,
+        // cut to the slot's width.
+        let ticks = match &self.x {
+            XAxis::Labels(labels) if !self.bars.is_empty() => {
+                let fits = ((pw / labels.len().max(1) as f64 / 6.6) as usize).max(4);
+                labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (i as f64, shorten(l, fits)))
+                    .collect()
+            }
+            _ => x_ticks(&self.x, x0, x1),
+        };
+        for (x, label) in ticks {
             let gx = left + px(x);
             write!(
                 s,
@@ -280,6 +313,7 @@ impl Chart {
             )?;
         }
         let base = py(0f64.clamp(axis.lo * axis.div, axis.hi * axis.div));
+        self.draw_bars(s, &px, &py, base, pw)?;
         for (line, pts) in self.lines.iter().zip(&thinned) {
             let d = path(pts, &px, &py);
             if d.is_empty() {
@@ -334,11 +368,70 @@ impl Chart {
         Ok(())
     }
 
+    /// The bars of every series, side by side in each slot of x.
+    fn draw_bars(
+        &self,
+        s: &mut String,
+        px: &dyn Fn(f64) -> f64,
+        py: &dyn Fn(f64) -> f64,
+        base: f64,
+        pw: f64,
+    ) -> fmt::Result {
+        let XAxis::Labels(slots) = &self.x else {
+            return Ok(());
+        };
+        if self.bars.is_empty() || slots.is_empty() {
+            return Ok(());
+        }
+        let series = self.bars.len() as f64;
+        let slot = pw / slots.len() as f64;
+        let bar = (slot * 0.72 / series).min(64.0);
+        let gap = (bar * 0.08).min(3.0);
+        for (k, b) in self.bars.iter().enumerate() {
+            for (i, &v) in b.values.iter().enumerate().take(slots.len()) {
+                if !v.is_finite() {
+                    continue;
+                }
+                let x = px(i as f64) - bar * series / 2.0 + bar * k as f64 + gap / 2.0;
+                let y = py(v);
+                let (top, height) = (y.min(base), (y - base).abs().max(0.5));
+                let label = b.labels.get(i).map_or("", String::as_str);
+                write!(
+                    s,
+                    r#"<rect x="{x:.1}" y="{top:.1}" width="{:.1}" height="{height:.1}" rx="2" fill="{}"><title>{}: {} {}</title></rect>"#,
+                    bar - gap,
+                    b.color,
+                    esc(&slots[i]),
+                    esc(&b.name),
+                    esc(label)
+                )?;
+                if !label.is_empty() {
+                    write!(
+                        s,
+                        r#"<text x="{:.1}" y="{:.1}" class="barlabel">{}</text>"#,
+                        x + (bar - gap) / 2.0,
+                        (top - 4.0).max(10.0),
+                        esc(label)
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn legend(&self, s: &mut String) -> fmt::Result {
-        if self.lines.iter().all(|l| l.name.is_empty()) && self.bands.is_empty() {
+        if self.lines.iter().all(|l| l.name.is_empty()) && self.bars.is_empty() && self.bands.is_empty() {
             return Ok(());
         }
         s.push_str("<div class=\"legend\">");
+        for b in self.bars.iter().filter(|b| !b.name.is_empty()) {
+            write!(
+                s,
+                r#"<span><i class="sw box" style="background:{}"></i>{}</span>"#,
+                b.color,
+                esc(&b.name)
+            )?;
+        }
         for l in self.lines.iter().filter(|l| !l.name.is_empty()) {
             let style = if l.dashed {
                 format!(
@@ -548,7 +641,18 @@ fn display_unit(unit: Unit, max: f64) -> (f64, &'static str) {
         Unit::Percent => (1.0, "%"),
         Unit::Count => (1.0, ""),
         Unit::PerS => (1.0, "/s"),
+        Unit::TokensPerS => (1.0, " tok/s"),
     }
+}
+
+/// `text` cut to at most `max` characters, ending in an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 /// A round step (1, 2, 2.5 or 5 times a power of ten) of at least `raw`.
@@ -707,6 +811,26 @@ mod tests {
         let ticks = x_ticks(&XAxis::Seconds, 0.0, 86_400.0);
         assert!(ticks.len() <= 9 && ticks.len() >= 4, "{ticks:?}");
         assert_eq!(ticks[1].1, "3h");
+    }
+
+    #[test]
+    fn bars_name_every_slot_and_leave_a_missing_value_empty() {
+        let names: Vec<String> = (0..10).map(|i| format!("model-with-a-long-name-{i}:8b")).collect();
+        let mut c = Chart::new("bars", Unit::TokensPerS);
+        c.x = XAxis::Labels(names);
+        let mut values = vec![12.5; 10];
+        values[3] = f64::NAN;
+        c.bars.push(Bars {
+            name: "decode p50".into(),
+            color: "#00f",
+            labels: values.iter().map(|v| format!("{v}")).collect(),
+            values,
+        });
+        let svg = c.render();
+        assert_eq!(svg.matches("<rect").count(), 9, "no bar for the NaN");
+        assert_eq!(svg.matches("class=\"xtick\"").count(), 10, "every slot is named");
+        assert!(svg.contains("…"), "a long name is cut to its slot");
+        assert!(svg.contains(" tok/s<") && !svg.contains("NaN"), "{svg}");
     }
 
     #[test]

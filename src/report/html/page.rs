@@ -1,5 +1,7 @@
 //! The report's frame and its verdicts: the page's head, the banner with
-//! what failed, the summary cards, and the SLO and baseline tables.
+//! what failed, the navigation, the summary cards, and the SLO and
+//! baseline tables. A model benchmark alone (`llm` without `load`) leaves
+//! out the sections it never takes rather than naming each one missing.
 
 use std::fmt::{self, Write as _};
 
@@ -68,9 +70,14 @@ impl<'a> Report<'a> {
     }
 
     fn title(&self) -> String {
-        text(self.doc, "/run/profile")
-            .filter(|p| !p.trim().is_empty())
-            .or_else(|| text(self.doc, "/resources/target/command").filter(|c| !c.trim().is_empty()))
+        if let Some(p) = text(self.doc, "/run/profile").filter(|p| !p.trim().is_empty()) {
+            return p.to_string();
+        }
+        if let Some(t) = self.llm_title().filter(|_| self.llm_only()) {
+            return t;
+        }
+        text(self.doc, "/resources/target/command")
+            .filter(|c| !c.trim().is_empty())
             .unwrap_or("loadprof run")
             .to_string()
     }
@@ -88,16 +95,58 @@ impl<'a> Report<'a> {
             esc(&title)
         )?;
         self.banner(h, &title)?;
-        h.push_str(
-            r##"<nav><div class="wrap"><a href="#summary">Summary</a><a href="#checks">SLOs &amp; baseline</a><a href="#load">Load</a><a href="#endpoints">Endpoints</a><a href="#resources">Resources</a><a href="#memory">Memory</a><a href="#flame">Flame graph</a></div></nav><main class="wrap">"##,
-        );
-        self.summary(h)?;
-        self.checks(h)?;
-        self.load(h)?;
-        self.endpoints(h)?;
-        self.resources(h)?;
-        self.memory(h)?;
-        self.flame(h)?;
+        let only_llm = self.llm_only();
+        let d = self.doc;
+        // Without load, a model benchmark shows the sections it took.
+        let slo = !only_llm || !arr(d, "/slo").is_empty() || has(d, "/baseline");
+        let resources = !only_llm || has(d, "/resources") || self.samples.is_some();
+        let leak = !only_llm || has(d, "/leak");
+        let flame = !only_llm || has(d, "/flame") || self.flame_svg.is_some();
+        let mut nav: Vec<(&str, &str)> = Vec::new();
+        if !only_llm {
+            nav.push(("summary", "Summary"));
+        }
+        if slo {
+            nav.push(("checks", "SLOs &amp; baseline"));
+        }
+        nav.extend(self.llm_nav());
+        if !only_llm {
+            nav.extend([("load", "Load"), ("endpoints", "Endpoints")]);
+        }
+        if resources {
+            nav.push(("resources", if only_llm { "Server resources" } else { "Resources" }));
+        }
+        if leak {
+            nav.push(("memory", "Memory"));
+        }
+        if flame {
+            nav.push(("flame", "Flame graph"));
+        }
+        h.push_str(r#"<nav><div class="wrap">"#);
+        for (id, label) in nav {
+            write!(h, "<a href=\"#{id}\">{label}</a>")?;
+        }
+        h.push_str(r#"</div></nav><main class="wrap">"#);
+        if !only_llm {
+            self.summary(h)?;
+        }
+        if slo {
+            self.checks(h)?;
+        }
+        self.llm(h)?;
+        if !only_llm {
+            self.load(h)?;
+            self.endpoints(h)?;
+        }
+        if resources {
+            self.resources(h)?;
+        }
+        if leak {
+            self.memory(h)?;
+        }
+        if flame {
+            self.flame(h)?;
+        }
         write!(
             h,
             r#"</main><footer class="wrap">Written by {} {} · {} · run clock: seconds from the start of the run</footer></body></html>"#,
@@ -139,6 +188,7 @@ impl<'a> Report<'a> {
                 workers.unwrap_or_default()
             ));
         }
+        facts.extend(self.llm_fact());
         if let Some(host) = doc.pointer("/run/host") {
             let mut parts = Vec::new();
             if let Some(c) = num(host, "/cpus") {
@@ -219,6 +269,7 @@ impl<'a> Report<'a> {
                 num(self.doc, "/leak/slope_bytes_per_s").map_or("–".into(), |s| show(Some(s), "bytes_per_s"))
             ));
         }
+        self.llm_failures(&mut out);
         out
     }
 

@@ -50,7 +50,11 @@ impl Report<'_> {
     }
 
     pub(super) fn resources(&self, h: &mut String) -> fmt::Result {
-        h.push_str(r#"<section id="resources"><h2>Resources</h2>"#);
+        if self.llm_only() {
+            h.push_str(r#"<section id="resources"><h2>Server resources</h2>"#);
+        } else {
+            h.push_str(r#"<section id="resources"><h2>Resources</h2>"#);
+        }
         let d = self.doc;
         if !has(d, "/resources") && self.samples.is_none() {
             h.push_str(r#"<p class="empty">The target's processes were not sampled in this run.</p></section>"#);
@@ -101,7 +105,7 @@ impl Report<'_> {
         let d = self.doc;
         let mut parts: Vec<String> = Vec::new();
         if let Some(t) = d.pointer("/resources/target").filter(|t| t.is_object()) {
-            let mut s = String::from("Target");
+            let mut s = String::from(if self.llm_only() { "Server" } else { "Target" });
             if let Some(pid) = num(t, "/pid") {
                 write!(s, " pid {pid:.0}")?;
             }
