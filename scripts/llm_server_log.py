@@ -33,7 +33,7 @@ def main():
             m = NAME.search(line)
             if m:
                 cur = m.group(1)
-                models.setdefault(cur, {"loads": 0, "completions": 0, "prompt": [], "eval": []})
+                models.setdefault(cur, {"loads": 0, "completions": 0, "prompt": [], "eval": [], "untimed": 0})
                 models[cur]["loads"] += 1
                 continue
             if cur is None:
@@ -47,8 +47,13 @@ def main():
                 ms, n = float(m.group(1)), int(m.group(2))
                 d = models[cur]
                 d["completions"] += 1
-                if prompt and prompt[1] > 0 and prompt[0] > 0:
+                # The first completions after a load can print a prompt eval
+                # time of a few microseconds for ~50-100 tokens (llama.cpp's
+                # perf counters miss them); such lines are left out.
+                if prompt and prompt[1] > 0 and prompt[0] >= 1.0:
                     d["prompt"].append((prompt[1], prompt[1] / prompt[0] * 1e3))
+                elif prompt and prompt[1] > 1:
+                    d["untimed"] += 1
                 if n >= a.min_eval and ms > 0:
                     d["eval"].append(n / ms * 1e3)
                 prompt = None
@@ -64,7 +69,8 @@ def main():
             ev = f"{statistics.median(d['eval']):.1f} ({min(d['eval']):.1f}..{max(d['eval']):.1f}, {len(d['eval'])})"
         else:
             ev = "-"
-        print(f"{name:<10} {d['loads']:>5} {d['completions']:>11} {ptoks:>10.0f} {prate:>16.1f} {ev:>32}")
+        print(f"{name:<10} {d['loads']:>5} {d['completions']:>11} {ptoks:>10.0f} {prate:>16.1f} {ev:>32}"
+              + (f"  ({d['untimed']} prompt eval(s) without a time left out)" if d["untimed"] else ""))
 
 
 if __name__ == "__main__":

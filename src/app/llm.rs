@@ -323,6 +323,20 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
         gpu: gpu_name.is_some() || summaries.iter().any(|s| s.vram_bytes.is_some_and(|v| v > 0)),
     };
     let decision = decide::decide(&facts, &host_facts, &budgets);
+    if facts.len() > 1 && facts.iter().any(|f| f.params.is_none() && f.size_bytes.is_none()) {
+        warnings.push(
+            "the server gives no model sizes and the names hold none: the models are taken as listed, smallest first"
+                .into(),
+        );
+    }
+    if facts
+        .iter()
+        .all(|f| f.quality.is_some_and(|(passed, total)| total > 0 && passed == 0))
+    {
+        warnings.push(
+            "no model passed a single quality check: the pick rests on speed alone; check the answers before you trust it".into(),
+        );
+    }
     for (s, j) in summaries.iter_mut().zip(&decision.models) {
         s.verdict = Some(j.verdict);
         s.headroom = Some(j.headroom.clone());

@@ -274,11 +274,22 @@ pub async fn run(
                 else {
                     break;
                 };
+                let cut_off = t.report.done_reason.as_deref() == Some("length");
                 let result = match &t.error {
                     Some(e) => CheckResult {
                         name: c.name.clone(),
                         passed: false,
                         detail: format!("the request failed: {e}"),
+                    },
+                    // An answer cut off at the token limit has an
+                    // unfinished last sentence: it cannot be counted.
+                    None if cut_off && matches!(c.expect, quality::Expect::Sentences(_)) => CheckResult {
+                        name: c.name.clone(),
+                        passed: false,
+                        detail: format!(
+                            "the answer was cut off at the token limit ({} tokens), so its sentences cannot be counted",
+                            t.tokens().0
+                        ),
                     },
                     None => quality::judge(c, &t.text),
                 };

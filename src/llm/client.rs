@@ -373,7 +373,9 @@ impl Client {
                         break;
                     }
                     Some(Err(e)) => {
-                        t.error.get_or_insert(format!("the stream broke off: {e}"));
+                        if !done {
+                            t.error.get_or_insert(format!("the stream broke off: {e}"));
+                        }
                         break;
                     }
                     Some(Ok(f)) => f,
@@ -388,8 +390,21 @@ impl Client {
                     break;
                 }
             }
-            if !done && t.error.is_none() {
-                t.error = Some("the stream ended without its last chunk (no \"done\" / [DONE])".into());
+            if t.error.is_none() {
+                if !done {
+                    t.error = Some(format!(
+                        "the stream ended without its last chunk (no \"done\" / [DONE]) after {} chunk(s) with text",
+                        t.token_times.len()
+                    ));
+                } else if t.report.done_reason.is_none() && self.api == Api::Openai {
+                    // [DONE] without a finish_reason: the server cut the
+                    // answer short (llama-cpp-python interrupts a stream
+                    // when another request waits).
+                    t.error = Some(format!(
+                        "the server ended the stream after {} chunk(s) with text and no finish_reason: the answer was cut short",
+                        t.token_times.len()
+                    ));
+                }
             }
             Ok(())
         };
@@ -432,6 +447,31 @@ impl Client {
     }
 }
 
+/// Parameters from a model's name when the server says nothing: the last
+/// size-like part (`llama3.2:3b`, `qwen2.5-7b-instruct`, `m-200m`, `1.5B`).
+pub fn params_from_name(name: &str) -> Option<f64> {
+    let lower = name.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut found = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let at_boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'.');
+        if at_boundary && bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+                i += 1;
+            }
+            let unit_ends = i + 1 == bytes.len() || bytes.get(i + 1).is_some_and(|c| !c.is_ascii_alphanumeric());
+            if i < bytes.len() && matches!(bytes[i], b'b' | b'm' | b'k' | b't') && unit_ends {
+                found = parse_params(&lower[start..=i]).or(found);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
 /// Parameters from a size the server writes (`8.0B`, `350M`, `1.5b`).
 pub fn parse_params(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -459,6 +499,13 @@ mod tests {
         assert_eq!(parse_params("350M"), Some(3.5e8));
         assert_eq!(parse_params("1.5b"), Some(1.5e9));
         assert_eq!(parse_params("lots"), None);
+        assert_eq!(params_from_name("llama3.2:3b"), Some(3e9));
+        assert_eq!(params_from_name("qwen2.5-7b-instruct"), Some(7e9));
+        assert_eq!(params_from_name("m-200m"), Some(2e8));
+        assert_eq!(params_from_name("m-25m"), Some(2.5e7));
+        assert_eq!(params_from_name("Mistral-7B-Instruct-v0.3"), Some(7e9));
+        assert_eq!(params_from_name("gpt-4o-mini"), None);
+        assert_eq!(params_from_name("llama3"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::ModelFacts;
 use super::bench::{Level, ModelRun};
-use super::client::{Timed, parse_params};
+use super::client::{Timed, params_from_name, parse_params};
 
 /// Client and server decode rates further apart than this are worth a warning.
 pub const RATE_MISMATCH_PCT: f64 = 5.0;
@@ -285,7 +285,11 @@ impl ModelSummary {
     pub fn facts(&self) -> ModelFacts {
         ModelFacts {
             model: self.model.clone(),
-            params: self.params.as_deref().and_then(parse_params),
+            params: self
+                .params
+                .as_deref()
+                .and_then(parse_params)
+                .or_else(|| params_from_name(&self.model)),
             size_bytes: self.loaded_bytes.or(self.size_bytes),
             vram_bytes: self.vram_bytes,
             decode_p50: self.decode_tokens_per_s.map(|d| d.p50),

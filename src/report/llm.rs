@@ -163,7 +163,11 @@ pub fn write_scorecard(out: &mut dyn Write, s: &LlmSection) -> io::Result<()> {
             m.params.as_deref().unwrap_or("-"),
             m.quant.as_deref().unwrap_or("-"),
             m.processor.as_deref().unwrap_or("-"),
-            opt(m.load_ms.or(m.cold_ttft_ms), secs),
+            match (m.load_ms, m.cold_ttft_ms) {
+                (Some(l), _) => secs(l),
+                (None, Some(c)) => format!("≈{}", secs(c)),
+                (None, None) => "-".into(),
+            },
             opt(m.ttft_ms, |t| format!("{}/{}", secs(t.p50), secs(t.p95))),
             opt(m.decode_tokens_per_s, |d| format!("{:.1}/{:.1} tok/s", d.p50, d.p10)),
             opt(m.server_decode_tokens_per_s, |v| format!("{v:.1}")),
@@ -173,6 +177,12 @@ pub fn write_scorecard(out: &mut dyn Write, s: &LlmSection) -> io::Result<()> {
             opt(m.quality.as_ref(), |q| format!("{}/{}", q.passed, q.total)),
             format!("{}/{}", m.errors, m.requests),
             m.verdict.map_or("-", |v| v.label()),
+        )?;
+    }
+    if s.models.iter().any(|m| m.load_ms.is_none() && m.cold_ttft_ms.is_some()) {
+        writeln!(
+            out,
+            "≈ load: the first request's time to first token; the server does not report a load time"
         )?;
     }
     writeln!(out)?;
