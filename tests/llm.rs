@@ -413,3 +413,34 @@ fn ctrl_c_stops_a_long_generation_at_once_and_keeps_what_was_measured() {
     // The request cut short is not counted as a failure.
     assert_eq!(model(&doc, "big:8b")["errors"], 0);
 }
+
+#[test]
+fn on_a_gpu_host_a_model_partly_on_the_cpu_does_not_fit() {
+    // The fixture reports size_vram as a GPU server with 4 GB would: the two
+    // small models wholly in VRAM, the big one partly on the CPU.
+    let (_server, url) = fixture("fake_ollama.py", &["--speed-scale", "4", "--gpu-vram-gb", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "mid:3b,big:8b",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "24",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let doc = doc.unwrap();
+    let (mid, big) = (model(&doc, "mid:3b"), model(&doc, "big:8b"));
+    assert_eq!(mid["processor"], "100% GPU");
+    assert!(big["processor"].as_str().unwrap().ends_with("CPU/GPU"), "{big}");
+    assert!(f(&big["vram_bytes"]) < f(&big["loaded_bytes"]));
+    assert_eq!(doc["llm"]["pick"], "mid:3b");
+    assert_eq!(big["verdict"], "go_smaller");
+    assert!(big["headroom"].as_str().unwrap().contains("on CPU"), "{big}");
+}
