@@ -97,10 +97,12 @@ fn cpu_time_agrees_with_the_targets_own_clock_at_100_hz() {
     let dir = tmp();
     let csv_path = dir.path().join("samples.csv");
     let report = dir.path().join("cpu.txt");
-    // Busy for 1.5 s of CPU, idle 0.3 s, then report its own CPU time.
+    // Busy for 1.5 s of CPU, idle 0.3 s, then report its own CPU time and
+    // end with SIGKILL, so no interpreter shutdown adds CPU after the report.
     let script = format!(
-        "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\n\
-         time.sleep(0.3)\nopen({:?}, 'w').write(str(time.process_time()))",
+        "import os, signal, time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass\n\
+         time.sleep(0.3)\nwith open({:?}, 'w') as f: f.write(str(time.process_time()))\n\
+         time.sleep(0.2)\nos.kill(os.getpid(), signal.SIGKILL)",
         report.to_str().unwrap()
     );
     loadprof()
