@@ -55,7 +55,7 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
             l.bench.models.join(", "),
             l.bench.runs,
             l.bench.checks.len(),
-            format!("{:?}", l.budgets.use_case).to_lowercase()
+            l.budgets.use_case.name()
         ));
     }
     let slos = profile.slos().map_err(bad)?;

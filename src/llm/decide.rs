@@ -322,15 +322,6 @@ fn choose(models: &[ModelFacts], passing: &[usize], rank: &[usize], b: &Budgets)
     }
 }
 
-fn use_name(use_case: UseCase) -> &'static str {
-    match use_case {
-        UseCase::Interactive => "interactive",
-        UseCase::Coding => "coding",
-        UseCase::Voice => "voice",
-        UseCase::Batch => "batch",
-    }
-}
-
 /// "the interactive budgets (decode p10 ≥ 10 tok/s, TTFT p95 ≤ 2 s)".
 fn budgets_text(b: &Budgets) -> String {
     let mut parts = Vec::new();
@@ -346,7 +337,7 @@ fn budgets_text(b: &Budgets) -> String {
     if let Some(floor) = b.min_quality {
         parts.push(format!("quality ≥ {} %", num(floor * 100.0)));
     }
-    format!("the {} budgets ({})", use_name(b.use_case), parts.join(", "))
+    format!("the {} budgets ({})", b.use_case.name(), parts.join(", "))
 }
 
 fn quality_text(m: &ModelFacts) -> String {

@@ -42,6 +42,18 @@ pub enum UseCase {
     Batch,
 }
 
+impl UseCase {
+    /// The use as it is written on the command line and in profiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            UseCase::Interactive => "interactive",
+            UseCase::Coding => "coding",
+            UseCase::Voice => "voice",
+            UseCase::Batch => "batch",
+        }
+    }
+}
+
 /// The limits a model must meet for a use (`[llm.decide]` overrides them).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Budgets {

@@ -77,16 +77,6 @@ pub struct LlmSection {
     pub warnings: Vec<String>,
 }
 
-/// The use as the command line spells it: `interactive`, `batch`.
-pub fn use_word(u: UseCase) -> &'static str {
-    match u {
-        UseCase::Interactive => "interactive",
-        UseCase::Coding => "coding",
-        UseCase::Voice => "voice",
-        UseCase::Batch => "batch",
-    }
-}
-
 /// The latency budgets of a use: `decode p10 ≥ 10 tok/s, TTFT p95 ≤ 2 s`.
 pub fn budget_words(b: &Budgets) -> String {
     match (b.min_decode_p10, b.max_ttft_p95_s) {
@@ -131,7 +121,7 @@ pub fn write_scorecard(out: &mut dyn Write, s: &LlmSection) -> io::Result<()> {
         },
         s.server_version.as_deref().unwrap_or(""),
         s.endpoint,
-        use_word(s.use_case),
+        s.use_case.name(),
     )?;
     writeln!(
         out,

@@ -10,7 +10,7 @@ use crate::gate::{Comparison, SloResult};
 use crate::leak::Verdict;
 use crate::llm::Verdict as ModelVerdict;
 use crate::report::leak::LeakSection;
-use crate::report::llm::{LlmSection, budget_words, use_word};
+use crate::report::llm::{LlmSection, budget_words};
 
 /// Everything a run was judged on.
 #[derive(Debug, Clone, Copy)]
@@ -158,7 +158,7 @@ pub fn write_junit(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
         });
     }
     if let Some(l) = v.llm {
-        let use_case = use_word(l.use_case);
+        let use_case = l.use_case.name();
         for m in &l.models {
             let verdict = m.verdict.map_or("no verdict", ModelVerdict::label);
             let headroom = m.headroom.as_deref().unwrap_or("not judged");
@@ -322,7 +322,7 @@ fn write_llm_markdown(out: &mut dyn Write, l: &LlmSection) -> io::Result<()> {
     writeln!(
         out,
         "### LLM models for {} use ({})\n",
-        use_word(l.use_case),
+        l.use_case.name(),
         cell(&budget_words(&l.budgets))
     )?;
     if l.models.is_empty() {
