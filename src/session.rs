@@ -40,16 +40,9 @@ pub enum TargetOutput {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// The target was started (or found): its pid and command.
-    Target {
-        pid: u32,
-        command: String,
-        owned: bool,
-    },
+    Target { pid: u32, command: String, owned: bool },
     /// The ready URL answered 2xx after this long.
     Ready(Duration),
-    LoadStarted,
-    /// The load ended; sampling goes on for this long.
-    Settling(Duration),
 }
 
 /// Where each phase sits on the session clock (seconds from its start,
@@ -256,7 +249,6 @@ pub fn run<S: SampleSink + Send + 'static>(
                     .map_err(|e| SessionError::CannotRun(format!("cannot start the profiler thread: {e}")))?,
             );
         }
-        on_event(Event::LoadStarted);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -278,7 +270,6 @@ pub fn run<S: SampleSink + Send + 'static>(
             Err(LoadError::Setup(e)) => failure = Some(e),
         }
         if failure.is_none() && stop.reason().is_none() && sampler.is_some() {
-            on_event(Event::Settling(leak.settle));
             stop.wait_until(Instant::now() + leak.settle);
         }
     }

@@ -287,7 +287,6 @@ pub fn execute(setup: RunSetup, out: &mut dyn Write, err: &mut dyn Write) -> Res
                 target_command = command;
             }
             Event::Ready(after) => notes.push(format!("target ready after {:.1}s", after.as_secs_f64())),
-            Event::LoadStarted | Event::Settling(_) => {}
         };
         session::run(plan, &stop, samples, target_output, &mut on_row, &mut on_event)
     };
