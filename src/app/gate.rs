@@ -2,34 +2,18 @@
 //! any given with --slo, and a baseline result.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::anyhow;
 
-use super::printed;
+use super::{printed, read_result};
 use crate::cli::GateArgs;
 use crate::error::{Error, Exit};
 use crate::gate::observe::{against_baseline, observe};
 use crate::gate::{Slo, SloResult};
 use crate::report::verdicts::write_gate;
 
-fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::bad_input(anyhow!("{}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| Error::bad_input(anyhow!("{}: not JSON: {e}", path.display())))
-}
-
 pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
-    let doc = read_json(&args.result)?;
-    if !doc["schema"]
-        .as_str()
-        .is_some_and(|s| s.starts_with("loadprof.result/"))
-    {
-        return Err(Error::bad_input(anyhow!(
-            "{}: not a loadprof result.json (no \"schema\": \"loadprof.result/v1\")",
-            args.result.display()
-        )));
-    }
+    let doc = read_result(&args.result, "result")?;
     let names: Vec<String> = doc["load"]["endpoints"]
         .as_array()
         .map(|eps| {
@@ -60,7 +44,7 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
     }
     let results: Vec<SloResult> = slos.iter().map(|s| s.judge(observe(&s.metric, &doc))).collect();
     let comparisons = match &args.baseline {
-        Some(path) => against_baseline(&read_json(path)?, &doc, args.max_regression),
+        Some(path) => against_baseline(&read_result(path, "--baseline")?, &doc, args.max_regression),
         None => Vec::new(),
     };
     let passed = results.iter().all(|r| r.pass) && comparisons.iter().all(|c| c.pass);

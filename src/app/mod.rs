@@ -27,6 +27,24 @@ fn printed(r: std::io::Result<()>) -> Result<(), Error> {
     }
 }
 
+/// Reads a result.json given on the command line.
+pub(crate) fn read_result(path: &std::path::Path, flag: &str) -> Result<serde_json::Value, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_input(anyhow::anyhow!("{flag} {}: cannot read: {e}", path.display())))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::bad_input(anyhow::anyhow!("{flag} {}: not JSON: {e}", path.display())))?;
+    if !doc["schema"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("loadprof.result/"))
+    {
+        return Err(Error::bad_input(anyhow::anyhow!(
+            "{flag} {}: not a loadprof result.json (no \"schema\": \"loadprof.result/v1\")",
+            path.display()
+        )));
+    }
+    Ok(doc)
+}
+
 /// A stop token that Ctrl-C, SIGTERM and SIGHUP trip, and a runtime for
 /// the async engines.
 fn stop_and_runtime() -> Result<(crate::cancel::StopToken, tokio::runtime::Runtime), Error> {

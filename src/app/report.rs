@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 
 use super::printed;
-use super::run::read_result;
+use super::read_result;
 use crate::cli::ReportArgs;
 use crate::error::{Error, Exit};
 use crate::gate::{Comparison, SloResult};

@@ -46,24 +46,6 @@ fn bad(e: String) -> Error {
     Error::bad_input(anyhow!(e))
 }
 
-/// Reads a result.json given on the command line.
-pub fn read_result(path: &Path, flag: &str) -> Result<serde_json::Value, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::bad_input(anyhow!("{flag} {}: cannot read: {e}", path.display())))?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::bad_input(anyhow!("{flag} {}: not JSON: {e}", path.display())))?;
-    if !doc["schema"]
-        .as_str()
-        .is_some_and(|s| s.starts_with("loadprof.result/"))
-    {
-        return Err(Error::bad_input(anyhow!(
-            "{flag} {}: not a loadprof result.json (no \"schema\": \"loadprof.result/v1\")",
-            path.display()
-        )));
-    }
-    Ok(doc)
-}
-
 /// Everything `run` needs from a profile, checked before anything starts.
 pub fn setup(
     profile: &LoadedProfile,
@@ -95,7 +77,7 @@ pub fn setup(
     let gate_leak = profile.profile.leak.is_some() || slos.iter().any(|s| s.name == "leak");
     let baseline = match baseline {
         Some(p) => {
-            let doc = read_result(&p, "--baseline")?;
+            let doc = super::read_result(&p, "--baseline")?;
             Some((p, doc))
         }
         None => None,
