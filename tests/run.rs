@@ -8,19 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{free_port, loadprof, output_text, python, validate};
+use common::{RUN_FILES, free_port, loadprof, output_text, python, validate};
 use serde_json::Value;
-
-const FILES: [&str; 8] = [
-    "result.json",
-    "samples.csv",
-    "timeline.csv",
-    "flame.folded",
-    "flame.svg",
-    "report.html",
-    "summary.md",
-    "junit.xml",
-];
 
 fn result(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("result.json")).expect("result.json is written");
@@ -68,7 +57,7 @@ fn the_demo_passes_and_writes_every_file() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    for f in FILES {
+    for f in RUN_FILES {
         let meta = std::fs::metadata(dir.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(meta.len() > 0, "{f} is empty");
     }

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{free_port, go_server_binary, loadprof, output_text, python, validate};
+use common::{RUN_FILES, free_port, go_server_binary, loadprof, output_text, python, validate};
 use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
@@ -116,17 +116,7 @@ fn api_baseline_profiles_the_python_server_with_py_spy_and_writes_every_file() {
     // The SLOs are the profile's own: on a busy machine a p99 may miss, so
     // only "ran and was judged" is required of the exit code.
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", output_text(&out));
-    for f in [
-        "result.json",
-        "samples.csv",
-        "timeline.csv",
-        "flame.folded",
-        "flame.svg",
-        "report.html",
-        "summary.md",
-        "junit.xml",
-        "target.log",
-    ] {
+    for f in RUN_FILES.iter().chain(&["target.log"]) {
         assert!(dir.path().join(f).exists(), "{f}\n{}", output_text(&out));
     }
     assert_eq!(doc["flame"]["profiler"], "py-spy", "{}", doc["flame"]);

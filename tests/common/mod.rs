@@ -305,3 +305,15 @@ pub fn output_text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The files `loadprof run` writes into its output folder (DESIGN.md).
+pub const RUN_FILES: [&str; 8] = [
+    "result.json",
+    "samples.csv",
+    "timeline.csv",
+    "flame.folded",
+    "flame.svg",
+    "report.html",
+    "summary.md",
+    "junit.xml",
+];
