@@ -3,6 +3,8 @@
 # nginx on loopback (see bench_load.py). Installs nginx and wrk (Debian) and
 # oha (cargo install, into target/bench-tools) when missing.
 # Usage: scripts/bench-load.sh [SECONDS] [ROUNDS] [LONG_SECONDS]
+# BEFORE=path/to/loadprof also runs an earlier build in the same rounds and
+# prints the ratio of CPU per request (the cost of a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -16,4 +18,5 @@ if [ -z "$oha" ]; then
   [ -x "$oha" ] || cargo install oha --locked --root target/bench-tools
 fi
 cargo build --release --locked -q
-python3 scripts/bench_load.py target/release/loadprof "$oha" --seconds "${1:-10}" --rounds "${2:-3}" --long "${3:-60}"
+python3 scripts/bench_load.py target/release/loadprof "$oha" --seconds "${1:-10}" --rounds "${2:-3}" --long "${3:-60}" \
+  ${BEFORE:+--before "$BEFORE"}

@@ -9,7 +9,11 @@ RSS is time's maximum resident set size. Prints medians and the
 ratios loadprof/wrk and loadprof/oha. Then one longer loadprof run checks
 that its RSS stays flat (sampled from /proc every second).
 
-Usage: bench_load.py LOADPROF OHA [--seconds 10] [--rounds 3] [--long 60]
+With --before BINARY, a second loadprof (an earlier build) runs in the
+same rounds and the ratio of their CPU per request is printed: how much a
+change costs the load engine.
+
+Usage: bench_load.py LOADPROF OHA [--seconds 10] [--rounds 3] [--long 60] [--before BINARY]
 """
 import argparse, json, os, re, statistics, subprocess, sys, tempfile, time
 
@@ -63,6 +67,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--long", type=int, default=60)
+    ap.add_argument("--before", help="an earlier loadprof binary to compare with")
     a = ap.parse_args()
     url = f"http://127.0.0.1:{PORT}/"
     d = tempfile.mkdtemp(prefix="bench-load-")
@@ -77,6 +82,9 @@ def main():
         "loadprof": ([a.loadprof, "load", url, "-c", "50", "-d", f"{s}s", "--json", "-o", f"{d}/result.json"],
                      loadprof_requests),
     }
+    if a.before:
+        tools["before"] = ([a.before, "load", url, "-c", "50", "-d", f"{s}s", "--json", "-o", f"{d}/before.json"],
+                           loadprof_requests)
     res = {t: [] for t in tools}
     try:
         for r in range(a.rounds):
@@ -98,6 +106,8 @@ def main():
         print(f"loadprof/wrk CPU per request: {lp[0] / med['wrk'][0]:.2f}   (target <= 1.00)")
         print(f"loadprof/oha CPU per request: {lp[0] / med['oha'][0]:.2f}   (target <= 0.80)")
         print(f"loadprof peak RSS at 50 connections: {lp[2] / 2**20:.1f} MiB   (target <= 15)")
+        if a.before:
+            print(f"loadprof/before CPU per request: {lp[0] / med['before'][0]:.3f}   (target <= 1.03)")
         if a.long > 0:
             cmd = [a.loadprof, "load", url, "-c", "50", "-d", f"{a.long}s", "-o", f"{d}/long.json"]
             p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

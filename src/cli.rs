@@ -133,6 +133,12 @@ pub struct LlmArgs {
     #[arg(long, value_enum, default_value = "ollama")]
     pub api: crate::llm::Api,
 
+    /// A key the server needs, sent as `Authorization: Bearer KEY` and never written anywhere
+    /// [default: $LOADPROF_API_KEY; with --api openai, also $OPENAI_API_KEY]. The environment
+    /// is the safer place: other users can read a flag with `ps`.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+
     /// A model to benchmark (as the server names it); repeat or separate with commas.
     #[arg(long = "model", value_name = "M", required = true, value_delimiter = ',')]
     pub models: Vec<String>,
@@ -714,8 +720,8 @@ impl LoadArgs {
                 (spec, path.display().to_string(), name)
             }
             None => {
-                let url = self.url.clone().unwrap_or_default();
-                (self.quick_spec(worker)?, url, None)
+                let url = self.url.as_deref().unwrap_or_default();
+                (self.quick_spec(worker)?, crate::redact::url(url).into_owned(), None)
             }
         };
         Ok(LoadCommand {
@@ -777,12 +783,12 @@ impl LoadArgs {
             .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.to_string());
         let mut headers = Vec::new();
         for h in &self.headers {
-            let (k, v) = h
-                .split_once(':')
-                .ok_or_else(|| format!("-H '{h}': expected 'Name: value', e.g. -H 'Authorization: Bearer x'"))?;
+            let (k, v) = h.split_once(':').ok_or_else(|| {
+                "-H: a header has no ':'; expected 'Name: value', e.g. -H 'Authorization: Bearer x'".to_string()
+            })?;
             headers.push(At::new(
                 (k.trim().to_string(), v.trim().to_string()),
-                format!("-H '{h}'"),
+                format!("-H '{}: {}'", k.trim(), crate::redact::header_value(k.trim(), v.trim())),
             ));
         }
         let path = crate::load::Origin::parse(&url)

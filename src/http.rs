@@ -1,6 +1,8 @@
 //! One-off HTTP GETs outside the load engine: a pprof profile, a target's
-//! readiness URL. Built on the load engine's connector, so https works the
-//! same way; every call has a timeout and honours the stop token.
+//! readiness URL, an LLM server's API. Built on the load engine's
+//! connector, so https works the same way; every call has a timeout and
+//! honours the stop token, every body read is bounded, and a URL's user
+//! and password are sent as HTTP Basic and never shown in an error.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,9 @@ pub struct Fetched {
     pub body: Vec<u8>,
 }
 
+/// Most of a body [`fetch`] keeps unless told otherwise.
+pub const BODY_LIMIT: usize = 16 << 20;
+
 /// Why a GET got no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -41,16 +46,23 @@ pub enum FetchError {
     Broken { url: String, reason: String },
     #[error("{url}: no answer within {secs}s")]
     Timeout { url: String, secs: u64 },
+    /// The body went past the limit (a server streaming forever).
+    #[error("{url}: the answer is larger than {}; is this the right endpoint?", crate::config::units::format_bytes(*limit as f64))]
+    TooLarge { url: String, limit: usize },
 }
 
 /// Sends one request and returns the answer with its body still to be
-/// read, so a stream can be timed as it arrives.
+/// read, so a stream can be timed as it arrives. `headers` go with it
+/// (an `Authorization` among them takes the place of the URL's user).
 pub async fn send(
     method: http::Method,
     url: &str,
     body: Option<(Vec<u8>, &str)>,
+    headers: &http::HeaderMap,
 ) -> Result<http::Response<hyper::body::Incoming>, FetchError> {
-    let (origin, path) = Origin::parse(url).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
+    let (origin, path) = Origin::parse(url).map_err(FetchError::BadUrl)?;
+    let shown = crate::redact::url(url);
+    let url = shown.as_ref();
     let connect = |reason: String| FetchError::Connect {
         url: url.to_string(),
         authority: origin.authority(),
@@ -66,7 +78,7 @@ pub async fn send(
     let io = connector.open_io().await.map_err(|e| connect(e.to_string()))?;
     let broken = |e: hyper::Error| FetchError::Broken {
         url: url.to_string(),
-        reason: e.to_string(),
+        reason: crate::load::client::describe(&e),
     };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
@@ -87,24 +99,42 @@ pub async fn send(
         }
         None => Full::new(Bytes::new()),
     };
-    let req = req.body(body).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
+    if let Some(auth) = &origin.basic_auth {
+        req = req.header(http::header::AUTHORIZATION, auth.clone());
+    }
+    let mut req = req.body(body).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
+    for (name, value) in headers {
+        req.headers_mut().insert(name.clone(), value.clone());
+    }
     sender.send_request(req).await.map_err(broken)
 }
 
-/// One GET of `url`.
-pub async fn fetch(url: &str) -> Result<Fetched, FetchError> {
-    let resp = send(http::Method::GET, url, None).await?;
+/// Reads a whole body, up to `limit` bytes (`url` names it in errors).
+pub async fn read_body(mut body: hyper::body::Incoming, limit: usize, url: &str) -> Result<Vec<u8>, FetchError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| FetchError::Broken {
+            url: crate::redact::url(url).into_owned(),
+            reason: crate::load::client::describe(&e),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(FetchError::TooLarge {
+                    url: crate::redact::url(url).into_owned(),
+                    limit,
+                });
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// One GET of `url`, its body read up to `limit` bytes.
+pub async fn fetch(url: &str, limit: usize) -> Result<Fetched, FetchError> {
+    let resp = send(http::Method::GET, url, None, &http::HeaderMap::new()).await?;
     let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| FetchError::Broken {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?
-        .to_bytes()
-        .to_vec();
+    let body = read_body(resp.into_body(), limit, url).await?;
     Ok(Fetched { status, body })
 }
 
@@ -129,7 +159,7 @@ fn block_on<T>(
         tokio::select! {
             r = tokio::time::timeout(timeout, work) => match r {
                 Ok(r) => r.map(Some),
-                Err(_) => Err(FetchError::Timeout { url: url.to_string(), secs: timeout.as_secs() }),
+                Err(_) => Err(FetchError::Timeout { url: crate::redact::url(url).into_owned(), secs: timeout.as_secs() }),
             },
             () = watch => Ok(None),
         }
@@ -137,8 +167,8 @@ fn block_on<T>(
 }
 
 /// [`fetch`] from synchronous code. `Ok(None)`: the stop token fired first.
-pub fn get(url: &str, timeout: Duration, stop: &StopToken) -> Result<Option<Fetched>, FetchError> {
-    block_on(url, timeout, stop, fetch(url))
+pub fn get(url: &str, limit: usize, timeout: Duration, stop: &StopToken) -> Result<Option<Fetched>, FetchError> {
+    block_on(url, timeout, stop, fetch(url, limit))
 }
 
 /// Polls `url` every 100 ms until it answers 2xx (`Ok(Some(elapsed))`),
@@ -147,11 +177,13 @@ pub fn wait_ready(url: &str, timeout: Duration, stop: &StopToken) -> Result<Opti
     let t0 = Instant::now();
     let poll = async {
         loop {
-            let failure = match fetch(url).await {
-                Ok(f) if (200..300).contains(&f.status) => return Ok(t0.elapsed()),
-                Ok(f) => FetchError::Broken {
-                    url: url.to_string(),
-                    reason: format!("it answered {} while starting", f.status),
+            // The status is the answer; the body is never read, so one that
+            // streams forever cannot hold the wait up or fill memory.
+            let failure = match send(http::Method::GET, url, None, &http::HeaderMap::new()).await {
+                Ok(r) if r.status().is_success() => return Ok(t0.elapsed()),
+                Ok(r) => FetchError::Broken {
+                    url: crate::redact::url(url).into_owned(),
+                    reason: format!("it answered {} while starting", r.status().as_u16()),
                 },
                 Err(e @ FetchError::BadUrl(_)) => return Err(e),
                 Err(e) => e,

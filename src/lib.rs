@@ -18,6 +18,7 @@ pub mod http;
 pub mod leak;
 pub mod llm;
 pub mod load;
+pub mod redact;
 pub mod report;
 pub mod sample;
 pub mod session;

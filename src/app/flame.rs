@@ -56,10 +56,10 @@ fn palette_kind(c: &Capture, section: &FlameSection) -> &'static str {
     }
 }
 
-/// "CPU: TARGET" or "Heap in use: TARGET".
+/// "CPU: TARGET" or "Heap in use: TARGET" (a URL's secrets masked).
 pub(super) fn default_title(c: &Capture, target: &str) -> String {
     let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };
-    format!("{what}: {target}")
+    format!("{what}: {}", crate::redact::url(target))
 }
 
 /// Writes the folded stacks and, when `svg` is given, draws them there.

@@ -69,6 +69,10 @@ impl ServerSink {
 pub struct LlmCommand {
     pub endpoint: String,
     pub api: crate::llm::Api,
+    /// `--api-key`.
+    pub api_key: Option<String>,
+    /// `[llm] api_key_env`: the variable that must hold the key.
+    pub api_key_env: Option<String>,
     pub plan: BenchPlan,
     pub budgets: Budgets,
     pub server_pid: Option<u32>,
@@ -105,6 +109,29 @@ fn find_server(args: &LlmCommand) -> Result<Option<Target>, Error> {
         return Ok(t);
     }
     Ok(Target::find(&TargetSpec::Name("^ollama( |$)".into())).ok().flatten())
+}
+
+/// The server's API key: `--api-key`, else the variable `[llm] api_key_env`
+/// names (which must then be set), else `$LOADPROF_API_KEY`, else for an
+/// OpenAI-compatible server `$OPENAI_API_KEY` (never sent to Ollama's API,
+/// which has no keys of its own).
+fn api_key(args: &LlmCommand) -> Result<Option<String>, Error> {
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(k) = args.api_key.as_ref().filter(|k| !k.trim().is_empty()) {
+        return Ok(Some(k.clone()));
+    }
+    if let Some(name) = &args.api_key_env {
+        return from_env(name).map(Some).ok_or_else(|| {
+            Error::bad_input(anyhow!(
+                "[llm] api_key_env: the environment variable {name} is not set; export it with the server's API key"
+            ))
+        });
+    }
+    Ok(from_env("LOADPROF_API_KEY").or_else(|| {
+        (args.api == crate::llm::Api::Openai)
+            .then(|| from_env("OPENAI_API_KEY"))
+            .flatten()
+    }))
 }
 
 fn read_prompts(args: &LlmArgs) -> Result<Vec<String>, Error> {
@@ -181,7 +208,7 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
     if !crate::http::is_url(&args.endpoint) {
         return Err(Error::bad_input(anyhow!(
             "--endpoint '{}': not an http:// or https:// URL, e.g. http://127.0.0.1:11434",
-            args.endpoint
+            crate::redact::url(&args.endpoint)
         )));
     }
     let mut concurrency: Vec<usize> = args.concurrency.iter().map(|&c| c as usize).collect();
@@ -190,6 +217,8 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
     let cmd = LlmCommand {
         endpoint: args.endpoint.clone(),
         api: args.api,
+        api_key: args.api_key.clone(),
+        api_key_env: None,
         plan: BenchPlan {
             models: args
                 .models
@@ -222,6 +251,11 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
     let plan = &args.plan;
     let budgets = args.budgets;
     let mut client = Client::new(&args.endpoint, args.api);
+    if let Some(key) = api_key(&args)? {
+        client = client
+            .with_api_key(&key)
+            .map_err(|e| Error::bad_input(anyhow!("--api-key: {e}")))?;
+    }
     client.timeout = args.timeout;
     let dir = args.dir.clone();
     let (stop, runtime) = super::stop_and_runtime()?;

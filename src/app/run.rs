@@ -118,6 +118,8 @@ fn llm_command(plan: crate::config::plans::LlmPlan, dir: PathBuf, name: &str, js
     super::llm::LlmCommand {
         endpoint: plan.endpoint,
         api: plan.api,
+        api_key_env: plan.api_key_env,
+        api_key: None,
         plan: plan.bench,
         budgets: plan.budgets,
         server_pid: plan.server_pid,

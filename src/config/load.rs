@@ -104,6 +104,13 @@ pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
 /// The lowest rate accepted (requests or users per second).
 pub const MIN_RATE: f64 = 0.001;
+/// The highest: far past what one process can send (beyond it, split the
+/// load over workers), and low enough that a typo cannot spin the clock.
+pub const MAX_RATE: f64 = 10_000_000.0;
+/// Most users, connections or requests in flight one process is given.
+pub const MAX_CONCURRENCY: u64 = 1_000_000;
+/// Most HTTP/2 streams shared on one connection (servers allow 100 to 250).
+pub const MAX_H2_STREAMS: u64 = 1000;
 
 /// Validates `spec` and compiles its templates.
 pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
@@ -169,10 +176,18 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             if users.value == 0 {
                 return Err(users.err("must be at least 1"));
             }
+            if users.value > MAX_CONCURRENCY {
+                return Err(users.err(format!(
+                    "{} users is more than one process can hold; use at most {MAX_CONCURRENCY}, and split bigger loads over workers",
+                    users.value
+                )));
+            }
             if let Some(r) = spawn_rate
-                && !(r.value >= MIN_RATE && r.value.is_finite())
+                && !(MIN_RATE..=MAX_RATE).contains(&r.value)
             {
-                return Err(r.err(format!("must be at least {MIN_RATE} (users added per second)")));
+                return Err(r.err(format!(
+                    "must be from {MIN_RATE} to {MAX_RATE} (users added per second)"
+                )));
             }
             if let Some(n) = iterations
                 && n.value == 0
@@ -199,10 +214,10 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             for s in stages {
                 // 0 is allowed where a ramp starts or ends; anything else is
                 // at least one request in about 17 minutes.
-                let ok = |r: f64| r.is_finite() && (r == 0.0 || r >= MIN_RATE);
+                let ok = |r: f64| r == 0.0 || (MIN_RATE..=MAX_RATE).contains(&r);
                 if !ok(s.value.from) || !ok(s.value.to) {
                     return Err(s.err(format!(
-                        "rate must be a number of requests per second: 0 (a ramp's end) or at least {MIN_RATE}"
+                        "rate must be a number of requests per second: 0 (a ramp's end), or from {MIN_RATE} to {MAX_RATE} (split higher rates over workers)"
                     )));
                 }
                 if s.value.duration.is_some_and(|d| d.is_zero()) {
@@ -215,8 +230,8 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             if plan.peak() <= 0.0 {
                 return Err(stages[0].err("rate must be greater than 0, e.g. 50 (requests per second)"));
             }
-            if max_in_flight.value == 0 {
-                return Err(max_in_flight.err("must be at least 1"));
+            if !(1..=MAX_CONCURRENCY).contains(&max_in_flight.value) {
+                return Err(max_in_flight.err(format!("must be from 1 to {MAX_CONCURRENCY}")));
             }
             Executor::Open {
                 plan: plan.share(count),
@@ -225,8 +240,8 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             }
         }
     };
-    if spec.h2_streams.value == 0 {
-        return Err(spec.h2_streams.err("must be at least 1"));
+    if !(1..=MAX_H2_STREAMS).contains(&spec.h2_streams.value) {
+        return Err(spec.h2_streams.err(format!("must be from 1 to {MAX_H2_STREAMS}")));
     }
     let max_requests = match &spec.max_requests {
         Some(n) if n.value == 0 => return Err(n.err("must be at least 1")),
@@ -284,12 +299,17 @@ fn endpoint(
     };
     let mut headers = HeaderMap::new();
     if !http2 {
-        headers.insert(http::header::HOST, header_value(&origin.authority(), &r.path)?);
+        headers.insert(http::header::HOST, header_value("host", &origin.authority(), &r.path)?);
     }
     headers.insert(
         http::header::USER_AGENT,
         HeaderValue::from_static(concat!("loadprof/", env!("CARGO_PKG_VERSION"))),
     );
+    // The URL's user and password; an Authorization header of the
+    // request's own, set below, takes its place.
+    if let Some(auth) = &origin.basic_auth {
+        headers.insert(http::header::AUTHORIZATION, auth.clone());
+    }
     let body = match &r.body {
         None => None,
         Some(b) => {
@@ -318,9 +338,13 @@ fn endpoint(
         let t = ctx.compile(v.trim(), Escape::None).map_err(|e| h.err(e))?;
         match t.as_static() {
             Some(v) => {
-                headers.insert(name, header_value(v, h)?);
+                headers.insert(name.clone(), header_value(name.as_str(), v, h)?);
             }
-            None => header_templates.push((name, t)),
+            None => {
+                // Rendered per request: the URL's user and password give way to it.
+                headers.remove(&name);
+                header_templates.push((name, t));
+            }
         }
     }
     if let Some(re) = &r.expect_status
@@ -361,8 +385,13 @@ fn endpoint(
     Ok(ep)
 }
 
-fn header_value<T>(v: &str, at: &At<T>) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(v).map_err(|_| at.err(format!("'{v}' is not a valid header value")))
+fn header_value<T>(name: &str, v: &str, at: &At<T>) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(v).map_err(|_| {
+        at.err(format!(
+            "'{}' is not a valid header value",
+            crate::redact::header_value(name, v)
+        ))
+    })
 }
 
 /// The base URL's path joined with a request's path: `/api` + `/ask` =
@@ -517,7 +546,7 @@ mod tests {
         assert!(
             build(s)
                 .unwrap_err()
-                .starts_with("load.spawn_rate: must be at least 0.001")
+                .starts_with("load.spawn_rate: must be from 0.001 to 10000000")
         );
         let mut s = spec("http://x/", "/");
         s.model = ModelSpec::Open {
@@ -533,6 +562,44 @@ mod tests {
             max_in_flight: At::new(10, "-c"),
         };
         assert!(build(s).unwrap_err().starts_with("--rate: "));
+    }
+
+    #[test]
+    fn huge_rates_and_counts_are_refused_rather_than_spinning_the_clock() {
+        let open = |rate: f64, in_flight: u64| {
+            let mut s = spec("http://x/", "/");
+            s.model = ModelSpec::Open {
+                stages: vec![At::new(
+                    Stage {
+                        from: rate,
+                        to: rate,
+                        duration: None,
+                    },
+                    "--rate",
+                )],
+                poisson: false,
+                max_in_flight: At::new(in_flight, "-c"),
+            };
+            build(s)
+        };
+        for rate in [1e300, f64::INFINITY, f64::NAN, 1.5e7] {
+            let e = open(rate, 10).unwrap_err();
+            assert!(e.starts_with("--rate: ") && e.contains("10000000"), "{rate}: {e}");
+        }
+        assert!(open(1e7, 10).is_ok());
+        let e = open(100.0, 2_000_000).unwrap_err();
+        assert_eq!(e, "-c: must be from 1 to 1000000");
+        let mut s = spec("http://x/", "/");
+        s.model = ModelSpec::Closed {
+            users: At::new(5_000_000, "-c"),
+            spawn_rate: None,
+            think: ThinkTime::default(),
+            iterations: None,
+        };
+        assert!(build(s).unwrap_err().contains("at most 1000000"));
+        let mut s = spec("http://x/", "/");
+        s.h2_streams = At::new(100_000, "--h2-streams");
+        assert_eq!(build(s).unwrap_err(), "--h2-streams: must be from 1 to 1000");
     }
 
     #[test]

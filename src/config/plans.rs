@@ -72,6 +72,8 @@ pub const DEFAULT_MAX_REGRESSION_PCT: f64 = 10.0;
 pub struct LlmPlan {
     pub endpoint: String,
     pub api: crate::llm::Api,
+    /// The environment variable holding the server's API key.
+    pub api_key_env: Option<String>,
     pub bench: crate::llm::bench::BenchPlan,
     pub budgets: crate::llm::Budgets,
     pub server_pid: Option<u32>,

@@ -144,6 +144,9 @@ pub struct LeakTable {
 pub struct LlmTable {
     pub endpoint: Option<Spanned<String>>,
     pub api: Option<Spanned<String>>,
+    /// The environment variable that holds the server's API key (the key
+    /// itself never goes in a profile).
+    pub api_key_env: Option<Spanned<String>>,
     pub models: Spanned<Vec<String>>,
     pub prompts: Option<Spanned<Vec<String>>>,
     pub prompts_file: Option<Spanned<String>>,
@@ -413,11 +416,26 @@ impl LoadedProfile {
                 return Err(format!(
                     "{}: '{}' is not an http:// or https:// URL, e.g. \"http://127.0.0.1:11434\"",
                     self.at(e.span(), "llm.endpoint"),
-                    e.get_ref()
+                    crate::redact::url(e.get_ref())
                 ));
             }
             Some(e) => e.get_ref().clone(),
             None => "http://127.0.0.1:11434".into(),
+        };
+        let api_key_env = match &l.api_key_env {
+            Some(v)
+                if v.get_ref().is_empty()
+                    || !v.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || v.get_ref().starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                return Err(format!(
+                    "{}: '{}' is not an environment variable's name; name the variable that holds the key, e.g. \"VLLM_API_KEY\" (the key itself never goes in a profile)",
+                    self.at(v.span(), "llm.api_key_env"),
+                    v.get_ref()
+                ));
+            }
+            Some(v) => Some(v.get_ref().clone()),
+            None => None,
         };
         let api = match l.api.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
             None | Some(("ollama", _)) => Api::Ollama,
@@ -573,6 +591,7 @@ impl LoadedProfile {
         Ok(Some(super::plans::LlmPlan {
             endpoint,
             api,
+            api_key_env,
             bench: crate::llm::bench::BenchPlan {
                 models,
                 prompts,

@@ -9,7 +9,7 @@ use crate::http::{FetchError, get as fetch};
 
 /// Fetches a profile from `url`. `Ok(None)`: the stop token fired first.
 pub fn get(url: &str, timeout: Duration, stop: &StopToken) -> Result<Option<Vec<u8>>, FlameError> {
-    let answer = fetch(url, timeout, stop).map_err(|e| match e {
+    let answer = fetch(url, super::pprof::COMPRESSED_LIMIT, timeout, stop).map_err(|e| match e {
         FetchError::BadUrl(m) => FlameError::BadInput(format!("--pprof {m}")),
         FetchError::Timeout { .. } => FlameError::CannotProfile(format!(
             "{e}; is the server overloaded, or is the endpoint not a pprof profile?"
@@ -28,6 +28,8 @@ pub fn get(url: &str, timeout: Duration, stop: &StopToken) -> Result<Option<Vec<
         return Ok(Some(body));
     }
     let status = http::StatusCode::from_u16(code).map_or(code.to_string(), |s| s.to_string());
+    let url = crate::redact::url(url);
+    let url = url.as_ref();
     let path = url.split_once("://").map_or(url, |(_, r)| r);
     let text: String = String::from_utf8_lossy(&body).trim().chars().take(200).collect();
     // Go answers a second CPU profile with 500 "cpu profiling already in use".

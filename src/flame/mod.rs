@@ -308,7 +308,7 @@ fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capt
         // The server profiles for `seconds`, then symbolises.
         let timeout = Duration::from_secs(seconds + 60);
         match http::get(&full, timeout, stop)? {
-            Some(bytes) => (bytes, full),
+            Some(bytes) => (bytes, crate::redact::url(&full).into_owned()),
             None => {
                 return Ok(Capture::empty(
                     Profiler::Pprof,

@@ -6,22 +6,38 @@ use std::io::Read;
 
 use pprof::protos::{Function, Location, Message, Profile};
 
+/// Largest profile read, as sent (Go's CPU profiles are a few MB).
+pub const COMPRESSED_LIMIT: usize = 256 << 20;
+/// Largest profile unpacked: a small gzip file can expand a thousandfold.
+pub const UNPACKED_LIMIT: u64 = 512 << 20;
+
 /// Why a pprof body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("the body is gzip but does not unpack: {0}")]
     Gzip(std::io::Error),
+    #[error("the profile unpacks to more than {} MiB; a pprof profile is far smaller", UNPACKED_LIMIT >> 20)]
+    TooLarge,
     #[error("not a pprof profile (profile.proto): {0}")]
     Proto(String),
 }
 
 /// Decodes a profile, gzip-compressed (as Go serves it) or not.
 pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
+    decode_within(bytes, UNPACKED_LIMIT)
+}
+
+/// [`decode`], refusing a gzip body that unpacks to more than `limit` bytes.
+fn decode_within(bytes: &[u8], limit: u64) -> Result<Profile, DecodeError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut raw = Vec::with_capacity(bytes.len() * 4);
+        let mut raw = Vec::with_capacity(bytes.len().saturating_mul(4).min(64 << 20));
         flate2::read::GzDecoder::new(bytes)
+            .take(limit + 1)
             .read_to_end(&mut raw)
             .map_err(DecodeError::Gzip)?;
+        if raw.len() as u64 > limit {
+            return Err(DecodeError::TooLarge);
+        }
         Profile::decode(raw.as_slice()).map_err(|e| DecodeError::Proto(e.to_string()))
     } else {
         Profile::decode(bytes).map_err(|e| DecodeError::Proto(e.to_string()))
@@ -219,6 +235,18 @@ mod tests {
     use pprof::protos::{Label, Line, Mapping, Sample, ValueType};
 
     use super::*;
+
+    #[test]
+    fn a_gzip_body_that_unpacks_past_the_limit_is_refused_before_it_is_all_unpacked() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 8 << 10, "{}", bomb.len());
+        assert!(matches!(decode_within(&bomb, 64 << 10), Err(DecodeError::TooLarge)));
+        // Under the limit it unpacks (and then is not a profile).
+        assert!(matches!(decode_within(&bomb, 2 << 20), Err(DecodeError::Proto(_))));
+    }
 
     /// A profile with strings interned in order of first use.
     struct Builder {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Api;
 use super::stream::{Framer, Piece, ServerReport};
-use crate::http::{FetchError, send};
+use crate::http::{FetchError, read_body, send};
 
 /// Why a call to the server failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -105,13 +105,35 @@ impl Timed {
     }
 }
 
+/// Most of an API answer read (a model list, a model's details).
+const ANSWER_LIMIT: usize = 16 << 20;
+/// Most of one generation's stream read: far beyond any `max_tokens`, so
+/// only a server that streams without end reaches it.
+const STREAM_LIMIT: u64 = 64 << 20;
+
 /// The client of one server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
+    /// The base URL requests go to, credentials and all.
+    base: String,
+    /// The endpoint as it may be shown (no user, password or key).
     endpoint: String,
     api: Api,
+    /// Sent with every request: `Authorization: Bearer KEY` (marked
+    /// sensitive), when the server needs a key.
+    headers: http::HeaderMap,
     /// For the whole of one generation.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("api", &self.api)
+            .field("api_key", &self.headers.contains_key(http::header::AUTHORIZATION))
+            .finish()
+    }
 }
 
 fn unreachable(endpoint: &str, e: FetchError) -> LlmError {
@@ -142,31 +164,41 @@ fn message_of(body: &[u8]) -> String {
 
 impl Client {
     pub fn new(endpoint: &str, api: Api) -> Client {
+        let base = endpoint.trim_end_matches('/').to_string();
         Client {
-            endpoint: endpoint.trim_end_matches('/').to_string(),
+            endpoint: crate::redact::url(&base).into_owned(),
+            base,
             api,
+            headers: http::HeaderMap::new(),
             timeout: Duration::from_secs(600),
         }
     }
 
+    /// Sends `key` as `Authorization: Bearer KEY` (vLLM's `--api-key`,
+    /// OpenAI, and Ollama behind a proxy all read it).
+    pub fn with_api_key(mut self, key: &str) -> Result<Client, String> {
+        let mut v = http::HeaderValue::try_from(format!("Bearer {}", key.trim()))
+            .map_err(|_| "the API key holds characters a header cannot carry".to_string())?;
+        v.set_sensitive(true);
+        self.headers.insert(http::header::AUTHORIZATION, v);
+        Ok(self)
+    }
+
+    /// The endpoint as it may be shown: no user, password or secret query.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     async fn call(&self, method: http::Method, path: &str, body: Option<&Value>) -> Result<(u16, Vec<u8>), LlmError> {
-        let url = format!("{}{path}", self.endpoint);
+        let url = format!("{}{path}", self.base);
         let payload = body.map(|b| (b.to_string().into_bytes(), "application/json"));
-        let resp = send(method, &url, payload)
+        let resp = send(method, &url, payload, &self.headers)
             .await
             .map_err(|e| unreachable(&self.endpoint, e))?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .into_body()
-            .collect()
+        let bytes = read_body(resp.into_body(), ANSWER_LIMIT, &url)
             .await
-            .map_err(|e| LlmError::Protocol(format!("{url}: the answer broke off: {e}")))?
-            .to_bytes()
-            .to_vec();
+            .map_err(|e| LlmError::Protocol(format!("{path}: {e}")))?;
         Ok((status, bytes))
     }
 
@@ -333,7 +365,7 @@ impl Client {
     /// server that cannot be reached at all is an `Err`.
     pub async fn generate(&self, r: &GenRequest) -> Result<Timed, LlmError> {
         let (path, body) = self.body(r);
-        let url = format!("{}{path}", self.endpoint);
+        let url = format!("{}{path}", self.base);
         let t0 = Instant::now();
         let mut t = Timed::default();
         let work = async {
@@ -341,13 +373,14 @@ impl Client {
                 http::Method::POST,
                 &url,
                 Some((body.to_string().into_bytes(), "application/json")),
+                &self.headers,
             )
             .await
             .map_err(|e| unreachable(&self.endpoint, e))?;
             let status = resp.status().as_u16();
             let mut body = resp.into_body();
             if !(200..300).contains(&status) {
-                let bytes = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                let bytes = read_body(body, ANSWER_LIMIT, &url).await.unwrap_or_default();
                 let message = message_of(&bytes);
                 if status == 404 {
                     return Err(LlmError::Status {
@@ -365,6 +398,7 @@ impl Client {
             };
             let mut payloads = Vec::new();
             let mut done = false;
+            let mut read: u64 = 0;
             loop {
                 let frame = match body.frame().await {
                     None => {
@@ -382,6 +416,14 @@ impl Client {
                 };
                 let at = t0.elapsed();
                 if let Ok(data) = frame.into_data() {
+                    read += data.len() as u64;
+                    if read > STREAM_LIMIT {
+                        t.error = Some(format!(
+                            "the stream went on past {} MiB without ending; it was cut off there",
+                            STREAM_LIMIT >> 20
+                        ));
+                        break;
+                    }
                     t.ttfb.get_or_insert(at);
                     framer.push(&data, &mut payloads);
                     self.read(&mut t, &mut payloads, at, &mut done);

@@ -168,9 +168,9 @@ impl Connector {
         }
         let (mut send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
             .await
-            .map_err(std::io::Error::other)?;
+            .map_err(|e| std::io::Error::other(describe(&e)))?;
         tokio::spawn(conn);
-        send.ready().await.map_err(std::io::Error::other)?;
+        send.ready().await.map_err(|e| std::io::Error::other(describe(&e)))?;
         Ok(Conn::H2(send, Arc::new(())))
     }
 }
@@ -233,6 +233,22 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// An error with its causes: hyper says only "http2 error" and keeps what
+/// went wrong (a GOAWAY, a refused stream, a protocol error) in its source.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// Per-worker state reused across requests.
 pub struct WorkerConn {
     link: Link,
@@ -259,6 +275,11 @@ struct Link {
 }
 
 /// Runs `fut` until `deadline` (if any); `None` if the deadline came first.
+///
+/// The clock is read whenever `fut` waits, not only when the timer wakes:
+/// while bytes keep arriving, `fut` uses up the task's cooperative budget,
+/// and a timer polled on an exhausted budget never reports that it fired
+/// (an endless fast stream would outlive every timeout).
 async fn within<F: std::future::Future>(
     timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     deadline: Option<Instant>,
@@ -274,11 +295,17 @@ async fn within<F: std::future::Future>(
         }
         None => timer.insert(Box::pin(tokio::time::sleep_until(deadline.into()))),
     };
-    tokio::select! {
-        biased;
-        out = fut => Some(out),
-        _ = timer.as_mut() => None,
-    }
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if Instant::now() >= deadline || timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// What bounds one exchange.
@@ -493,7 +520,7 @@ impl Link {
             }
             Conn::H2(s, _) => {
                 let req = build_request(ep, rng, &mut self.scratch)?;
-                let resp = s.send_request(req).await.map_err(|e| (ErrorKind::Io, e.to_string()))?;
+                let resp = s.send_request(req).await.map_err(|e| (ErrorKind::Io, describe(&e)))?;
                 rec.status = Some(resp.status().as_u16());
                 Ok(Answer::H2(resp.into_body()))
             }
@@ -516,7 +543,7 @@ async fn read_body(conn: &mut Option<Conn>, answer: Answer, sink: &mut BodySink<
         }
         Answer::H2(mut body) => {
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| io(&e))?;
+                let frame = frame.map_err(|e| (ErrorKind::Io, describe(&e)))?;
                 if let Ok(data) = frame.into_data() {
                     sink.data(&data);
                 }

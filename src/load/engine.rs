@@ -67,8 +67,11 @@ pub struct LoadRecording {
     pub endpoints: Vec<(String, EndpointStats)>,
     /// Open-model arrivals not started because `max_in_flight` were busy.
     pub dropped: u64,
-    /// Requests still in flight when the run ended (not counted).
+    /// Requests still in flight when the run was interrupted (not counted).
     pub cancelled: u64,
+    /// Requests still without an answer when the graceful stop ended:
+    /// counted as timeouts of their endpoints, so a dead service fails.
+    pub unanswered: u64,
     pub latency_corrected: bool,
     pub stop: Option<StopReason>,
     /// Workers (users or open-model connections) started.
@@ -125,7 +128,8 @@ struct Shared {
     shards: Vec<Mutex<Shard>>,
     /// Requests started, checked against `max_requests`.
     issued: AtomicU64,
-    in_flight: AtomicU64,
+    /// Requests in flight, per endpoint.
+    in_flight: Vec<AtomicU64>,
     dropped: AtomicU64,
     workers: AtomicU64,
     stopping: AtomicBool,
@@ -300,11 +304,11 @@ async fn worker(shared: Arc<Shared>, mut pacer: Pacer, index: u64) {
     while let Some(intended) = pacer.next(&shared, &mut rng).await {
         let ep = shared.pick(&mut rng);
         let intended = if correct { intended } else { Instant::now() };
-        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        shared.in_flight[ep.index].fetch_add(1, Ordering::Relaxed);
         let rec = conn
             .exchange(&shared.connector, ep, &mut rng, shared.limits, intended)
             .await;
-        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        shared.in_flight[ep.index].fetch_sub(1, Ordering::Relaxed);
         shared.record(shard, &rec, &conn.gaps);
     }
 }
@@ -346,7 +350,9 @@ fn arrival_clock(shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
     let mut u = 0.0f64;
     while let Some(at) = plan.time_of(u) {
         let intended = shared.t0 + at;
-        if shared.past_deadline(intended) {
+        // The wall clock too: a schedule that has fallen behind (arrivals
+        // due faster than they can be handed out) still ends on time.
+        if shared.past_deadline(intended) || shared.past_deadline(Instant::now()) {
             return;
         }
         loop {
@@ -450,7 +456,7 @@ pub async fn run(
             })
             .collect(),
         issued: AtomicU64::new(0),
-        in_flight: AtomicU64::new(0),
+        in_flight: cfg.endpoints.iter().map(|_| AtomicU64::new(0)).collect(),
         dropped: AtomicU64::new(0),
         workers: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
@@ -525,7 +531,32 @@ pub async fn run(
     open.abort_all();
     while open.join_next().await.is_some() {}
     // Aborted workers never lowered the count for the request they were in.
-    let cancelled = shared.in_flight.load(Ordering::Relaxed);
+    let in_flight: Vec<u64> = shared.in_flight.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    let still_waiting: u64 = in_flight.iter().sum();
+    let (cancelled, unanswered) = if stopped.is_some() {
+        // Interrupted: what they would have got is unknown.
+        (still_waiting, 0)
+    } else {
+        // The load ran out with requests unanswered after the graceful
+        // stop: a server that never answers has failed them.
+        let why = format!(
+            "no answer when the load ended ({} after the last request was due)",
+            crate::config::units::format_duration(cfg.graceful_stop)
+        );
+        let none = new_hist();
+        for (endpoint, &n) in in_flight.iter().enumerate() {
+            let rec = Record {
+                endpoint,
+                error: Some(ErrorKind::Timeout),
+                detail: Some(why.clone()),
+                ..Record::default()
+            };
+            for _ in 0..n {
+                shared.record(0, &rec, &none);
+            }
+        }
+        (0, still_waiting)
+    };
 
     let now = Instant::now();
     let last_end = shared
@@ -568,6 +599,7 @@ pub async fn run(
         endpoints,
         dropped: shared.dropped.load(Ordering::Relaxed),
         cancelled,
+        unanswered,
         latency_corrected: cfg.latency_correction && cfg.executor.model() == Model::Open,
         stop: stopped,
         workers: shared.workers.load(Ordering::Relaxed),

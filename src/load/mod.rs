@@ -24,40 +24,79 @@ use plan::{RatePlan, ThinkTime};
 use stream::StreamKind;
 use template::Template;
 
-/// Where requests go: scheme, host and port of the base URL.
+/// Where requests go: scheme, host and port of the base URL, and the
+/// user and password it names, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub https: bool,
     pub host: String,
     pub port: u16,
+    /// `Authorization: Basic ...` for `http://user:password@host/`, sent
+    /// with every request as curl does (marked sensitive: never shown).
+    pub basic_auth: Option<http::HeaderValue>,
 }
 
 impl Origin {
     /// Parses the scheme and authority of `url`; returns the origin and the
     /// rest (path and query, `/` if empty).
     pub fn parse(url: &str) -> Result<(Origin, String), String> {
+        // Errors show the URL as it may be shown: no password, no key.
+        let shown = crate::redact::url(url);
         let uri: Uri = url
             .parse()
-            .map_err(|e| format!("'{url}' is not a valid URL ({e}); expected e.g. http://127.0.0.1:8080/path"))?;
+            .map_err(|e| format!("'{shown}' is not a valid URL ({e}); expected e.g. http://127.0.0.1:8080/path"))?;
         let https = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
             Some(other) => {
                 return Err(format!(
-                    "'{url}': scheme '{other}' is not supported; use http:// or https://"
+                    "'{shown}': scheme '{other}' is not supported; use http:// or https://"
                 ));
             }
-            None => return Err(format!("'{url}' has no scheme; write it as http://{url}")),
+            None => return Err(format!("'{shown}' has no scheme; write it as http://{shown}")),
         };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("'{url}' has no host; expected e.g. http://127.0.0.1:8080/"))?;
+            .ok_or_else(|| format!("'{shown}' has no host; expected e.g. http://127.0.0.1:8080/"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        // The port as written: `Uri::port` gives none for one that does
+        // not fit 16 bits, which must not pass for the default.
+        let host_port = uri
+            .authority()
+            .map_or("", |a| a.as_str().rsplit_once('@').map_or(a.as_str(), |(_, h)| h));
+        let written = match host_port.rfind(']') {
+            Some(i) => host_port[i + 1..].strip_prefix(':'),
+            None => host_port.rsplit_once(':').map(|(_, p)| p),
+        };
+        let port = match written.filter(|p| !p.is_empty()) {
+            None => {
+                if https {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("'{shown}': port {p} is out of range; a port is 1 to 65535")),
+            },
+        };
+        let basic_auth = uri
+            .authority()
+            .and_then(|a| a.as_str().rsplit_once('@'))
+            .map(|(userinfo, _)| basic_auth(userinfo));
         let rest = uri.path_and_query().map_or("/", |p| p.as_str());
         let rest = if rest.is_empty() { "/" } else { rest };
-        Ok((Origin { https, host, port }, rest.to_string()))
+        Ok((
+            Origin {
+                https,
+                host,
+                port,
+                basic_auth,
+            },
+            rest.to_string(),
+        ))
     }
 
     /// `host:port` as written in a Host header (the port left out when it is
@@ -82,6 +121,22 @@ impl Origin {
     pub fn resolve(&self) -> std::io::Result<Vec<SocketAddr>> {
         Ok((self.host.as_str(), self.port).to_socket_addrs()?.collect())
     }
+}
+
+/// The `Authorization` value for a URL's `user:password` (each
+/// percent-decoded, as curl does), marked sensitive.
+fn basic_auth(userinfo: &str) -> http::HeaderValue {
+    use base64::Engine as _;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let pair = format!(
+        "{}:{}",
+        crate::redact::percent_decode(user),
+        crate::redact::percent_decode(password)
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut v = http::HeaderValue::try_from(format!("Basic {encoded}")).expect("base64 is a valid header value");
+    v.set_sensitive(true);
+    v
 }
 
 /// A request body: fixed bytes, or a template rendered per request.
@@ -191,5 +246,36 @@ impl LoadConfig {
             (Executor::Open { plan, .. }, None) => plan.duration(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_out_of_range_are_refused_not_taken_for_the_default() {
+        for url in ["http://127.0.0.1:99999/", "http://127.0.0.1:65536/", "http://h:0/"] {
+            let e = Origin::parse(url).unwrap_err();
+            assert!(e.contains("out of range") && e.contains("1 to 65535"), "{url}: {e}");
+        }
+        assert_eq!(Origin::parse("http://h:65535/").unwrap().0.port, 65535);
+        assert_eq!(Origin::parse("https://h/").unwrap().0.port, 443);
+        assert_eq!(Origin::parse("http://[::1]:8080/x").unwrap().0.host, "::1");
+    }
+
+    #[test]
+    fn user_and_password_become_basic_auth_and_stay_out_of_errors_and_debug() {
+        let (o, rest) = Origin::parse("http://us%40r:p%3Ass@h:81/a?b=1").unwrap();
+        assert_eq!(rest, "/a?b=1");
+        assert_eq!((o.host.as_str(), o.port), ("h", 81));
+        let auth = o.basic_auth.clone().unwrap();
+        // base64("us@r:p:ss")
+        assert_eq!(auth.to_str().unwrap(), "Basic dXNAcjpwOnNz");
+        assert!(auth.is_sensitive());
+        assert!(!format!("{o:?}").contains("dXNAcjpwOnNz"));
+        assert!(Origin::parse("http://h/").unwrap().0.basic_auth.is_none());
+        let e = Origin::parse("ftp://user:hunter2@h/").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -86,6 +86,10 @@ pub struct LoadSection {
     pub max_in_flight: Option<u64>,
     /// Requests in flight when the run was stopped, not counted anywhere else.
     pub cancelled: u64,
+    /// Requests without an answer when the graceful stop ended, counted
+    /// as timeouts.
+    #[serde(default)]
+    pub unanswered: u64,
     pub totals: Totals,
     /// The first failure of each error kind, in words.
     #[serde(default)]
@@ -154,6 +158,7 @@ impl LoadSection {
             workers: rec.workers,
             max_in_flight: rec.max_in_flight,
             cancelled: rec.cancelled,
+            unanswered: rec.unanswered,
             totals: totals(&all, duration_s, rec.dropped),
             error_examples: rec
                 .error_examples
@@ -213,6 +218,7 @@ impl LoadSection {
             workers: parts.iter().map(|p| p.workers).sum(),
             max_in_flight: parts.iter().map(|p| p.max_in_flight).sum(),
             cancelled: parts.iter().map(|p| p.cancelled).sum(),
+            unanswered: parts.iter().map(|p| p.unanswered).sum(),
             totals: t,
             error_examples: parts.iter().rev().flat_map(|p| p.error_examples.clone()).collect(),
             latency: Latency::of(&all.latency),
@@ -287,6 +293,7 @@ mod tests {
             endpoints: vec![("ask".into(), e)],
             dropped: 0,
             cancelled: 0,
+            unanswered: 0,
             latency_corrected: false,
             stop: None,
             workers: 2,

@@ -115,6 +115,13 @@ pub fn write_summary(
             s.max_in_flight.unwrap_or(s.workers)
         )?;
     }
+    if s.unanswered > 0 {
+        writeln!(
+            out,
+            "  unanswered {}: requests still without an answer when the graceful stop ended (counted as timeouts)",
+            thousands(s.unanswered)
+        )?;
+    }
     if s.cancelled > 0 {
         writeln!(
             out,

@@ -156,9 +156,10 @@ pub fn parse_smaps_rollup(text: &str) -> Result<Rollup, ParseError> {
 
 /// Turns `/proc/PID/cmdline` (NUL-separated argv) into one readable line:
 /// control characters (the line breaks of a `python -c` script) become
-/// spaces, so the command fits one line of a CSV or a table. Kernel threads
-/// and zombies have an empty cmdline; the caller then shows `[comm]` the way
-/// ps does.
+/// spaces, so the command fits one line of a CSV or a table, and secrets
+/// (`--api-key X`, a URL's password) are masked, since the line is shown
+/// and written. Kernel threads and zombies have an empty cmdline; the
+/// caller then shows `[comm]` the way ps does.
 pub fn parse_cmdline(raw: &[u8], comm: &str) -> String {
     let args: Vec<String> = raw
         .split(|&b| b == 0)
@@ -168,7 +169,7 @@ pub fn parse_cmdline(raw: &[u8], comm: &str) -> String {
     if args.is_empty() {
         format!("[{comm}]")
     } else {
-        args.join(" ")
+        crate::redact::argv(&args).join(" ")
     }
 }
 
@@ -281,6 +282,10 @@ Private_Dirty:      7168 kB\nReferenced:        10240 kB\n";
             "python3 app.py --port 8000"
         );
         assert_eq!(parse_cmdline(b"", "kworker/0:1"), "[kworker/0:1]");
+        assert_eq!(
+            parse_cmdline(b"vllm\0serve\0--api-key\0sk-1\0", "vllm"),
+            "vllm serve --api-key ***"
+        );
         assert_eq!(
             parse_cmdline(b"python3\0-c\0import os\nos.fork()\0", "python3"),
             "python3 -c import os os.fork()"

@@ -152,7 +152,7 @@ impl Target {
             })?;
         Ok(Target {
             pid: child.id(),
-            command: argv.join(" "),
+            command: crate::redact::argv(argv).join(" "),
             child: Some(child),
             own_group,
         })

@@ -19,6 +19,8 @@ pub struct Seen {
     pub bodies: Vec<String>,
     /// When each connection was accepted.
     pub accepts: Vec<Instant>,
+    /// The Authorization header of each request that had one.
+    pub authorization: Vec<String>,
 }
 
 pub struct TestServer {
@@ -89,10 +91,12 @@ fn serve(conn: TcpStream, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
             if h.trim().is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("authorization") {
+                    seen.lock().unwrap().authorization.push(v.trim().to_string());
+                }
             }
         }
         let mut body = vec![0; length];
@@ -209,6 +213,31 @@ fn respond(out: &mut TcpStream, path: &str, stop: &AtomicBool) -> bool {
                 );
             }
             let _ = out.shutdown(Shutdown::Read);
+            false
+        }
+        // Never ends, as fast as the client reads: NDJSON lines, 1xx heads,
+        // or a body without a length.
+        "/endless-ndjson" => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if out.write_all(head.as_bytes()).is_err() {
+                return false;
+            }
+            let line = "{\"response\":\"a\",\"done\":false}\n";
+            let chunk = format!("{:x}\r\n{line}\r\n", line.len()).repeat(64);
+            while !stop.load(Ordering::Relaxed) && out.write_all(chunk.as_bytes()).is_ok() {}
+            false
+        }
+        "/endless-continue" => {
+            let block = "HTTP/1.1 100 Continue\r\n\r\n".repeat(64);
+            while !stop.load(Ordering::Relaxed) && out.write_all(block.as_bytes()).is_ok() {}
+            false
+        }
+        "/endless-body" => {
+            if out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").is_err() {
+                return false;
+            }
+            let block = vec![b'x'; 64 << 10];
+            while !stop.load(Ordering::Relaxed) && out.write_all(&block).is_ok() {}
             false
         }
         "/big" => {

@@ -432,12 +432,25 @@ def main():
                    help="load every model before listening (eager) or on its first request (lazy)")
     p.add_argument("--ping-interval", type=float, default=0.05,
                    help="plain flavour: seconds between ': ping' comments (one also opens each stream)")
+    p.add_argument("--api-key", default=None,
+                   help="as vLLM's --api-key: /v1 requests without 'Authorization: Bearer KEY' get 401")
     args = p.parse_args()
     parallel = args.parallel or {"vllm": 16, "llamacpp": 4, "plain": 1}[args.flavor]
     engine = fm.Engine(fm.selected_models(args.models), speed_scale=args.speed_scale, mem_scale=args.mem_scale,
                        parallel=parallel, default_keep_alive=-1.0, max_loaded=len(fm.MODELS),
                        min_prefill_tokens=1, batch_penalty=args.batch_penalty)
-    app = web.Application(client_max_size=64 * 2**20)
+    middlewares = []
+    if args.api_key is not None:
+        @web.middleware
+        async def authenticate(request, handler):
+            # vLLM's check: every /v1 path, the exact bearer token, else
+            # 401 with {"error": "Unauthorized"}.
+            if request.path.startswith("/v1") and \
+                    request.headers.get("Authorization") != "Bearer " + args.api_key:
+                return web.json_response({"error": "Unauthorized"}, status=401)
+            return await handler(request)
+        middlewares.append(authenticate)
+    app = web.Application(client_max_size=64 * 2**20, middlewares=middlewares)
     add_routes(app, engine, args.flavor, args.ping_interval)
 
     async def preload():

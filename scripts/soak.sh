@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Soak: loadprof's own memory over a long run. `loadprof load` drives nginx
+# on loopback at a steady rate, and `loadprof sample` samples a busy Python
+# process tree at 10 Hz, both for DURATION (default 1h), side by side; every
+# minute this prints each one's RSS, and at the end the growth from the
+# first minute to the last (the goal is under 2 MB for each).
+# Usage: scripts/soak.sh [DURATION] [RATE]   e.g. scripts/soak.sh 1h 500
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-1h}
+rate=${2:-500}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v nginx >/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
+cargo build --release --locked -q
+bin=$PWD/target/release/loadprof
+work=$(mktemp -d)
+port=18491
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+error_log $work/error.log;
+pid $work/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+EOF
+nginx -c "$work/nginx.conf" -p "$work"
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# A target that keeps its tree busy: a parent with two children that churn.
+python3 -c '
+import os, time
+for _ in range(2):
+    if os.fork() == 0:
+        while True:
+            _ = [bytes(4096) for _ in range(256)]
+            time.sleep(0.01)
+while True:
+    time.sleep(1)
+' &
+target=$!
+pids+=("$target")
+"$bin" load "http://127.0.0.1:$port/" --rate "$rate" -c 64 -d "$duration" -o "$work/load.json" >/dev/null 2>&1 &
+load=$!
+pids+=("$load")
+"$bin" sample --pid "$target" --interval 100ms --duration "$duration" -o "$work/samples.csv" >/dev/null 2>&1 &
+sample=$!
+pids+=("$sample")
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+printf '%8s %14s %16s\n' minute "load RSS KiB" "sample RSS KiB"
+first_load=""; first_sample=""; last_load=0; last_sample=0; minute=0
+while kill -0 "$load" 2>/dev/null || kill -0 "$sample" 2>/dev/null; do
+  sleep 60
+  minute=$((minute + 1))
+  l=$(rss "$load"); s=$(rss "$sample")
+  [ "$l" = 0 ] && [ "$s" = 0 ] && break
+  printf '%8d %14s %16s\n' "$minute" "$l" "$s"
+  [ -n "$first_load" ] || { first_load=$l; first_sample=$s; }
+  [ "$l" = 0 ] || last_load=$l
+  [ "$s" = 0 ] || last_sample=$s
+done
+wait "$load" || echo "loadprof load exited with $?"
+wait "$sample" || echo "loadprof sample exited with $?"
+echo
+echo "growth from minute 1 to the end: load $(( (last_load - first_load) )) KiB, sample $(( (last_sample - first_sample) )) KiB (goal: < 2048 KiB each)"
+python3 - "$work/load.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["load"]["totals"]
+print(f"load: {d['requests']} requests, {d['errors']} errors, {d['rps']:.1f}/s")
+EOF
+echo "sample: $(($(wc -l <"$work/samples.csv") - 1)) rows"
