@@ -5,6 +5,7 @@
 # minute this prints each one's RSS, and at the end the growth from the
 # first minute to the last (the goal is under 2 MB for each).
 # Usage: scripts/soak.sh [DURATION] [RATE]   e.g. scripts/soak.sh 1h 500
+#   LOADPROF_BIN=path soaks that binary instead of building target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-1h}
@@ -14,8 +15,11 @@ if ! command -v nginx >/dev/null; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
 fi
-cargo build --release --locked -q
-bin=$PWD/target/release/loadprof
+bin=${LOADPROF_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --locked -q
+  bin=$PWD/target/release/loadprof
+fi
 work=$(mktemp -d)
 port=18491
 cat >"$work/nginx.conf" <<EOF

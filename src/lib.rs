@@ -18,6 +18,7 @@ pub mod http;
 pub mod leak;
 pub mod llm;
 pub mod load;
+pub mod outdir;
 pub mod redact;
 pub mod report;
 pub mod sample;

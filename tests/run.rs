@@ -259,6 +259,47 @@ fn sigint_mid_run_writes_a_partial_valid_result_and_exits_130() {
 }
 
 #[test]
+fn a_folder_another_run_is_writing_is_refused_naming_its_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_target_profile(
+        dir.path(),
+        "users = 2\nduration = \"60s\"",
+        "\n[flame]\nprofiler = \"off\"\n",
+    );
+    let out_dir = dir.path().join("out");
+    let first = loadprof()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_for("the first run to claim its folder", Duration::from_secs(20), || {
+        out_dir.join(".loadprof.lock").exists()
+    });
+    let pid = format!("pid {}", first.id());
+    for args in [vec!["run", path.to_str().unwrap()], vec!["demo", "--duration", "6s"]] {
+        let second = loadprof().args(&args).arg("--out").arg(&out_dir).output().unwrap();
+        let text = output_text(&second);
+        assert_eq!(second.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(&pid) && text.contains("--out"), "{args:?}: {text}");
+    }
+    common::wait_for("the first run to sample", Duration::from_secs(20), || {
+        std::fs::read_to_string(out_dir.join("samples.csv")).is_ok_and(|t| t.lines().count() > 3)
+    });
+    unsafe { libc::kill(first.id() as i32, libc::SIGINT) };
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", output_text(&out));
+    // Only the first run's rows: its samples come from one target.
+    let doc = result(&out_dir);
+    assert_eq!(doc["run"]["outcome"], "interrupted");
+    assert!(!out_dir.join(".loadprof.lock").exists(), "the claim ends with the run");
+    assert!(!out_dir.join("demo.toml").exists(), "the refused demo wrote nothing");
+}
+
+#[test]
 fn a_broken_profile_exits_2_naming_the_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");

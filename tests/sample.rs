@@ -270,6 +270,22 @@ fn name_matching_several_trees_is_an_error_that_lists_them() {
 }
 
 #[test]
+fn a_program_that_does_not_exist_is_named_once_with_the_reason() {
+    let out = loadprof()
+        .args(["sample", "--gpu", "off", "--", "/nonexistent/zq7x-prog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot start '/nonexistent/zq7x-prog': no such program"),
+        "{err}"
+    );
+    assert_eq!(err.matches("no such program").count(), 1, "said once: {err}");
+    assert!(!err.contains("os error"), "{err}");
+}
+
+#[test]
 fn bad_input_exits_2_and_says_what_would_be_valid() {
     let dir = tmp();
     let csv = dir.path().join("s.csv");

@@ -132,8 +132,7 @@ pub fn run(args: &crate::cli::DemoArgs, out: &mut dyn Write, err: &mut dyn Write
     let dir = args.out.clone().unwrap_or_else(|| {
         std::path::PathBuf::from("out").join(format!("demo-{}", chrono::Local::now().format("%Y%m%d-%H%M%S")))
     });
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::bad_input(anyhow!("--out {}: cannot create the output folder: {e}", dir.display())))?;
+    let claim = super::claim_out(&dir, "--out")?;
     let exe = std::env::current_exe().map_err(|e| {
         Error::cannot_run(anyhow!(
             "cannot find loadprof's own executable to start the demo service: {e}"
@@ -157,5 +156,5 @@ pub fn run(args: &crate::cli::DemoArgs, out: &mut dyn Write, err: &mut dyn Write
         if args.leak { ", keeping 64 KiB per request" } else { "" },
         crate::config::units::format_duration(args.duration)
     );
-    super::run::execute(setup, out, err)
+    super::run::execute(setup, &claim, out, err)
 }

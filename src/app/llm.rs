@@ -263,8 +263,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
     runtime
         .block_on(bench::look_up(&client, args.api, &plan.models))
         .map_err(llm_error)?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::bad_input(anyhow!("-o {}: cannot create the output folder: {e}", dir.display())))?;
+    let _claim = super::claim_out(&dir, "-o")?;
 
     let (gpu, gpu_state) = sample::probe_gpu(crate::config::GpuMode::Auto).unwrap_or((None, GpuState::Off));
     let gpu_name = gpu.as_ref().map(|g| {

@@ -47,6 +47,12 @@ pub(crate) fn read_result(path: &std::path::Path, flag: &str) -> Result<serde_js
 
 /// A stop token that Ctrl-C, SIGTERM and SIGHUP trip, and a runtime for
 /// the async engines.
+/// Claims the output folder `dir` (given by `flag`) for this run: exit 2
+/// when another loadprof is writing to it.
+fn claim_out(dir: &std::path::Path, flag: &str) -> Result<crate::outdir::OutDir, Error> {
+    crate::outdir::OutDir::claim(dir).map_err(|e| Error::bad_input(anyhow::anyhow!("{flag} {}: {e}", dir.display())))
+}
+
 fn stop_and_runtime() -> Result<(crate::cancel::StopToken, tokio::runtime::Runtime), Error> {
     let stop = crate::cancel::StopToken::new();
     crate::cancel::stop_on_signals(stop.clone())

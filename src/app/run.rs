@@ -156,7 +156,9 @@ pub fn run(args: crate::cli::RunArgs, out: &mut dyn Write, err: &mut dyn Write) 
     }
     let setup = setup(&profile, args.out, args.baseline, args.alerts, args.json)?;
     let dir = setup.dir.clone();
-    let exit = execute(setup, out, err)?;
+    // Held until the benchmark beside the load has written DIR/llm/ too.
+    let claim = super::claim_out(&dir, "--out")?;
+    let exit = execute(setup, &claim, out, err)?;
     // Beside [load], the benchmark runs after the load, into DIR/llm/.
     match llm {
         Some(plan) if exit != Exit::Interrupted => {
@@ -209,8 +211,13 @@ impl Files {
     }
 }
 
-/// Runs a checked setup and writes its folder.
-pub fn execute(setup: RunSetup, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+/// Runs a checked setup and writes its folder, which `claim` holds.
+pub fn execute(
+    setup: RunSetup,
+    claim: &crate::outdir::OutDir,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, Error> {
     let RunSetup {
         name,
         plan,
@@ -222,8 +229,7 @@ pub fn execute(setup: RunSetup, out: &mut dyn Write, err: &mut dyn Write) -> Res
         alerts,
         json,
     } = setup;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::bad_input(anyhow!("--out {}: cannot create the output folder: {e}", dir.display())))?;
+    debug_assert_eq!(claim.path(), dir);
     let files = Files::in_dir(&dir);
     let cannot_write = |p: &Path, e: std::io::Error| Error::cannot_run(anyhow!("{}: cannot write: {e}", p.display()));
     let samples = CsvSink(match &plan.target {

@@ -38,8 +38,17 @@ pub enum TargetError {
         count: usize,
         list: String,
     },
-    #[error("cannot start '{program}': {source}")]
-    Spawn { program: String, source: io::Error },
+    /// Not a `source`: the message already says it, once.
+    #[error("cannot start '{program}': {}", spawn_reason(.error))]
+    Spawn { program: String, error: io::Error },
+}
+
+fn spawn_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such program (is it installed and on PATH?)".into(),
+        io::ErrorKind::PermissionDenied => "permission denied (is it executable?)".into(),
+        _ => e.to_string(),
+    }
 }
 
 impl TargetError {
@@ -146,9 +155,9 @@ impl Target {
             .args(args)
             .stdout(stdout)
             .spawn()
-            .map_err(|source| TargetError::Spawn {
+            .map_err(|error| TargetError::Spawn {
                 program: program.clone(),
-                source,
+                error,
             })?;
         Ok(Target {
             pid: child.id(),
