@@ -571,7 +571,10 @@ fn parse_rate_arg(s: &str) -> Result<f64, String> {
 }
 
 fn parse_size_arg(s: &str) -> Result<f64, String> {
-    crate::config::units::parse_size(s)
+    match crate::config::units::parse_size(s)? {
+        0.0 => Err(format!("'{s}': the limit must be greater than zero, e.g. 2GB")),
+        bytes => Ok(bytes),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -921,6 +924,7 @@ mod tests {
             refused(&["leak", "s.csv", &format!("--settle-from={v}")], "--settle-from");
         }
         refused(&["leak", "s.csv", "--limit", &"9".repeat(400)], "--limit");
+        refused(&["leak", "s.csv", "--limit", "0GB"], "--limit");
         refused(&["llm", "--model", "m", "--timeout", "0"], "--timeout");
         let cli = Cli::try_parse_from(["loadprof", "leak", "s.csv", "--settle-from", "12.5"]).unwrap();
         let Command::Leak(a) = cli.command else { panic!() };

@@ -399,10 +399,16 @@ impl LoadedProfile {
             None => DEFAULT_MAX_GROWTH,
         };
         let limit = match &l.limit {
-            Some(v) => Some(
-                crate::config::units::parse_size(v.get_ref())
-                    .map_err(|e| format!("{}: {e}", self.at(v.span(), "leak.limit")))?,
-            ),
+            Some(v) => match crate::config::units::parse_size(v.get_ref()) {
+                Ok(0.0) => {
+                    return Err(format!(
+                        "{}: must be greater than zero, e.g. \"2GB\"",
+                        self.at(v.span(), "leak.limit")
+                    ));
+                }
+                Ok(bytes) => Some(bytes),
+                Err(e) => return Err(format!("{}: {e}", self.at(v.span(), "leak.limit"))),
+            },
             None => None,
         };
         let min_window = self.duration_key(
@@ -1593,6 +1599,11 @@ mod tests {
         let e = read("[target]\npid = 1\nready_timeout = \"0ms\"\n").err().unwrap();
         assert!(
             e.ends_with("p.toml:3: target.ready_timeout: must be greater than zero, e.g. \"30s\""),
+            "{e}"
+        );
+        let e = read("[leak]\nlimit = \"0MB\"\n").err().unwrap();
+        assert!(
+            e.ends_with("p.toml:2: leak.limit: must be greater than zero, e.g. \"2GB\""),
             "{e}"
         );
         let e = read("[llm]\nmodels = [\"m\"]\ntimeout = \"0\"\n").err().unwrap();
