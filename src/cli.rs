@@ -184,7 +184,7 @@ pub struct LlmArgs {
     pub server_pid: Option<u32>,
 
     /// Longest wait for one answer.
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = parse_positive_duration)]
     pub timeout: Duration,
 
     /// Print the llm section of result.json on stdout (the scorecard goes to stderr).
@@ -542,7 +542,7 @@ pub struct LeakArgs {
     pub warmup: Warmup,
 
     /// Samples from this many seconds on were taken after the load stopped (they can only clear a verdict).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub settle_from: Option<f64>,
 
     /// Growth below this is not a leak (nor below 0.4 %/min of the level).
@@ -571,7 +571,10 @@ fn parse_rate_arg(s: &str) -> Result<f64, String> {
 }
 
 fn parse_size_arg(s: &str) -> Result<f64, String> {
-    crate::config::units::parse_size(s)
+    match crate::config::units::parse_size(s)? {
+        0.0 => Err(format!("'{s}': the limit must be greater than zero, e.g. 2GB")),
+        bytes => Ok(bytes),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -873,6 +876,16 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A time in seconds on a samples file's clock: a finite number, 0 or more.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a time in seconds; give a number of seconds from 0 on, e.g. 600"
+        )),
+    }
+}
+
 fn parse_interval(s: &str) -> Result<Duration, String> {
     let d = parse_positive_duration(s)?;
     if d < Duration::from_millis(1) {
@@ -897,6 +910,25 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_their_flag() {
+        let refused = |args: &[&str], flag: &str| {
+            let e = Cli::try_parse_from(std::iter::once("loadprof").chain(args.iter().copied())).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            let text = e.to_string();
+            assert!(text.contains(flag), "{args:?}: {text}");
+        };
+        for v in ["NaN", "-1", "-inf", "inf", "1e999", "soon"] {
+            refused(&["leak", "s.csv", &format!("--settle-from={v}")], "--settle-from");
+        }
+        refused(&["leak", "s.csv", "--limit", &"9".repeat(400)], "--limit");
+        refused(&["leak", "s.csv", "--limit", "0GB"], "--limit");
+        refused(&["llm", "--model", "m", "--timeout", "0"], "--timeout");
+        let cli = Cli::try_parse_from(["loadprof", "leak", "s.csv", "--settle-from", "12.5"]).unwrap();
+        let Command::Leak(a) = cli.command else { panic!() };
+        assert_eq!(a.settle_from, Some(12.5));
     }
 
     #[test]

@@ -129,6 +129,49 @@ fn bad_input_names_the_line_or_flag_and_exits_2() {
     let out = leak(&["/no/such/samples.csv"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/no/such/samples.csv"));
+    let out = leak(&["/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/dev/zero: is a character device"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_spreadsheet_csv_is_read_and_impossible_rows_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // As a spreadsheet saves it: a byte-order mark, quoted header and
+    // cells, CRLF line ends.
+    let mut text = String::from("\u{feff}\"elapsed_s\",\"rss_bytes\"\r\n");
+    for i in 0..600 {
+        let bytes = 300.0 * MIB + (i as f64 * 7.0).sin() * 0.5 * MIB;
+        text += &format!("\"{i}\",\"{}\"\r\n", bytes.round());
+    }
+    let path = dir.path().join("sheet.csv");
+    std::fs::write(&path, text).unwrap();
+    let out = leak(&[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no leak"));
+
+    for (name, text, want) in [
+        (
+            "negative.csv",
+            "elapsed_s,rss_bytes\n0,100\n1,-100\n",
+            "negative.csv: line 3, column 2 (rss_bytes): -100 is below zero",
+        ),
+        (
+            "wide.csv",
+            "elapsed_s,rss_bytes\n0,100\n1,100,7\n",
+            "wide.csv: line 3, column 3: the row has 3 cells but the header names 2 columns",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = leak(&[path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(stderr(&out).contains(want), "expected '{want}' in {}", stderr(&out));
+    }
 }
 
 fn fixture(name: &str) -> String {

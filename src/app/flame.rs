@@ -31,8 +31,8 @@ fn flame_error(e: FlameError) -> Error {
 }
 
 fn read_folded(path: &Path) -> Result<Folded, Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::bad_input(anyhow!("{}: cannot read: {e}", path.display())))?;
+    let text = crate::files::read_text_bounded(path, crate::files::FOLDED_LIMIT, "folded stacks file")
+        .map_err(|e| Error::bad_input(anyhow!(e)))?;
     Folded::parse_owned(text).map_err(|e| Error::bad_input(anyhow!("{}: {e}", path.display())))
 }
 

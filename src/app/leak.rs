@@ -26,8 +26,8 @@ pub fn label(metric: &str) -> String {
 
 /// Reads `path` and judges `metric` in it.
 pub fn judge(path: &Path, metric: &str, params: &LeakParams) -> Result<(Vec<f64>, Vec<f64>, LeakReport), Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::bad_input(anyhow!("{}: cannot read: {e}", path.display())))?;
+    let text = crate::files::read_text_bounded(path, crate::files::SAMPLES_LIMIT, "samples CSV")
+        .map_err(|e| Error::bad_input(anyhow!(e)))?;
     let (t, v) =
         leak::series::parse_csv(&text, metric).map_err(|e| Error::bad_input(anyhow!("{}: {e}", path.display())))?;
     let rep = leak::analyze(&t, &v, params);

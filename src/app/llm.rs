@@ -144,8 +144,8 @@ fn read_prompts(args: &LlmArgs) -> Result<Vec<String>, Error> {
     let Some(path) = &args.prompts else {
         return Ok(vec![crate::llm::DEFAULT_PROMPT.to_string()]);
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::bad_input(anyhow!("--prompts {}: cannot read: {e}", path.display())))?;
+    let text = crate::files::read_text_bounded(path, crate::files::PROMPTS_LIMIT, "prompts file")
+        .map_err(|e| Error::bad_input(anyhow!("--prompts {e}")))?;
     let prompts: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -199,8 +199,8 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
         quality::builtin()
     };
     if let Some(path) = &args.checks {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::bad_input(anyhow!("--checks {}: cannot read: {e}", path.display())))?;
+        let text = crate::files::read_text_bounded(path, crate::files::PROMPTS_LIMIT, "checks file")
+            .map_err(|e| Error::bad_input(anyhow!("--checks {e}")))?;
         checks.extend(
             quality::parse_checks(&text, &path.display().to_string()).map_err(|e| Error::bad_input(anyhow!(e)))?,
         );

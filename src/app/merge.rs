@@ -12,7 +12,8 @@ use crate::report::write_atomic;
 
 fn read(path: &Path) -> Result<(serde_json::Value, LoadSection), Error> {
     let bad = |msg: String| Error::bad_input(anyhow!("{}: {msg}", path.display()));
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let text = crate::files::read_text_bounded(path, crate::files::RESULT_LIMIT, "result file")
+        .map_err(|e| Error::bad_input(anyhow!(e)))?;
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let load = doc
         .get("load")

@@ -29,8 +29,8 @@ fn printed(r: std::io::Result<()>) -> Result<(), Error> {
 
 /// Reads a result.json given on the command line.
 pub(crate) fn read_result(path: &std::path::Path, flag: &str) -> Result<serde_json::Value, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::bad_input(anyhow::anyhow!("{flag} {}: cannot read: {e}", path.display())))?;
+    let text = crate::files::read_text_bounded(path, crate::files::RESULT_LIMIT, "result file")
+        .map_err(|e| Error::bad_input(anyhow::anyhow!("{flag} {e}")))?;
     let doc: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::bad_input(anyhow::anyhow!("{flag} {}: not JSON: {e}", path.display())))?;
     if !doc["schema"]

@@ -16,9 +16,11 @@ use crate::report::leak::LeakSection;
 use crate::report::verdicts::{self, Verdicts};
 use crate::report::{write_atomic, write_atomic_with};
 
-/// Reads a file beside the result, if it is there.
-fn beside(result: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(result.with_file_name(name)).ok()
+/// Reads a file beside the result, if it is there; one that is there but
+/// cannot be read (or is over its limit) is an error naming it.
+fn beside(result: &Path, name: &str, limit: u64) -> Result<Option<String>, Error> {
+    crate::files::read_text_if_present(&result.with_file_name(name), limit, "file beside the result")
+        .map_err(|e| Error::bad_input(anyhow!(e)))
 }
 
 /// Draws the HTML report of the result at `result` (with samples.csv,
@@ -29,11 +31,13 @@ pub fn write_html(result: &Path, html_path: &Path) -> Result<(), Error> {
 }
 
 fn write_html_of(doc: &serde_json::Value, result: &Path, html_path: &Path) -> Result<(), Error> {
-    let samples = beside(result, "samples.csv");
-    let timeline = beside(result, "timeline.csv");
-    let svg = doc["flame"]["svg"]
-        .as_str()
-        .and_then(|name| std::fs::read_to_string(result.with_file_name(name)).ok());
+    use crate::files::{FOLDED_LIMIT, RESULT_LIMIT, SAMPLES_LIMIT};
+    let samples = beside(result, "samples.csv", SAMPLES_LIMIT)?;
+    let timeline = beside(result, "timeline.csv", RESULT_LIMIT)?;
+    let svg = match doc["flame"]["svg"].as_str() {
+        Some(name) => beside(result, name, FOLDED_LIMIT)?,
+        None => None,
+    };
     let inputs = ReportInputs {
         doc,
         samples_csv: samples.as_deref(),

@@ -236,10 +236,22 @@ impl LoadedProfile {
 
     /// Reads the profile at `path` with `--set KEY=VALUE` `overrides`
     /// applied in order (see [`super::overrides`]); the overridden values
-    /// are checked like the rest.
+    /// are checked like the rest. The file is read up to
+    /// [`crate::files::PROFILE_LIMIT`], and the files it names
+    /// (`[llm] prompts_file`, `checks_file`) are read and checked too.
     pub fn read_with(path: &Path, overrides: &[String]) -> Result<LoadedProfile, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the profile: {e}", path.display()))?;
+        let text = crate::files::read_text_bounded(path, crate::files::PROFILE_LIMIT, "profile")?;
+        let loaded = LoadedProfile::from_text(path, text, overrides)?;
+        loaded.llm_plan()?;
+        Ok(loaded)
+    }
+
+    /// Parses a profile from `text` with `--set KEY=VALUE` `overrides`
+    /// applied in order, and checks every table, reading no file: `path`
+    /// only names the profile in messages and is where files it names are
+    /// looked for later ([`LoadedProfile::load_spec`], [`LoadedProfile::llm_plan`]).
+    /// Any text and any overrides give a profile or an error, never a panic.
+    pub fn from_text(path: &Path, text: String, overrides: &[String]) -> Result<LoadedProfile, String> {
         let edits = Edited::apply(&text, overrides).map_err(|e| match e {
             EditError::Set(message) => message,
             EditError::Syntax { span, message } => {
@@ -252,9 +264,17 @@ impl LoadedProfile {
         })?;
         let text = edits.text.clone();
         let profile = toml::from_str::<Profile>(&text).map_err(|e| {
-            let loc = match e.span().map(|s| (edits.origin(s.start), line_col(&text, s.start).1)) {
-                Some((Origin::Set(o), _)) => return format!("{}: {}: {}", o.flag(), o.key(), with_hint(e.message())),
-                Some((Origin::Line(l), c)) => format!(":{l}:{c}"),
+            let loc = match e
+                .span()
+                .map(|s| (edits.origin(s.start), line_col(&text, s.start).1, s.start))
+            {
+                Some((Origin::Set(o), _, _)) => {
+                    return format!("{}: {}: {}", o.flag(), o.key(), with_hint(e.message()));
+                }
+                Some((Origin::Line(l), c, at)) => match key_at(&text, at) {
+                    Some(key) => format!(":{l}:{c}: {key}"),
+                    None => format!(":{l}:{c}"),
+                },
                 None => String::new(),
             };
             format!("{}{loc}: {}", path.display(), with_hint(e.message()))
@@ -273,7 +293,7 @@ impl LoadedProfile {
         loaded.sample_plan()?;
         loaded.leak_plan()?;
         loaded.max_regression_pct()?;
-        loaded.llm_plan()?;
+        loaded.llm_plan_from(false)?;
         Ok(loaded)
     }
 
@@ -332,7 +352,9 @@ impl LoadedProfile {
         Ok(Some(TargetPlan {
             spec,
             ready_url: t.ready_url.as_ref().map(|u| u.get_ref().clone()),
-            ready_timeout: self.duration_key(&t.ready_timeout, "target.ready_timeout", DEFAULT_READY_TIMEOUT)?,
+            ready_timeout: self
+                .positive_duration(&t.ready_timeout, "target.ready_timeout")?
+                .unwrap_or(DEFAULT_READY_TIMEOUT),
             children: t.children.unwrap_or(true),
             stop_grace: self.duration_key(&t.stop_grace, "target.stop_grace", DEFAULT_STOP_GRACE)?,
         }))
@@ -377,10 +399,16 @@ impl LoadedProfile {
             None => DEFAULT_MAX_GROWTH,
         };
         let limit = match &l.limit {
-            Some(v) => Some(
-                crate::config::units::parse_size(v.get_ref())
-                    .map_err(|e| format!("{}: {e}", self.at(v.span(), "leak.limit")))?,
-            ),
+            Some(v) => match crate::config::units::parse_size(v.get_ref()) {
+                Ok(0.0) => {
+                    return Err(format!(
+                        "{}: must be greater than zero, e.g. \"2GB\"",
+                        self.at(v.span(), "leak.limit")
+                    ));
+                }
+                Ok(bytes) => Some(bytes),
+                Err(e) => return Err(format!("{}: {e}", self.at(v.span(), "leak.limit"))),
+            },
             None => None,
         };
         let min_window = self.duration_key(
@@ -404,8 +432,16 @@ impl LoadedProfile {
         })
     }
 
-    /// `[llm]` as a benchmark plan; None when the profile has no `[llm]` table.
+    /// `[llm]` as a benchmark plan, with its prompts and checks files
+    /// read; None when the profile has no `[llm]` table.
     pub fn llm_plan(&self) -> Result<Option<super::plans::LlmPlan>, String> {
+        self.llm_plan_from(true)
+    }
+
+    /// [`LoadedProfile::llm_plan`]; without `read_files`, `prompts_file`
+    /// and `checks_file` are not read (the plan then has no prompts from a
+    /// file and no checks from a file).
+    fn llm_plan_from(&self, read_files: bool) -> Result<Option<super::plans::LlmPlan>, String> {
         use crate::llm::{Api, Budgets, UseCase};
         let Some(table) = &self.profile.llm else {
             return Ok(None);
@@ -467,15 +503,11 @@ impl LoadedProfile {
                 return Err(format!("{}: the prompts are empty", self.at(p.span(), "llm.prompts")));
             }
             (Some(p), None) => p.get_ref().clone(),
+            (None, Some(_)) if !read_files => Vec::new(),
             (None, Some(f)) => {
                 let path = base.join(f.get_ref());
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    format!(
-                        "{}: cannot read {}: {e}",
-                        self.at(f.span(), "llm.prompts_file"),
-                        path.display()
-                    )
-                })?;
+                let text = crate::files::read_text_bounded(&path, crate::files::PROMPTS_LIMIT, "prompts file")
+                    .map_err(|e| format!("{}: {e}", self.at(f.span(), "llm.prompts_file")))?;
                 let p: Vec<String> = text
                     .lines()
                     .map(str::trim)
@@ -522,15 +554,12 @@ impl LoadedProfile {
                 ));
             }
         };
-        if let Some(f) = &l.checks_file {
+        if let Some(f) = &l.checks_file
+            && read_files
+        {
             let path = base.join(f.get_ref());
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "{}: cannot read {}: {e}",
-                    self.at(f.span(), "llm.checks_file"),
-                    path.display()
-                )
-            })?;
+            let text = crate::files::read_text_bounded(&path, crate::files::PROMPTS_LIMIT, "checks file")
+                .map_err(|e| format!("{}: {e}", self.at(f.span(), "llm.checks_file")))?;
             checks.extend(crate::llm::quality::parse_checks(&text, &path.display().to_string())?);
         }
         let use_case = match l.use_case.as_ref().map(|u| (u.get_ref().as_str(), u.span())) {
@@ -608,7 +637,9 @@ impl LoadedProfile {
             },
             budgets,
             server_pid: l.server_pid,
-            timeout: self.duration_key(&l.timeout, "llm.timeout", std::time::Duration::from_secs(600))?,
+            timeout: self
+                .positive_duration(&l.timeout, "llm.timeout")?
+                .unwrap_or(std::time::Duration::from_secs(600)),
         }))
     }
 
@@ -636,6 +667,21 @@ impl LoadedProfile {
         match v {
             Some(d) => parse_duration(d.get_ref()).map_err(|e| format!("{}: {e}", self.at(d.span(), key))),
             None => Ok(default),
+        }
+    }
+
+    /// A duration key that must be greater than zero (a limit or a
+    /// length: zero would end what it bounds before it starts); None when
+    /// it is not given.
+    fn positive_duration(&self, v: &Option<Spanned<String>>, key: &str) -> Result<Option<Duration>, String> {
+        let Some(d) = v else { return Ok(None) };
+        match parse_duration(d.get_ref()) {
+            Ok(value) if value.is_zero() => Err(format!(
+                "{}: must be greater than zero, e.g. \"30s\"",
+                self.at(d.span(), key)
+            )),
+            Ok(value) => Ok(Some(value)),
+            Err(e) => Err(format!("{}: {e}", self.at(d.span(), key))),
         }
     }
 
@@ -779,7 +825,7 @@ impl LoadedProfile {
                 .map(|s| parse_duration(s.get_ref()).map_err(|e| format!("{}: {e}", self.at(s.span(), key))))
                 .transpose()
         };
-        let duration = dur(&l.duration, "load.duration")?;
+        let duration = self.positive_duration(&l.duration, "load.duration")?;
         let model = self.model(l, span.clone(), duration)?;
         let mut vars = BTreeMap::new();
         for (k, v) in &self.profile.vars {
@@ -812,8 +858,13 @@ impl LoadedProfile {
                 .total_requests
                 .as_ref()
                 .map(|n| At::new(*n.get_ref(), self.at(n.span(), "load.total_requests"))),
-            timeout: dur(&l.timeout, "load.timeout")?.unwrap_or(DEFAULT_TIMEOUT),
-            stream_timeout: Some(dur(&l.stream_timeout, "load.stream_timeout")?.unwrap_or(DEFAULT_STREAM_TIMEOUT)),
+            timeout: self
+                .positive_duration(&l.timeout, "load.timeout")?
+                .unwrap_or(DEFAULT_TIMEOUT),
+            stream_timeout: Some(
+                self.positive_duration(&l.stream_timeout, "load.stream_timeout")?
+                    .unwrap_or(DEFAULT_STREAM_TIMEOUT),
+            ),
             graceful_stop: dur(&l.graceful_stop, "load.graceful_stop")?.unwrap_or(DEFAULT_GRACEFUL_STOP),
             http2: l.http2,
             h2_streams: match &l.h2_streams {
@@ -1020,12 +1071,113 @@ fn var_list(v: &toml::Value) -> Result<Vec<String>, String> {
     }
 }
 
-/// 1-based line and column of byte `offset`.
+/// 1-based line and column of byte `offset` (columns count characters;
+/// an offset inside a character counts from that character).
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// One step of a key path: a key, or an index into an array.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The dotted key (`load.users`, `load.request[2].weight`, `slo."ask.p95"`)
+/// whose value (or key, or table header) holds byte `offset` of the TOML
+/// `text`, the innermost; None when the text does not parse or no key
+/// holds the offset.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut path = Vec::new();
+    if !in_table(doc.as_table(), offset, &mut path) {
+        return None;
+    }
+    let mut shown = String::new();
+    for step in &path {
+        match step {
+            Step::Index(i) => shown.push_str(&format!("[{i}]")),
+            Step::Key(k) => {
+                if !shown.is_empty() {
+                    shown.push('.');
+                }
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    shown.push_str(k);
+                } else {
+                    shown.push_str(&toml_edit::Value::from(*k).to_string());
+                }
+            }
+        }
+    }
+    Some(shown)
+}
+
+fn holds(span: Option<std::ops::Range<usize>>, offset: usize) -> bool {
+    span.is_some_and(|s| s.contains(&offset))
+}
+
+/// Whether a key of `table` holds `offset`; if so `path` ends with it.
+fn in_table<'a>(table: &'a toml_edit::Table, offset: usize, path: &mut Vec<Step<'a>>) -> bool {
+    use toml_edit::Item;
+    for (name, item) in table.iter() {
+        path.push(Step::Key(name));
+        let key_span = table.get_key_value(name).and_then(|(k, _)| k.span());
+        let found = match item {
+            Item::Value(v) => in_value(v, offset, path) || holds(key_span, offset),
+            Item::Table(t) => in_table(t, offset, path) || holds(t.span(), offset),
+            Item::ArrayOfTables(a) => a.iter().enumerate().any(|(i, t)| {
+                path.push(Step::Index(i));
+                let found = in_table(t, offset, path) || holds(t.span(), offset);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            Item::None => false,
+        };
+        if found {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+/// Whether `value` holds `offset`; if so `path` ends with the innermost
+/// item of an array or inline table that does.
+fn in_value<'a>(value: &'a toml_edit::Value, offset: usize, path: &mut Vec<Step<'a>>) -> bool {
+    if !holds(value.span(), offset) {
+        return false;
+    }
+    match value {
+        toml_edit::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                path.push(Step::Index(i));
+                if in_value(v, offset, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        toml_edit::Value::InlineTable(t) => {
+            for (name, v) in t.iter() {
+                path.push(Step::Key(name));
+                if in_value(v, offset, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    true
 }
 
 /// Adds "did you mean `x`?" to serde's unknown-field message.
@@ -1426,6 +1578,143 @@ mod tests {
         // The file's own syntax errors still name its line.
         let e = read_set("name = \"x\"\n[load\n", &["name=y"]).err().unwrap();
         assert!(e.contains("p.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn zero_limits_and_lengths_are_refused() {
+        for (key, line) in [
+            ("duration", "load.duration"),
+            ("timeout", "load.timeout"),
+            ("stream_timeout", "load.stream_timeout"),
+        ] {
+            let e = load(&format!(
+                "[load]\nbase_url = \"http://127.0.0.1:9/\"\n{key} = \"0s\"\n[[load.request]]\npath = \"/\"\n"
+            ))
+            .unwrap_err();
+            assert!(
+                e.ends_with(&format!("p.toml:3: {line}: must be greater than zero, e.g. \"30s\"")),
+                "{key}: {e}"
+            );
+        }
+        let e = read("[target]\npid = 1\nready_timeout = \"0ms\"\n").err().unwrap();
+        assert!(
+            e.ends_with("p.toml:3: target.ready_timeout: must be greater than zero, e.g. \"30s\""),
+            "{e}"
+        );
+        let e = read("[leak]\nlimit = \"0MB\"\n").err().unwrap();
+        assert!(
+            e.ends_with("p.toml:2: leak.limit: must be greater than zero, e.g. \"2GB\""),
+            "{e}"
+        );
+        let e = read("[llm]\nmodels = [\"m\"]\ntimeout = \"0\"\n").err().unwrap();
+        assert!(
+            e.ends_with("p.toml:3: llm.timeout: must be greater than zero, e.g. \"30s\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let cases = [
+            (
+                "[load]\nbase_url = \"http://h/\"\nusers = \"four\"\n",
+                "p.toml:3:9: load.users: invalid type: string \"four\"",
+            ),
+            (
+                "[load]\nbase_url = \"http://h/\"\n[[load.request]]\npath = \"/\"\n[[load.request]]\nweight = \"heavy\"\n",
+                "p.toml:6:10: load.request[1].weight: invalid type",
+            ),
+            ("[flame]\nrate = -3\n", "p.toml:2:8: flame.rate: invalid value"),
+            (
+                "[llm]\nmodels = [\"a\", 3]\n",
+                "p.toml:2:16: llm.models[1]: invalid type: integer",
+            ),
+            (
+                "[slo]\n\"ask.p95\" = 3\n",
+                "p.toml:2:13: slo.\"ask.p95\": invalid type: integer",
+            ),
+            (
+                "load.users = true\nload.base_url = \"u\"\n",
+                "p.toml:1:14: load.users: invalid type: boolean",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = read(text).err().unwrap();
+            assert!(e.contains(expected), "expected '{expected}' in: {e}");
+        }
+    }
+
+    #[test]
+    fn key_paths_reach_into_arrays_and_inline_tables() {
+        let text = "a = 1\n[t]\nx = { y = [1, { z = 2 }] }\n[[r]]\n[[r]]\nw = 3\n";
+        let at = |needle: &str| key_at(text, text.find(needle).unwrap());
+        assert_eq!(at("1\n").as_deref(), Some("a"));
+        assert_eq!(at("2 }").as_deref(), Some("t.x.y[1].z"));
+        assert_eq!(at("3").as_deref(), Some("r[1].w"));
+        assert_eq!(key_at("a = [", 2), None);
+    }
+
+    #[test]
+    fn from_text_reads_no_file_and_never_panics_on_odd_text() {
+        let path = Path::new("/nonexistent/é.toml");
+        let p = LoadedProfile::from_text(path, "[llm]\nmodels = [\"m\"]\nprompts_file = \"no.txt\"\n".into(), &[]);
+        assert!(p.is_ok(), "{:?}", p.err());
+        let texts = [
+            "",
+            "é",
+            "\u{feff}name = \"x\"",
+            "[load]\nbase_url = \"ü\"\nusers = \"fünf\"\n",
+            "name = \"日本語\"\n[load\n",
+            "[[load.request]]\nname = \"ä\"\n[[load.request]]\nweight = \"ß\"\n",
+            "x = \"\u{1F600}\"\u{1F600}\n",
+            "[slo]\n\"ä.p95\" = \"< ∞\"\n",
+        ];
+        let sets = [
+            "",
+            "=",
+            "é",
+            "é=ü",
+            "=é",
+            "load.é=1",
+            "\"é\".\"ü\"=\"日本\"",
+            "load.request.0.weight=ä",
+            "load.request.9.name=x",
+            "load.users=\u{1F600}",
+            "'a.b'=1",
+            "a.\"\"=1",
+            "slo.\"x=1",
+        ];
+        for text in texts {
+            for set in sets {
+                for overrides in [
+                    vec![],
+                    vec![set.to_string()],
+                    vec![set.to_string(), "name=ñ".to_string()],
+                ] {
+                    let r = LoadedProfile::from_text(path, text.to_string(), &overrides);
+                    if let Err(e) = r {
+                        assert!(!e.is_empty());
+                    }
+                }
+            }
+        }
+        assert_eq!(line_col("aé\nüx", 2), (1, 2));
+        assert_eq!(line_col("aé\nüx", 6), (2, 2));
+        assert_eq!(line_col("aé", 99), (1, 3));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Profile text and overrides made of TOML's punctuation, keys the
+        /// profile knows and multi-byte characters give a profile or an
+        /// error, never a panic.
+        #[test]
+        fn from_text_never_panics(
+            text in "([\\[\\]=\"'.,{}\n #0-9a-z_é日\u{1F600}]|load|request|users|base_url|slo|llm|models){0,60}",
+            sets in proptest::collection::vec("([\\[\\]=\"'.,{} 0-9a-zé日]|load|request|users){0,12}", 0..3),
+        ) {
+            let _ = LoadedProfile::from_text(Path::new("p.toml"), text, &sets);
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
     Ok(Duration::from_nanos(total_ns.round() as u64))
 }
 
+/// The largest size accepted (1 EiB): far beyond any machine's memory,
+/// and small enough that arithmetic on it stays exact enough and finite.
+const MAX_SIZE: f64 = (1u64 << 60) as f64;
+
 /// Parses a size: `512KB`, `1.5MB`, `2GB`, `4096` (bytes), with powers of
 /// 1024 (`KiB`, `MiB`, `GiB` and `B` accepted too).
 pub fn parse_size(input: &str) -> Result<f64, String> {
@@ -92,7 +96,11 @@ pub fn parse_size(input: &str) -> Result<f64, String> {
             ));
         }
     };
-    Ok(number * scale)
+    let bytes = number * scale;
+    if !bytes.is_finite() || bytes > MAX_SIZE {
+        return Err(format!("'{input}' is too large; sizes go up to 1 EiB"));
+    }
+    Ok(bytes)
 }
 
 /// Parses a growth rate, `1MB/min`, `10KB/s`, `50MB/h`, into bytes per second.
@@ -213,6 +221,32 @@ mod tests {
         assert_eq!(parse_byte_rate("10KB/s"), Ok(10240.0));
         assert!(parse_byte_rate("1MB").unwrap_err().contains("1MB/min"));
         assert!(parse_byte_rate("1MB/day").unwrap_err().contains("'day'"));
+    }
+
+    #[test]
+    fn sizes_too_large_to_be_finite_are_refused() {
+        let digits = "9".repeat(400);
+        assert!(parse_size(&digits).unwrap_err().contains("too large"));
+        assert!(parse_size("2000000TB").unwrap_err().contains("too large"));
+        assert!(parse_byte_rate(&format!("{digits}MB/min")).is_err());
+        assert_eq!(parse_size("1048576TB"), Ok((1u64 << 60) as f64));
+    }
+
+    #[test]
+    fn durations_past_the_clock_negative_or_not_numbers_are_errors() {
+        for s in [
+            "1e30s",
+            "-5s",
+            "NaN",
+            "nans",
+            "inf",
+            "infs",
+            "99999999999999999999h",
+            "1.5.5s",
+        ] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+        assert!(matches!(parse_duration("600000000h"), Err(UnitError::TooLarge(_))));
     }
 
     #[test]

@@ -319,10 +319,9 @@ fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capt
             }
         }
     } else {
-        let bytes = std::fs::read(url).map_err(|e| {
-            FlameError::BadInput(format!(
-                "--pprof {url}: cannot read: {e}; pass an http:// URL or a saved profile (.pb.gz)"
-            ))
+        let bytes = crate::files::read_bounded(std::path::Path::new(url), crate::files::PPROF_LIMIT, "pprof profile")
+            .map_err(|e| {
+            FlameError::BadInput(format!("--pprof {e}; pass an http:// URL or a saved profile (.pb.gz)"))
         })?;
         (bytes, url.to_string())
     };

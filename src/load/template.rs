@@ -69,8 +69,9 @@ pub enum TemplateError {
     BadRandomInt(String),
     #[error("'{{{{' without a closing '}}}}'")]
     Unclosed,
-    #[error("{{{{line {path}}}}}: cannot read the query file: {err}")]
-    LineFile { path: String, err: String },
+    /// `err` starts with the file's path (and line, where one is at fault).
+    #[error("{{{{line {file}}}}}: {err}")]
+    LineFile { file: String, err: String },
     #[error("{{{{line {0}}}}}: the query file has no non-empty lines")]
     EmptyLineFile(String),
     #[error("variable '{0}' in [vars] is an empty list")]
@@ -154,16 +155,10 @@ impl TemplateContext {
         if let Some(src) = self.files.get(&path) {
             return Ok(src.clone());
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| TemplateError::LineFile {
-            path: path.display().to_string(),
-            err: e.to_string(),
+        let lines = read_lines(&path).map_err(|err| TemplateError::LineFile {
+            file: file.to_string(),
+            err,
         })?;
-        let lines: Vec<String> = text
-            .lines()
-            .map(str::trim_end)
-            .filter(|l| !l.trim().is_empty())
-            .map(String::from)
-            .collect();
         if lines.is_empty() {
             return Err(TemplateError::EmptyLineFile(path.display().to_string()));
         }
@@ -174,6 +169,37 @@ impl TemplateContext {
         self.files.insert(path, src.clone());
         Ok(src)
     }
+}
+
+/// The non-blank lines of a query file, trailing spaces trimmed, within
+/// the bounds of [`crate::files`]: the file's size, the number of lines
+/// and the length of each.
+fn read_lines(path: &Path) -> Result<Vec<String>, String> {
+    use crate::files::{LINE_MAX_BYTES, LINES_LIMIT, LINES_MAX_COUNT, read_text_bounded, show_limit};
+    let text = read_text_bounded(path, LINES_LIMIT, "query file")?;
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.len() > LINE_MAX_BYTES {
+            return Err(format!(
+                "{}:{}: the line is longer than {}, the most loadprof sends from a query file",
+                path.display(),
+                i + 1,
+                show_limit(LINE_MAX_BYTES as u64)
+            ));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        if lines.len() == LINES_MAX_COUNT {
+            return Err(format!(
+                "{}:{}: more than {LINES_MAX_COUNT} lines, the most loadprof reads of a query file",
+                path.display(),
+                i + 1
+            ));
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    Ok(lines)
 }
 
 impl Template {
@@ -335,5 +361,27 @@ mod tests {
         );
         let e = ctx().compile("{{line /nonexistent/q.txt}}", Escape::None).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/q.txt"), "{e}");
+    }
+
+    #[test]
+    fn query_files_are_bounded_and_must_be_regular_files() {
+        let e = ctx().compile("{{line /dev/zero}}", Escape::None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "{{line /dev/zero}}: /dev/zero: is a character device; the query file must be a regular file"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("short\n\n{}\n", "x".repeat(crate::files::LINE_MAX_BYTES + 1));
+        std::fs::write(dir.path().join("long.txt"), long).unwrap();
+        let mut c = TemplateContext::new(BTreeMap::new(), dir.path());
+        let e = c.compile("{{line long.txt}}", Escape::None).unwrap_err().to_string();
+        assert!(e.contains("long.txt:3: the line is longer than 1 MiB"), "{e}");
+        let many = "q\n".repeat(crate::files::LINES_MAX_COUNT + 1);
+        std::fs::write(dir.path().join("many.txt"), many).unwrap();
+        let e = c.compile("{{line many.txt}}", Escape::None).unwrap_err().to_string();
+        assert!(e.contains("many.txt:1000001: more than 1000000 lines"), "{e}");
+        std::fs::write(dir.path().join("bom.txt"), "\u{feff}first\nsecond\n").unwrap();
+        let t = c.compile("{{line bom.txt}}", Escape::None).unwrap();
+        assert_eq!(render(&t, &mut SmallRng::seed_from_u64(1)), "first");
     }
 }
