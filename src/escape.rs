@@ -16,7 +16,8 @@
 //! - [`terminal`] and [`TerminalWriter`]: what is printed to stdout and
 //!   stderr, without control characters or escape sequences.
 //!
-//! Pure: strings in, strings out.
+//! Pure: strings in, strings out; [`TerminalWriter`] applies [`terminal`]
+//! to whatever passes through a writer.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -144,23 +145,31 @@ fn terminal_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n')
 }
 
+/// The visible stand-in of a control character: its Unicode control
+/// picture (`␛` for escape, `␍` for carriage return, `␡` for DEL), or
+/// U+FFFD for a C1 control, which has none. Not a backslash escape, so
+/// JSON printed through it stays JSON.
+fn control_picture(c: char) -> char {
+    match c as u32 {
+        n @ 0..=0x1f => char::from_u32(0x2400 + n).unwrap_or('\u{fffd}'),
+        0x7f => '\u{2421}',
+        _ => '\u{fffd}',
+    }
+}
+
 /// `text` as it may be printed to a terminal: every control character
-/// but tab and line feed is shown as a visible escape (`\x1b`, `\r`,
-/// `\u{9b}`), so an escape sequence in a name or a server's message is
-/// printed, never obeyed.
+/// but tab and line feed is shown as a visible stand-in (`␛[31m`), so an
+/// escape sequence in a name or a server's message is printed, never
+/// obeyed.
 pub fn terminal(text: &str) -> Cow<'_, str> {
     if !text.chars().any(terminal_control) {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if terminal_control(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    Cow::Owned(
+        text.chars()
+            .map(|c| if terminal_control(c) { control_picture(c) } else { c })
+            .collect(),
+    )
 }
 
 /// A writer to a terminal (stdout, stderr) that passes text through
@@ -318,12 +327,13 @@ mod tests {
     fn terminal_text_shows_control_characters_instead_of_obeying_them() {
         assert_eq!(terminal("ok\tfine\n"), "ok\tfine\n");
         assert!(matches!(terminal("plain"), Cow::Borrowed(_)));
-        assert_eq!(
-            terminal("\u{1b}[2J\u{1b}]0;title\u{7}"),
-            "\\u{1b}[2J\\u{1b}]0;title\\u{7}"
-        );
-        assert_eq!(terminal("FAIL\rpass"), "FAIL\\rpass");
-        assert_eq!(terminal("csi\u{9b}31m del\u{7f}"), "csi\\u{9b}31m del\\u{7f}");
+        assert_eq!(terminal("\u{1b}[2J\u{1b}]0;title\u{7}"), "␛[2J␛]0;title␇");
+        assert_eq!(terminal("FAIL\rpass\u{0}\u{8}"), "FAIL␍pass␀␈");
+        assert_eq!(terminal("csi\u{9b}31m del\u{7f}"), "csi\u{fffd}31m del␡");
+        let json = serde_json::to_string(&serde_json::json!({"model": "a\u{7f}\u{9b}b"})).unwrap();
+        let shown = terminal(&json);
+        let back: serde_json::Value = serde_json::from_str(&shown).expect("still JSON");
+        assert_eq!(back["model"], "a␡\u{fffd}b");
     }
 
     #[test]
@@ -341,7 +351,7 @@ mod tests {
         }
         assert_eq!(
             out,
-            b"\xc3\xa9\\u{1b}[31mred\\u{9b}0m \xe2\x9c\x93\nbad \xff byte\n\xe2".to_vec()
+            ["é␛[31mred\u{fffd}0m ✓\nbad ".as_bytes(), b"\xff byte\n\xe2"].concat()
         );
     }
 }

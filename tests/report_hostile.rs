@@ -232,5 +232,5 @@ fn control_characters_in_a_result_reach_the_terminal_as_text() {
         );
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2Jask.p95\\r"), "{err}");
+    assert!(err.contains("␛]0;owned␇␛[2Jask.p95␍"), "{err}");
 }
