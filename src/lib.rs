@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod escape;
 pub mod files;
 pub mod flame;
 pub mod gate;

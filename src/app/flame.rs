@@ -11,8 +11,8 @@ use crate::cancel::{self, StopToken};
 use crate::cli::{FlameArgs, FlameDiffArgs, FlameRenderArgs, FlameSub};
 use crate::error::{Error, Exit};
 use crate::flame::render::{self, Style};
-use crate::flame::{self, Capture, FlameError, Folded, Profiler, Source};
-use crate::report::flame::{FlameSection, subtitle, write_changes, write_summary};
+use crate::flame::{self, Capture, FlameError, Folded, Source};
+use crate::report::flame::{FlameSection, write_changes, write_summary};
 use crate::report::{write_atomic, write_atomic_with};
 
 pub fn run(args: FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
@@ -42,20 +42,6 @@ fn draw(path: &Path, draw: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> 
     write_atomic(path, &svg).map_err(|e| Error::bad_input(anyhow!("-o {}: cannot write: {e}", path.display())))
 }
 
-/// The palette that suits what was profiled: memory for a heap profile,
-/// Python for py-spy, Rust when the hottest frames are Rust paths.
-fn palette_kind(c: &Capture, section: &FlameSection) -> &'static str {
-    if c.kind == "heap" {
-        "memory"
-    } else if c.profiler == Profiler::PySpy {
-        "python"
-    } else if c.profiler == Profiler::Pprof && section.hottest.iter().any(|h| h.frame.contains("::")) {
-        "rust"
-    } else {
-        "hot"
-    }
-}
-
 /// "CPU: TARGET" or "Heap in use: TARGET" (a URL's secrets masked).
 pub(super) fn default_title(c: &Capture, target: &str) -> String {
     let what = if c.kind == "heap" { "Heap in use" } else { "CPU" };
@@ -66,12 +52,9 @@ pub(super) fn default_title(c: &Capture, target: &str) -> String {
 pub(super) fn save(c: &Capture, folded: &Path, svg: Option<&Path>, title: String) -> Result<FlameSection, Error> {
     write_atomic_with(folded, |w| c.folded.write_to(w))
         .map_err(|e| Error::bad_input(anyhow!("{}: cannot write: {e}", folded.display())))?;
-    let section = FlameSection::from_capture(c, Some(folded), svg);
+    let section = FlameSection::from_capture(c, Some(folded), svg, &title);
     if let Some(path) = svg {
-        let mut style = Style::new(title, if c.unit == "nanoseconds" { "ns" } else { c.unit.as_str() });
-        style.subtitle = Some(subtitle(c));
-        style.palette = Style::palette_for(palette_kind(c, &section));
-        draw(path, |out| render::svg(&c.folded, &style, out))?;
+        draw(path, |out| render::svg(&c.folded, &section.style(), out))?;
     }
     Ok(section)
 }

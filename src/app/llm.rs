@@ -12,6 +12,7 @@ use super::printed;
 use crate::cancel::StopReason;
 use crate::cli::LlmArgs;
 use crate::error::{Error, Exit};
+use crate::escape::csv_field;
 use crate::llm::bench::{self, BenchPlan, Event, LlmRecording};
 use crate::llm::client::{Client, LlmError};
 use crate::llm::summary::{ModelSummary, ServerUse, summarize};
@@ -169,10 +170,9 @@ fn write_runs_csv(path: &Path, rec: &LlmRecording) -> std::io::Result<()> {
     for m in &rec.models {
         for l in &m.levels {
             for (i, t) in l.requests.iter().enumerate() {
-                let err = t.error.as_deref().unwrap_or("").replace(['"', '\n'], " ");
                 text.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{},{},\"{}\"\n",
-                    m.info.name,
+                    "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    csv_field(&m.info.name),
                     l.concurrency,
                     i,
                     cell(t.ttft.map(|d| d.as_secs_f64() * 1e3)),
@@ -182,8 +182,8 @@ fn write_runs_csv(path: &Path, rec: &LlmRecording) -> std::io::Result<()> {
                     cell(t.report.decode_rate()),
                     t.report.prompt_tokens.map_or(String::new(), |n| n.to_string()),
                     cell(t.report.load_ns.map(|n| n as f64 / 1e6)),
-                    t.report.done_reason.as_deref().unwrap_or(""),
-                    err
+                    csv_field(t.report.done_reason.as_deref().unwrap_or("")),
+                    csv_field(t.error.as_deref().unwrap_or(""))
                 ));
             }
         }
@@ -327,7 +327,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
                 Event::Model { name, index, of } => format!("[{}/{of}] {name}", index + 1),
                 Event::Phase(p) => format!("  {p}"),
             };
-            eprintln!("{line}");
+            eprintln!("{}", crate::escape::terminal(&line));
         })
     };
     let recorded = runtime.block_on(bench::run(&client, args.api, plan, &stop, t0, &mut *progress));

@@ -10,42 +10,126 @@ use super::printed;
 use super::read_result;
 use crate::cli::ReportArgs;
 use crate::error::{Error, Exit};
+use crate::flame::Folded;
+use crate::flame::render;
 use crate::gate::{Comparison, SloResult};
+use crate::report::flame::FlameSection;
 use crate::report::html::{self, ReportInputs};
 use crate::report::leak::LeakSection;
 use crate::report::verdicts::{self, Verdicts};
 use crate::report::{write_atomic, write_atomic_with};
 
-/// Reads a file beside the result, if it is there; one that is there but
-/// cannot be read (or is over its limit) is an error naming it.
-fn beside(result: &Path, name: &str, limit: u64) -> Result<Option<String>, Error> {
-    crate::files::read_text_if_present(&result.with_file_name(name), limit, "file beside the result")
-        .map_err(|e| Error::bad_input(anyhow!(e)))
+/// The most a flame graph's SVG may hold to be embedded.
+const MAX_SVG_BYTES: u64 = 16 << 20;
+
+/// Reads the file `name` beside the result. A result names its files, and
+/// a result may come from anywhere, so only a plain file name in the
+/// result's own folder is read: no path, no `..`, no link, and then as
+/// [`crate::files::read_text_bounded`] reads (a regular file, at most
+/// `max` bytes). `Ok(None)`: no such file. `Err`: why it was not read, for
+/// a note in the report.
+fn beside(result: &Path, name: &str, max: u64) -> Result<Option<String>, String> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(format!(
+            "\"{}\" was not read: a result names only files in its own folder, by name",
+            name.escape_debug()
+        ));
+    }
+    let path = result.with_file_name(name);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
+                "{name} was not read: it is a link, not a file beside the result"
+            ));
+        }
+        _ => {}
+    }
+    crate::files::read_text_bounded(&path, max, "file beside the result")
+        .map(Some)
+        .map_err(|e| format!("{name} was not read: {e}"))
+}
+
+/// Reads `name` beside the result; a refusal becomes a note.
+fn beside_or_note(result: &Path, name: &str, max: u64, notes: &mut Vec<String>) -> Option<String> {
+    beside(result, name, max).unwrap_or_else(|why| {
+        notes.push(why);
+        None
+    })
+}
+
+/// The flame graph of a stored result: drawn again from the folded stacks
+/// beside it, as `run` drew it; where those are missing, the SVG beside it
+/// as an image, in which no script runs (loadprof did not draw it, or
+/// cannot tell that it did).
+fn flame_graph(doc: &serde_json::Value, result: &Path, notes: &mut Vec<String>) -> Option<FlameGraph> {
+    let f = doc.get("flame").filter(|f| f.is_object())?;
+    // Without an SVG, no graph was drawn (no samples, or no profile).
+    let svg_name = f["svg"].as_str()?;
+    if let Some(name) = f["folded"].as_str() {
+        match serde_json::from_value::<FlameSection>(f.clone()) {
+            Ok(section) => {
+                if let Some(svg) = redraw(&section, result, name, notes) {
+                    return Some(FlameGraph::Drawn(svg));
+                }
+            }
+            Err(e) => notes.push(format!("{name} was not drawn: the flame section is not readable: {e}")),
+        }
+    }
+    beside_or_note(result, svg_name, MAX_SVG_BYTES, notes).map(FlameGraph::Image)
+}
+
+/// The graph of the folded stacks `name` beside the result, drawn as the
+/// flame section says; `None` (with a note) when they cannot be read.
+fn redraw(section: &FlameSection, result: &Path, name: &str, notes: &mut Vec<String>) -> Option<String> {
+    let text = beside_or_note(result, name, crate::files::FOLDED_LIMIT, notes)?;
+    let folded = Folded::parse_owned(text)
+        .map_err(|e| notes.push(format!("{name} was not drawn: {e}")))
+        .ok()?;
+    let mut svg = Vec::new();
+    render::svg(&folded, &section.style(), &mut svg)
+        .map_err(|e| notes.push(format!("{name}: cannot draw the flame graph: {e}")))
+        .ok()?;
+    Some(String::from_utf8_lossy(&svg).into_owned())
 }
 
 /// Draws the HTML report of the result at `result` (with samples.csv,
-/// timeline.csv and flame.svg from beside it) into `html`.
+/// timeline.csv and the flame graph from beside it) into `html`.
 pub fn write_html(result: &Path, html_path: &Path) -> Result<(), Error> {
     let doc = read_result(result, "result")?;
     write_html_of(&doc, result, html_path)
 }
 
 fn write_html_of(doc: &serde_json::Value, result: &Path, html_path: &Path) -> Result<(), Error> {
-    use crate::files::{FOLDED_LIMIT, RESULT_LIMIT, SAMPLES_LIMIT};
-    let samples = beside(result, "samples.csv", SAMPLES_LIMIT)?;
-    let timeline = beside(result, "timeline.csv", RESULT_LIMIT)?;
-    let svg = match doc["flame"]["svg"].as_str() {
-        Some(name) => beside(result, name, FOLDED_LIMIT)?,
-        None => None,
-    };
+    use crate::files::{RESULT_LIMIT, SAMPLES_LIMIT};
+    let mut notes = Vec::new();
+    let samples = beside_or_note(result, "samples.csv", SAMPLES_LIMIT, &mut notes);
+    let timeline = beside_or_note(result, "timeline.csv", RESULT_LIMIT, &mut notes);
+    let flame = flame_graph(doc, result, &mut notes);
     let inputs = ReportInputs {
         doc,
         samples_csv: samples.as_deref(),
         timeline_csv: timeline.as_deref(),
-        flame_svg: svg.as_deref(),
+        flame: flame.as_ref().map(FlameGraph::as_ref),
+        notes: &notes,
     };
     write_atomic_with(html_path, |w| html::write_report(w, &inputs))
         .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", html_path.display())))
+}
+
+/// A flame graph read for the report, owned.
+enum FlameGraph {
+    Drawn(String),
+    Image(String),
+}
+
+impl FlameGraph {
+    fn as_ref(&self) -> html::Flame<'_> {
+        match self {
+            FlameGraph::Drawn(s) => html::Flame::Drawn(s),
+            FlameGraph::Image(s) => html::Flame::Image(s),
+        }
+    }
 }
 
 /// The verdicts stored in a result document.

@@ -482,6 +482,7 @@ fn failed_flame(e: &FlameError, profiler: &str) -> FlameSection {
         pid: None,
         folded: None,
         svg: None,
+        title: None,
         partial: None,
         notes: vec![],
         hottest: vec![],

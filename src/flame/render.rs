@@ -3,6 +3,7 @@
 //! that says which functions got hotter, since inferno colours only the
 //! leaf frame's change.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -10,6 +11,7 @@ use inferno::flamegraph::color::{BasicPalette, MultiPalette, Palette};
 use inferno::flamegraph::{self, Options};
 
 use super::Folded;
+use crate::escape::xml_chars;
 
 /// What a graph looks like.
 #[derive(Debug, Clone)]
@@ -43,9 +45,11 @@ impl Style {
 
     fn options(&self) -> Options<'static> {
         let mut opt = Options::default();
-        opt.title = self.title.clone();
-        opt.subtitle = self.subtitle.clone();
-        opt.count_name = self.count_name.clone();
+        // inferno escapes markup but passes on characters XML cannot
+        // carry, which would leave an SVG no browser opens.
+        opt.title = xml_chars(&self.title).into_owned();
+        opt.subtitle = self.subtitle.as_deref().map(|s| xml_chars(s).into_owned());
+        opt.count_name = xml_chars(&self.count_name).into_owned();
         opt.colors = self.palette;
         // Colour by a hash of the function name, so a function keeps its
         // colour across graphs and runs.
@@ -65,10 +69,11 @@ pub fn svg(folded: &Folded, style: &Style, out: impl Write) -> std::io::Result<(
         });
         return flamegraph::from_lines(&mut opt, std::iter::once("no samples 1"), out);
     }
-    // Already sorted.
-    opt.no_sort = true;
     let visible = visible_lines(folded, opt.min_width);
-    flamegraph::from_lines(&mut opt, visible.lines(), out)
+    let drawable = xml_chars(&visible);
+    // Already sorted, unless a frame's name had to change.
+    opt.no_sort = matches!(drawable, Cow::Borrowed(_));
+    flamegraph::from_lines(&mut opt, drawable.lines(), out)
 }
 
 /// True when the line `a.0 a.1` sorts before the line `b.0 b.1`, compared
@@ -236,7 +241,8 @@ pub fn diff_svg(
         strip_hex: false,
     };
     inferno::differential::from_readers(opt, before.to_text().as_bytes(), after.to_text().as_bytes(), &mut lines)?;
-    let text = String::from_utf8_lossy(&lines);
+    let lossy = String::from_utf8_lossy(&lines);
+    let text = xml_chars(&lossy);
     let mut opt = style.options();
     if text.trim().is_empty() {
         return flamegraph::from_lines(&mut opt, std::iter::once("no samples 1 1"), out);
@@ -333,6 +339,29 @@ mod tests {
         xml(&text);
         assert!(text.contains("hash_loop"));
         assert!(text.contains("py-spy, 5s, 40 samples"));
+    }
+
+    #[test]
+    fn hostile_frame_names_and_titles_stay_text_in_well_formed_svg() {
+        let f = parse(
+            "main;<script>alert(1)</script>;a\u{1}b 30\nmain;x\" onload=\"alert(2) 10\nmain;]]></svg>\u{ffff} 5\n",
+        );
+        let mut style = Style::new("CPU: <img src=x onerror=alert(3)>\u{0}", "samples");
+        style.subtitle = Some("partial: \u{1b}[31m & </title>".into());
+        let mut out = Vec::new();
+        svg(&f, &style, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        xml(&text);
+        assert_eq!(text.matches("<script").count(), 1, "inferno's own script only");
+        assert!(!text.contains("alert(1)</script>") && text.contains("&lt;script&gt;alert(1)"));
+        assert!(!text.contains("onload=\"alert") && !text.contains("<img"));
+        assert!(
+            text.contains("a\u{fffd}b"),
+            "a control character is replaced, the frame kept"
+        );
+        let mut out = Vec::new();
+        diff_svg(&f, &f, false, &style, &mut out).unwrap();
+        xml(&String::from_utf8(out).unwrap());
     }
 
     /// The graph inferno draws from all of `folded`'s lines.

@@ -127,7 +127,7 @@ pub fn format_tree_row(line: &mut String, s: &TreeSample, pss: bool) {
 pub fn format_proc_row(line: &mut String, elapsed_s: f64, r: &ProcRow, pss: bool) {
     use std::fmt::Write;
     let _ = write!(line, "{elapsed_s:.3},{},{},", r.pid, r.ppid);
-    push_csv_field(line, &r.command);
+    line.push_str(&crate::escape::csv_field(&r.command));
     let _ = write!(line, ",{},{},{}", r.rss_bytes, r.vms_bytes, r.threads);
     push_cpu(line, r.cpu_percent);
     push_opt(line, r.fds);
@@ -137,17 +137,6 @@ pub fn format_proc_row(line: &mut String, elapsed_s: f64, r: &ProcRow, pss: bool
         push_opt(line, r.uss_bytes);
     }
     line.push('\n');
-}
-
-/// Quotes a field when it holds a comma, quote or line break (RFC 4180).
-fn push_csv_field(line: &mut String, field: &str) {
-    if field.contains([',', '"', '\n', '\r']) {
-        line.push('"');
-        line.push_str(&field.replace('"', "\"\""));
-        line.push('"');
-    } else {
-        line.push_str(field);
-    }
 }
 
 /// The columns of `timeline.csv` (DESIGN.md).

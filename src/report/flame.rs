@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::flame::Capture;
-use crate::flame::render::ShareChange;
+use crate::flame::render::{ShareChange, Style};
 
 /// A frame with its share of the profile.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -15,8 +15,10 @@ pub struct HotFrame {
     pub self_pct: f64,
 }
 
-/// `flame` in result.json.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// `flame` in result.json. Read back leniently (a key a stored result
+/// lacks takes its default), to draw the graph again.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct FlameSection {
     /// `py-spy`, `pprof` or `perf`.
     pub profiler: String,
@@ -34,6 +36,9 @@ pub struct FlameSection {
     pub pid: Option<u32>,
     pub folded: Option<String>,
     pub svg: Option<String>,
+    /// The graph's title (what was profiled), so the graph can be drawn
+    /// again from the folded stacks alone.
+    pub title: Option<String>,
     /// Why the profile covers less than asked, if it does.
     pub partial: Option<String>,
     pub notes: Vec<String>,
@@ -44,7 +49,7 @@ pub struct FlameSection {
 }
 
 impl FlameSection {
-    pub fn from_capture(c: &Capture, folded: Option<&Path>, svg: Option<&Path>) -> FlameSection {
+    pub fn from_capture(c: &Capture, folded: Option<&Path>, svg: Option<&Path>, title: &str) -> FlameSection {
         FlameSection {
             profiler: c.profiler.name().into(),
             kind: c.kind.into(),
@@ -56,6 +61,7 @@ impl FlameSection {
             pid: c.pid,
             folded: folded.map(|p| p.display().to_string()),
             svg: svg.map(|p| p.display().to_string()),
+            title: Some(title.to_string()),
             partial: c.partial.clone(),
             notes: c.notes.clone(),
             hottest: c
@@ -70,27 +76,57 @@ impl FlameSection {
             error: None,
         }
     }
-}
 
-/// The line under a graph's title: profiler, duration, samples, and a
-/// partial profile's reason.
-pub fn subtitle(c: &Capture) -> String {
-    let mut s = format!(
-        "{}, {:.1}s, {} samples",
-        c.profiler.name(),
-        c.elapsed.as_secs_f64(),
-        c.samples
-    );
-    if c.unit != "samples" {
-        s.push_str(&format!(", weighed by {}", c.unit));
+    /// How the graph of this profile is drawn: its title, the line under
+    /// it (profiler, duration, samples, a partial profile's reason), the
+    /// unit of its counts and the palette that suits what was profiled.
+    /// The same from the capture as from a stored result, so the report
+    /// draws the graph `run` drew.
+    pub fn style(&self) -> Style {
+        let title = self
+            .title
+            .clone()
+            .unwrap_or_else(|| if self.kind == "heap" { "Heap in use" } else { "CPU" }.to_string());
+        let count_name = match self.unit.as_str() {
+            "nanoseconds" => "ns",
+            "" => "samples",
+            unit => unit,
+        };
+        let mut style = Style::new(title, count_name);
+        style.subtitle = Some(self.subtitle());
+        style.palette = Style::palette_for(self.palette_kind());
+        style
     }
-    if let Some(pid) = c.pid {
-        s.push_str(&format!(", pid {pid}"));
+
+    /// The line under a graph's title: profiler, duration, samples, and a
+    /// partial profile's reason.
+    fn subtitle(&self) -> String {
+        let mut s = format!("{}, {:.1}s, {} samples", self.profiler, self.duration_s, self.samples);
+        if !matches!(self.unit.as_str(), "samples" | "") {
+            s.push_str(&format!(", weighed by {}", self.unit));
+        }
+        if let Some(pid) = self.pid {
+            s.push_str(&format!(", pid {pid}"));
+        }
+        if let Some(p) = &self.partial {
+            s.push_str(&format!(" - partial: {p}"));
+        }
+        s
     }
-    if let Some(p) = &c.partial {
-        s.push_str(&format!(" - partial: {p}"));
+
+    /// The palette that suits what was profiled: memory for a heap profile,
+    /// Python for py-spy, Rust when the hottest frames are Rust paths.
+    fn palette_kind(&self) -> &'static str {
+        if self.kind == "heap" {
+            "memory"
+        } else if self.profiler == "py-spy" {
+            "python"
+        } else if self.profiler == "pprof" && self.hottest.iter().any(|h| h.frame.contains("::")) {
+            "rust"
+        } else {
+            "hot"
+        }
     }
-    s
 }
 
 /// The human summary of a capture.

@@ -20,6 +20,7 @@ use std::io;
 use serde_json::Value;
 
 use crate::config::units::format_bytes;
+use crate::escape::html as esc;
 use crate::report::verdicts::show;
 
 pub use self::trend::write_trend;
@@ -32,13 +33,35 @@ pub struct ReportInputs<'a> {
     pub samples_csv: Option<&'a str>,
     /// timeline.csv contents
     pub timeline_csv: Option<&'a str>,
-    /// flame.svg contents (an inferno flame graph with its own `<script>`)
-    pub flame_svg: Option<&'a str>,
+    /// The flame graph.
+    pub flame: Option<Flame<'a>>,
+    /// Why files beside the result were not read, shown at the top.
+    pub notes: &'a [String],
+}
+
+/// A flame graph to show, and how far it is trusted.
+#[derive(Debug, Clone, Copy)]
+pub enum Flame<'a> {
+    /// Drawn by loadprof (inferno) from folded stacks, every frame name
+    /// escaped: shown interactive (zoom, search), its own script running
+    /// in a sandboxed frame apart from the page.
+    Drawn(&'a str),
+    /// An SVG loadprof did not draw: shown as an image, in which browsers
+    /// run no script.
+    Image(&'a str),
+}
+
+impl<'a> Flame<'a> {
+    fn svg(self) -> &'a str {
+        match self {
+            Flame::Drawn(s) | Flame::Image(s) => s,
+        }
+    }
 }
 
 /// Writes the report of one run.
 pub fn write_report(out: &mut dyn io::Write, inputs: &ReportInputs<'_>) -> io::Result<()> {
-    let mut page = String::with_capacity(96 * 1024 + inputs.flame_svg.map_or(0, |s| s.len() * 6 / 5));
+    let mut page = String::with_capacity(96 * 1024 + inputs.flame.map_or(0, |f| f.svg().len() * 7 / 5));
     // Writing into a String cannot fail.
     let _ = page::Report::new(inputs).write(&mut page);
     out.write_all(page.as_bytes())
@@ -56,22 +79,6 @@ const ORANGE: &str = "#ea580c";
 
 /// A slow endpoint is one whose p95 exceeds this.
 const SLOW_P95_MS: f64 = 1000.0;
-
-/// Escapes text for HTML content and quoted attributes.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A finite number at a JSON pointer.
 fn num(v: &Value, ptr: &str) -> Option<f64> {
@@ -261,7 +268,8 @@ mod tests {
                 doc,
                 samples_csv: samples,
                 timeline_csv: timeline,
-                flame_svg: flame,
+                flame: flame.map(Flame::Drawn),
+                notes: &[],
             },
         )
         .unwrap();
@@ -407,6 +415,39 @@ mod tests {
         for external in ["<link", "<img", "src=\"", "url(", "@import"] {
             assert!(!html.contains(external), "{external}");
         }
+    }
+
+    #[test]
+    fn an_svg_loadprof_did_not_draw_is_an_inert_image_and_notes_are_escaped() {
+        use base64::Engine as _;
+        const EVIL: &str = r#"<svg width="800" height="200" onload="alert(1)" xmlns="http://www.w3.org/2000/svg"><script>alert(2)</script><rect onclick="alert(3)"/></svg>"#;
+        let notes = [format!("flame.svg was not read: {HOSTILE}")];
+        let mut out = Vec::new();
+        write_report(
+            &mut out,
+            &ReportInputs {
+                doc: &full_doc(),
+                samples_csv: None,
+                timeline_csv: None,
+                flame: Some(Flame::Image(EVIL)),
+                notes: &notes,
+            },
+        )
+        .unwrap();
+        let html = String::from_utf8(out).unwrap();
+        for live in ["<script", "onload", "onclick", "srcdoc", "<iframe"] {
+            assert!(!html.contains(live), "{live} in the page");
+        }
+        let src = html
+            .split(r#"<img class="flame" "#)
+            .nth(1)
+            .and_then(|img| img.split("src=\"data:image/svg+xml;base64,").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .expect("the graph is an <img> with a data: URI");
+        let svg = base64::engine::general_purpose::STANDARD.decode(src).unwrap();
+        assert_eq!(svg, EVIL.as_bytes(), "the image is the file, unchanged");
+        assert!(html.contains("aspect-ratio:800/200"));
+        assert!(html.contains("flame.svg was not read: &lt;script&gt;alert(1)&lt;/script&gt;"));
     }
 
     #[test]

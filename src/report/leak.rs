@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::escape::xml;
 use crate::leak::{Checks, LeakReport, Verdict};
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -110,7 +111,7 @@ pub fn write_svg(out: &mut dyn Write, t: &[f64], v: &[f64], rep: &LeakReport, ti
     writeln!(
         out,
         r#"<text x="{L}" y="20" font-size="15" font-weight="bold">{}</text>"#,
-        escape(title)
+        xml(title)
     )?;
     // The reason, on two lines when it is long.
     let cut = if rep.reason.len() > 120 {
@@ -119,13 +120,9 @@ pub fn write_svg(out: &mut dyn Write, t: &[f64], v: &[f64], rep: &LeakReport, ti
         rep.reason.len()
     };
     let (first, rest) = rep.reason.split_at(cut);
-    writeln!(out, r##"<text x="{L}" y="36" fill="#444">{}</text>"##, escape(first))?;
+    writeln!(out, r##"<text x="{L}" y="36" fill="#444">{}</text>"##, xml(first))?;
     if !rest.is_empty() {
-        writeln!(
-            out,
-            r##"<text x="{L}" y="50" fill="#444">{}</text>"##,
-            escape(rest.trim())
-        )?;
+        writeln!(out, r##"<text x="{L}" y="50" fill="#444">{}</text>"##, xml(rest.trim()))?;
     }
     // The warm-up that was left out, and the settle phase after the window.
     writeln!(
@@ -225,10 +222,6 @@ pub fn write_svg(out: &mut dyn Write, t: &[f64], v: &[f64], rep: &LeakReport, ti
         H - 12.0
     )?;
     writeln!(out, "</svg>")
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use crate::config::units::format_bytes;
+use crate::escape::{markdown, markdown_code_cell as code, xml};
 use crate::gate::{Comparison, SloResult};
 use crate::leak::Verdict;
 use crate::llm::Verdict as ModelVerdict;
@@ -93,24 +94,6 @@ pub fn write_gate(out: &mut dyn Write, slo: &[SloResult], baseline: &[Comparison
         )?;
     }
     Ok(())
-}
-
-/// Escapes text for XML attributes and content.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Writes `junit.xml`.
@@ -262,24 +245,19 @@ pub fn append_alerts(path: &std::path::Path, lines: &[String]) -> io::Result<()>
     f.write_all(text.as_bytes())
 }
 
-/// Escapes text for a Markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 /// Writes `summary.md`.
 pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
     let verdict = if v.passed { "✅ passed" } else { "❌ failed" };
-    writeln!(out, "## loadprof: {} — {verdict}\n", cell(v.name))?;
+    writeln!(out, "## loadprof: {} — {verdict}\n", markdown(v.name))?;
     if !v.slo.is_empty() {
         writeln!(out, "| SLO | target | observed | |")?;
         writeln!(out, "| --- | --- | --- | --- |")?;
         for s in v.slo {
             writeln!(
                 out,
-                "| `{}` | `{}` | {} | {} |",
-                cell(&s.name),
-                cell(&s.expr),
+                "| {} | {} | {} | {} |",
+                code(&s.name),
+                code(&s.expr),
                 show(s.observed, &s.unit),
                 if s.pass { "✅" } else { "❌" }
             )?;
@@ -292,8 +270,8 @@ pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
         for c in v.baseline {
             writeln!(
                 out,
-                "| `{}` | {} | {} | {:+.1}% | {}% | {} |",
-                cell(&c.metric),
+                "| {} | {} | {} | {:+.1}% | {}% | {} |",
+                code(&c.metric),
                 shown(c, c.baseline),
                 shown(c, c.current),
                 c.change_pct,
@@ -309,7 +287,12 @@ pub fn write_markdown(out: &mut dyn Write, v: &Verdicts<'_>) -> io::Result<()> {
             Verdict::NoLeak => "✅ no leak",
             Verdict::Inconclusive => "⚠️ inconclusive",
         };
-        writeln!(out, "**Memory ({}):** {mark}. {}", cell(&l.metric), cell(&l.reason))?;
+        writeln!(
+            out,
+            "**Memory ({}):** {mark}. {}",
+            markdown(&l.metric),
+            markdown(&l.reason)
+        )?;
     }
     if let Some(l) = v.llm {
         write_llm_markdown(out, l)?;
@@ -323,7 +306,7 @@ fn write_llm_markdown(out: &mut dyn Write, l: &LlmSection) -> io::Result<()> {
         out,
         "### LLM models for {} use ({})\n",
         l.use_case.name(),
-        cell(&budget_words(&l.budgets))
+        markdown(&budget_words(&l.budgets))
     )?;
     if l.models.is_empty() {
         writeln!(out, "No model was measured.\n")?;
@@ -343,10 +326,10 @@ fn write_llm_markdown(out: &mut dyn Write, l: &LlmSection) -> io::Result<()> {
             };
             writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} | {mark}{} |",
-                cell(&m.model),
-                cell(m.params.as_deref().unwrap_or("–")),
-                cell(m.processor.as_deref().unwrap_or("–")),
+                "| {} | {} | {} | {} | {} | {} | {mark}{} |",
+                code(&m.model),
+                markdown(m.params.as_deref().unwrap_or("–")),
+                markdown(m.processor.as_deref().unwrap_or("–")),
                 m.ttft_ms.map_or("–".into(), |t| show(Some(t.p95), "ms")),
                 m.decode_tokens_per_s
                     .map_or("–".into(), |d| format!("{:.1} tok/s", d.p10)),
@@ -359,7 +342,7 @@ fn write_llm_markdown(out: &mut dyn Write, l: &LlmSection) -> io::Result<()> {
         writeln!(out)?;
     }
     let mark = if l.pick.is_some() { "✅" } else { "❌" };
-    writeln!(out, "{mark} **Recommendation:** {}", cell(&l.recommendation))
+    writeln!(out, "{mark} **Recommendation:** {}", markdown(&l.recommendation))
 }
 
 #[cfg(test)]
@@ -413,6 +396,33 @@ mod tests {
     }
 
     #[test]
+    fn junit_of_names_with_characters_xml_cannot_carry_is_well_formed() {
+        let slo: Vec<SloResult> = serde_json::from_value(serde_json::json!([
+            {"name": "ask\u{0}\u{1b}[31m\u{ffff}", "expr": "< 1s\"/><x a='", "observed": 2000.0, "unit": "ms", "pass": false}
+        ]))
+        .unwrap();
+        let v = Verdicts {
+            name: "run\u{8}]]></testsuite>",
+            passed: false,
+            duration_s: 1.0,
+            slo: &slo,
+            baseline: &[],
+            leak: None,
+            llm: None,
+        };
+        let text = junit(&v);
+        let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+        let case = doc.descendants().find(|n| n.has_tag_name("testcase")).unwrap();
+        assert_eq!(
+            case.attribute("name"),
+            Some("ask\u{fffd}\u{fffd}[31m\u{fffd} < 1s\"/><x a='")
+        );
+        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!(suite.attribute("name"), Some("run\u{fffd}]]></testsuite>"));
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("testcase")).count(), 1);
+    }
+
+    #[test]
     fn markdown_tables_show_values_in_their_units() {
         let slo = slos();
         let v = Verdicts {
@@ -434,6 +444,79 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("not measured"), "{text}");
+    }
+
+    /// Pipes that split a GFM table row: those not escaped by a backslash.
+    fn cell_pipes(line: &str) -> usize {
+        let b = line.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+            .count()
+    }
+
+    #[test]
+    fn markdown_of_hostile_names_stays_text_in_its_cell_and_line() {
+        const IMG: &str = "<img src=x onerror=alert(1)>";
+        const LINK: &str = "[click](javascript:alert(1))";
+        let name = format!("rag` {IMG} {LINK}\n# owned | x");
+        let slo: Vec<SloResult> = serde_json::from_value(serde_json::json!([
+            {"name": format!("a`b``c|d\ne {IMG}"), "expr": "< 2.5s` | **x**", "observed": 1.0, "unit": "ms", "pass": true},
+            {"name": "`", "expr": format!("\r\n{LINK}"), "observed": null, "unit": "", "pass": false}
+        ]))
+        .unwrap();
+        let base = [compare(&format!("x|y`{IMG}"), 1.0, 2.0, Better::Lower, 10.0)];
+        let leak: LeakSection = serde_json::from_value(serde_json::json!({
+            "verdict": "leak", "metric": format!("rss_bytes`{IMG}"), "slope_bytes_per_s": 1.0,
+            "slope_ci": [0.5, 1.5], "trend_p": 0.0, "growth_pct_per_min": 1.0, "warmup_s": 0.0,
+            "reason": format!("grows` {IMG} {LINK}\n| --- |\n_x_"), "threshold_bytes_per_s": 1.0,
+            "time_to_limit_s": null, "window_s": [0.0, 1.0],
+            "checks": {"significant": true, "large_enough": true, "not_slowing": true, "above_noise": true}
+        }))
+        .unwrap();
+        let v = Verdicts {
+            name: &name,
+            passed: false,
+            duration_s: 1.0,
+            slo: &slo,
+            baseline: &base,
+            leak: Some(&leak),
+            llm: None,
+        };
+        let mut out = Vec::new();
+        write_markdown(&mut out, &v).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            9,
+            "heading, 2 + 2 SLO rows, 2 + 1 baseline rows, memory: {text}"
+        );
+        // Outside code spans: no HTML, no link, no new line, no heading.
+        assert_eq!(
+            lines[0],
+            "## loadprof: rag\\` &lt;img src=x onerror=alert\\(1\\)&gt; \\[click\\]\\(javascript:alert\\(1\\)\\) \\# owned \\| x — ❌ failed"
+        );
+        // In code spans everything is literal: the fence outgrows the
+        // backticks inside, and pipes are escaped for the table.
+        assert_eq!(
+            lines[3],
+            "| ```a`b``c\\|d e <img src=x onerror=alert(1)>``` | ``< 2.5s` \\| **x**`` | 1.0 ms | ✅ |"
+        );
+        assert_eq!(
+            lines[4],
+            "| `` ` `` | `  [click](javascript:alert(1))` | not measured | ❌ |"
+        );
+        assert_eq!(
+            lines[7],
+            "| ``x\\|y`<img src=x onerror=alert(1)>`` | 1 | 2 | +100.0% | 10% | ❌ |"
+        );
+        for (row, cells) in [(3, 4), (4, 4), (7, 6)] {
+            assert_eq!(cell_pipes(lines[row]), cells + 1, "{}", lines[row]);
+        }
+        assert_eq!(
+            lines[8],
+            "**Memory (rss\\_bytes\\`&lt;img src=x onerror=alert\\(1\\)&gt;):** ❌ leak. grows\\` &lt;img src=x onerror=alert\\(1\\)&gt; \\[click\\]\\(javascript:alert\\(1\\)\\) \\| --- \\| \\_x\\_"
+        );
     }
 
     #[test]
@@ -680,10 +763,5 @@ mod tests {
         write_markdown(&mut out, &verdicts(&nothing)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("No model was measured.") && text.contains("❌ **Recommendation:** nothing to decide"));
-    }
-
-    #[test]
-    fn control_characters_cannot_break_the_xml() {
-        assert_eq!(xml("a\u{1}b<c>&\"'"), "a\u{fffd}b&lt;c&gt;&amp;&quot;&apos;");
     }
 }

@@ -5,14 +5,14 @@
 use std::fmt::{self, Write as _};
 
 use super::page::Report;
-use super::{arr, chart, count, duration, esc, num, text};
+use super::{Flame, arr, chart, count, duration, esc, num, text};
 
 impl Report<'_> {
     pub(super) fn flame(&self, h: &mut String) -> fmt::Result {
         h.push_str(r#"<section id="flame"><h2>Flame graph</h2>"#);
         let Some(f) = self.doc.get("flame").filter(|f| f.is_object()) else {
-            if let Some(svg) = self.flame_svg {
-                embed_flame(h, svg)?;
+            if let Some(graph) = self.flame {
+                embed_flame(h, graph)?;
             } else {
                 h.push_str(r#"<p class="empty">No flame graph was taken in this run.</p>"#);
             }
@@ -68,8 +68,8 @@ impl Report<'_> {
             }
             h.push_str("</ul>");
         }
-        match self.flame_svg {
-            Some(svg) => embed_flame(h, svg)?,
+        match self.flame {
+            Some(graph) => embed_flame(h, graph)?,
             None => match text(f, "/svg") {
                 Some(path) => write!(
                     h,
@@ -100,16 +100,17 @@ impl Report<'_> {
     }
 }
 
-/// The inferno flame graph, interactive, in a sandboxed frame: its own
-/// script runs there (zoom, search), apart from the page.
-fn embed_flame(h: &mut String, svg: &str) -> fmt::Result {
-    let Some(start) = svg.find("<svg") else {
-        return h.write_str(r#"<p class="empty">flame.svg holds no SVG image.</p>"#);
+/// The flame graph: one loadprof drew, interactive in a sandboxed frame
+/// (its own script runs there, zoom and search, apart from the page); any
+/// other SVG as an image, in which no script runs.
+fn embed_flame(h: &mut String, graph: Flame<'_>) -> fmt::Result {
+    let svg = match graph {
+        Flame::Drawn(svg) => svg,
+        Flame::Image(svg) => return embed_image(h, svg),
     };
-    let body = &svg[start..];
-    let tag = &body[..body.find('>').unwrap_or(body.len())];
-    let width = svg_attr(tag, "width").filter(|w| *w >= 100.0).unwrap_or(1200.0);
-    let height = svg_attr(tag, "height").unwrap_or(600.0).clamp(60.0, 40_000.0);
+    let Some((body, width, height)) = svg_start(svg) else {
+        return h.write_str(NO_SVG);
+    };
     // Drawn at its own width and scaled to the frame's, the graph does not
     // depend on when the frame gets its size (its "fluid" mode measures the
     // frame as it loads, which can be before the frame has a width).
@@ -128,6 +129,33 @@ fn embed_flame(h: &mut String, svg: &str) -> fmt::Result {
         r#"<p class="muted">Click a frame to zoom in, Ctrl-F or “Search” to highlight frames.</p><iframe class="flame" title="flame graph" sandbox="allow-scripts allow-modals" style="aspect-ratio:{width:.0}/{height:.0}" srcdoc="{}"></iframe>"#,
         esc(&inner)
     )
+}
+
+/// An SVG loadprof did not draw, as an `<img>`: a browser shows it as a
+/// picture and runs none of its scripts or event handlers, and loads
+/// nothing it links to. Not interactive, and its text is not searchable.
+fn embed_image(h: &mut String, svg: &str) -> fmt::Result {
+    use base64::Engine as _;
+    let Some((_, width, height)) = svg_start(svg) else {
+        return h.write_str(NO_SVG);
+    };
+    write!(
+        h,
+        r#"<p class="muted">flame.svg is shown as a still image: the graph is drawn again, zoomable, only from the folded stacks beside the result, which could not be read.</p><img class="flame" alt="flame graph" style="aspect-ratio:{width:.0}/{height:.0}" src="data:image/svg+xml;base64,{}">"#,
+        base64::engine::general_purpose::STANDARD.encode(svg.as_bytes())
+    )
+}
+
+const NO_SVG: &str = r#"<p class="empty">flame.svg holds no SVG image.</p>"#;
+
+/// The SVG from its `<svg` start tag on, and the width and height that tag
+/// gives (within bounds).
+fn svg_start(svg: &str) -> Option<(&str, f64, f64)> {
+    let body = &svg[svg.find("<svg")?..];
+    let tag = &body[..body.find('>').unwrap_or(body.len())];
+    let width = svg_attr(tag, "width").filter(|w| *w >= 100.0).unwrap_or(1200.0);
+    let height = svg_attr(tag, "height").unwrap_or(600.0).clamp(60.0, 40_000.0);
+    Some((body, width, height))
 }
 
 /// A numeric attribute (`width`, `height`) of an `<svg ...>` start tag.

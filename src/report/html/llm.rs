@@ -454,7 +454,8 @@ mod tests {
             doc,
             samples_csv: samples,
             timeline_csv: None,
-            flame_svg: None,
+            flame: None,
+            notes: &[],
         };
         write_report(&mut out, &inputs).unwrap();
         String::from_utf8(out).unwrap()

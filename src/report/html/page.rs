@@ -8,8 +8,8 @@ use std::fmt::{self, Write as _};
 use serde_json::Value;
 
 use super::{
-    CSS, Columns, ReportInputs, SLOW_P95_MS, arr, badge, count, duration, esc, format_bytes, has, ms, num, pct, show,
-    text, trim_num, verdict_word, when, window,
+    CSS, Columns, Flame, ReportInputs, SLOW_P95_MS, arr, badge, count, duration, esc, format_bytes, has, ms, num, pct,
+    show, text, trim_num, verdict_word, when, window,
 };
 
 /// One run's report as it is drawn: the result, the series read from the
@@ -18,7 +18,9 @@ pub(super) struct Report<'a> {
     pub(super) doc: &'a Value,
     pub(super) samples: Option<Columns>,
     pub(super) timeline: Option<Columns>,
-    pub(super) flame_svg: Option<&'a str>,
+    pub(super) flame: Option<Flame<'a>>,
+    /// Why files beside the result were not read.
+    pub(super) notes: &'a [String],
     pub(super) load_window: Option<(f64, f64)>,
     pub(super) flame_window: Option<(f64, f64)>,
     /// Where timeline.csv's clock starts on the samples' clock.
@@ -61,7 +63,8 @@ impl<'a> Report<'a> {
             doc,
             samples,
             timeline,
-            flame_svg: inputs.flame_svg,
+            flame: inputs.flame,
+            notes: inputs.notes,
             load_window,
             flame_window,
             timeline_offset,
@@ -101,7 +104,7 @@ impl<'a> Report<'a> {
         let slo = !only_llm || !arr(d, "/slo").is_empty() || has(d, "/baseline");
         let resources = !only_llm || has(d, "/resources") || self.samples.is_some();
         let leak = !only_llm || has(d, "/leak");
-        let flame = !only_llm || has(d, "/flame") || self.flame_svg.is_some();
+        let flame = !only_llm || has(d, "/flame") || self.flame.is_some();
         let mut nav: Vec<(&str, &str)> = Vec::new();
         if !only_llm {
             nav.push(("summary", "Summary"));
@@ -127,6 +130,13 @@ impl<'a> Report<'a> {
             write!(h, "<a href=\"#{id}\">{label}</a>")?;
         }
         h.push_str(r#"</div></nav><main class="wrap">"#);
+        if !self.notes.is_empty() {
+            h.push_str(r#"<div class="callout warn"><strong>Files beside the result that were left out:</strong><ul class="notes">"#);
+            for n in self.notes {
+                write!(h, "<li>{}</li>", esc(n))?;
+            }
+            h.push_str("</ul></div>");
+        }
         if !only_llm {
             self.summary(h)?;
         }
