@@ -2,8 +2,11 @@
 # Soak: loadprof's own memory over a long run. `loadprof load` drives nginx
 # on loopback at a steady rate, and `loadprof sample` samples a busy Python
 # process tree at 10 Hz, both for DURATION (default 1h), side by side; every
-# minute this prints each one's RSS, and at the end the growth from the
-# first minute to the last (the goal is under 2 MB for each).
+# minute this prints each one's RSS and its anonymous part (heap and
+# stacks: what loadprof allocates; the rest is mapped files, such as the
+# binary's own pages, which the kernel may drop and read back at any time),
+# and at the end the growth of each from the first minute to the last (the
+# goal is under 2 MB).
 # Usage: scripts/soak.sh [DURATION] [RATE]   e.g. scripts/soak.sh 1h 500
 #   LOADPROF_BIN=path soaks that binary instead of building target/release.
 set -euo pipefail
@@ -62,23 +65,23 @@ pids+=("$load")
 "$bin" sample --pid "$target" --interval 100ms --duration "$duration" -o "$work/samples.csv" >/dev/null 2>&1 &
 sample=$!
 pids+=("$sample")
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-printf '%8s %14s %16s\n' minute "load RSS KiB" "sample RSS KiB"
-first_load=""; first_sample=""; last_load=0; last_sample=0; minute=0
+# KiB of a status field (VmRSS, RssAnon) of a process, 0 once it is gone.
+field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+printf '%8s %14s %10s %16s %10s\n' minute "load RSS KiB" anon "sample RSS KiB" anon
+first=(); last=(0 0 0 0); minute=0
 while kill -0 "$load" 2>/dev/null || kill -0 "$sample" 2>/dev/null; do
   sleep 60
   minute=$((minute + 1))
-  l=$(rss "$load"); s=$(rss "$sample")
-  [ "$l" = 0 ] && [ "$s" = 0 ] && break
-  printf '%8d %14s %16s\n' "$minute" "$l" "$s"
-  [ -n "$first_load" ] || { first_load=$l; first_sample=$s; }
-  [ "$l" = 0 ] || last_load=$l
-  [ "$s" = 0 ] || last_sample=$s
+  now=("$(field "$load" VmRSS)" "$(field "$load" RssAnon)" "$(field "$sample" VmRSS)" "$(field "$sample" RssAnon)")
+  [ "${now[0]}" = 0 ] && [ "${now[2]}" = 0 ] && break
+  printf '%8d %14s %10s %16s %10s\n' "$minute" "${now[@]}"
+  [ ${#first[@]} -gt 0 ] || first=("${now[@]}")
+  for i in 0 1 2 3; do [ "${now[$i]:-0}" = 0 ] || last[$i]=${now[$i]}; done
 done
 wait "$load" || echo "loadprof load exited with $?"
 wait "$sample" || echo "loadprof sample exited with $?"
 echo
-echo "growth from minute 1 to the end: load $(( (last_load - first_load) )) KiB, sample $(( (last_sample - first_sample) )) KiB (goal: < 2048 KiB each)"
+echo "growth from minute 1 to the end (goal: < 2048 KiB): load RSS $((last[0] - first[0])) KiB, anon $((last[1] - first[1])) KiB; sample RSS $((last[2] - first[2])) KiB, anon $((last[3] - first[3])) KiB"
 python3 - "$work/load.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))["load"]["totals"]

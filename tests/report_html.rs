@@ -41,9 +41,12 @@ fn headless(page: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A demo run of 12 s: its flame graph (from 1 s, for 3 s) must be back
+/// before the load ends, and symbolising a debug build's profile on a busy
+/// machine takes several seconds.
 fn demo(dir: &Path, extra: &[&str]) {
     let out = loadprof()
-        .args(["demo", "--duration", "8s"])
+        .args(["demo", "--duration", "12s"])
         .args(extra)
         .arg("--out")
         .arg(dir)
