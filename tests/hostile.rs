@@ -112,6 +112,21 @@ fn endless_1xx_heads_end_at_the_timeout() {
 }
 
 #[test]
+fn an_http2_failure_names_its_cause() {
+    // HTTP/2 with prior knowledge to a server that speaks only HTTP/1.1:
+    // its answer is not an HTTP/2 frame.
+    let srv = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = load(dir.path(), &[&srv.url("/"), "--http2", "-c", "1", "-d", "1s"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let example = doc["load"]["error_examples"]["io"].as_str().unwrap_or_default();
+    assert!(
+        example.starts_with("http2 error: ") && example.len() > "http2 error: ".len() + 10,
+        "the cause, not only \"http2 error\": {example:?}"
+    );
+}
+
+#[test]
 fn requests_unanswered_when_the_graceful_stop_ends_are_failures() {
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
