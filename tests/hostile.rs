@@ -4,26 +4,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::server::TestServer;
 use common::{loadprof, output_text, python, serve};
 use serde_json::Value;
 
-/// Runs `loadprof load ARGS -o DIR/result.json --json`.
-fn load(dir: &Path, args: &[&str]) -> (Output, Value) {
-    let out = loadprof()
-        .arg("load")
-        .args(args)
-        .arg("-o")
-        .arg(dir.join("result.json"))
-        .arg("--json")
-        .output()
-        .unwrap();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out, doc)
-}
+use common::load_json as load;
 
 /// Every file under `dir`, as text.
 fn files_text(dir: &Path) -> String {

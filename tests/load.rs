@@ -11,20 +11,7 @@ use common::server::TestServer;
 use common::{loadprof, wait_for};
 use serde_json::Value;
 
-/// Runs `loadprof load ARGS -o DIR/result.json --json` and returns the
-/// output and the parsed result (Null when nothing was printed).
-fn load(dir: &Path, args: &[&str]) -> (Output, Value) {
-    let out = loadprof()
-        .arg("load")
-        .args(args)
-        .arg("-o")
-        .arg(dir.join("result.json"))
-        .arg("--json")
-        .output()
-        .unwrap();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out, doc)
-}
+use common::load_json as load;
 
 /// Writes a profile whose `[load]` table starts with the server's base URL
 /// followed by `rest`, and runs `loadprof load --profile` on it.

@@ -48,6 +48,19 @@ stream = "sse"
     path
 }
 
+/// Starts `loadprof run PROFILE --out OUT` with its output captured.
+fn start_run(profile: &Path, out: &Path) -> std::process::Child {
+    loadprof()
+        .arg("run")
+        .arg(profile)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn the_demo_passes_and_writes_every_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,15 +250,7 @@ fn sigint_mid_run_writes_a_partial_valid_result_and_exits_130() {
         "\n[flame]\nprofiler = \"off\"\n",
     );
     let out_dir = dir.path().join("out");
-    let child = loadprof()
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out_dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_run(&path, &out_dir);
     std::thread::sleep(Duration::from_secs(3));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let t0 = Instant::now();
@@ -271,15 +276,7 @@ fn a_folder_another_run_is_writing_is_refused_naming_its_pid() {
         "\n[flame]\nprofiler = \"off\"\n",
     );
     let out_dir = dir.path().join("out");
-    let first = loadprof()
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out_dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = start_run(&path, &out_dir);
     common::wait_for("the first run to claim its folder", Duration::from_secs(20), || {
         out_dir.join(".loadprof.lock").exists()
     });

@@ -317,3 +317,18 @@ pub const RUN_FILES: [&str; 8] = [
     "summary.md",
     "junit.xml",
 ];
+
+/// Runs `loadprof load ARGS -o DIR/result.json --json` and returns the
+/// output and the parsed result (Null when nothing was printed).
+pub fn load_json(dir: &Path, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let out = loadprof()
+        .arg("load")
+        .args(args)
+        .arg("-o")
+        .arg(dir.join("result.json"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out, doc)
+}
