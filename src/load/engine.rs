@@ -138,11 +138,6 @@ struct Shared {
     open_workers: Mutex<JoinSet<()>>,
     /// The first failure of each kind, by `ErrorKind as usize`.
     examples: [OnceLock<String>; ErrorKind::ALL.len()],
-    /// Emptied histograms of seconds already cut, for the next seconds:
-    /// a new one each second per shard, grown by that second's slow
-    /// requests and freed from another thread, left the allocator's free
-    /// lists fragmented, and a long run's memory crept up.
-    spare: Mutex<Vec<Hist>>,
 }
 
 impl Shared {
@@ -188,16 +183,10 @@ impl Shared {
         }
         let idx = second.saturating_sub(s.first_second) as usize;
         while s.seconds.len() <= idx {
-            let latency = self
-                .spare
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop()
-                .unwrap_or_else(new_hist);
             s.seconds.push_back(Bucket {
                 requests: 0,
                 errors: 0,
-                latency,
+                latency: new_hist(),
             });
         }
         let b = &mut s.seconds[idx];
@@ -213,7 +202,6 @@ impl Shared {
     /// still gets its row.
     fn cut_rows(&self, from: u64, upto: u64, now: Instant) -> Vec<TimelineRow> {
         let mut rows: Vec<(u64, Bucket)> = Vec::new();
-        let mut emptied = Vec::new();
         for shard in &self.shards {
             let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
             while s.first_second < upto {
@@ -226,14 +214,13 @@ impl Shared {
                         r.requests += b.requests;
                         r.errors += b.errors;
                         add(&mut r.latency, &b.latency);
-                        emptied.push(b.latency);
                     }
                     None => rows.push((sec, b)),
                 }
             }
         }
         let elapsed = now.saturating_duration_since(self.t0).as_secs_f64();
-        let cut = (from..upto)
+        (from..upto)
             .map(|sec| {
                 let b = rows.iter().find(|(k, _)| *k == sec).map(|(_, b)| b);
                 TimelineRow {
@@ -244,19 +231,7 @@ impl Shared {
                     latency: b.and_then(|b| Percentiles::of(&b.latency)),
                 }
             })
-            .collect();
-        emptied.extend(rows.into_iter().map(|(_, b)| b.latency));
-        // Two seconds' worth per shard is all the next seconds take.
-        let keep = 2 * self.shards.len();
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        for mut h in emptied {
-            if spare.len() >= keep {
-                break;
-            }
-            h.reset();
-            spare.push(h);
-        }
-        cut
+            .collect()
     }
 }
 
@@ -495,7 +470,6 @@ pub async fn run(
             .collect(),
         cfg: cfg.clone(),
         open_workers: Mutex::new(JoinSet::new()),
-        spare: Mutex::new(Vec::new()),
         examples: Default::default(),
     });
 
