@@ -84,7 +84,12 @@ echo
 echo "growth from minute 1 to the end (goal: < 2048 KiB): load RSS $((last[0] - first[0])) KiB, anon $((last[1] - first[1])) KiB; sample RSS $((last[2] - first[2])) KiB, anon $((last[3] - first[3])) KiB"
 python3 - "$work/load.json" <<'EOF'
 import json, sys
-d = json.load(open(sys.argv[1]))["load"]["totals"]
+load = json.load(open(sys.argv[1]))["load"]
+d = load["totals"]
 print(f"load: {d['requests']} requests, {d['errors']} errors, {d['rps']:.1f}/s")
+# The open model starts a worker (a connection and its buffers) whenever
+# every started one is busy, up to -c: a burst of slow answers raises the
+# memory once, to the most requests that were in flight together.
+print(f"load: {load['workers']} workers started (at most {load['max_in_flight']})")
 EOF
 echo "sample: $(($(wc -l <"$work/samples.csv") - 1)) rows"
