@@ -128,15 +128,6 @@ fn text_of(mut bytes: Vec<u8>) -> Result<String, usize> {
     })
 }
 
-/// Reads the regular file at `path` if it is there: `Ok(None)` when it is
-/// not, an error when it is there but cannot be read within `limit`.
-pub fn read_text_if_present(path: &Path, limit: u64, what: &str) -> Result<Option<String>, String> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        _ => read_text_bounded(path, limit, what).map(Some),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +184,5 @@ mod tests {
         std::fs::write(&p, b"one\ntwo\nthr\xFFee\n").unwrap();
         let e = read_text_bounded(&p, 100, "query file").unwrap_err();
         assert!(e.ends_with("t.txt:3: the query file is not UTF-8 text"), "{e}");
-        assert_eq!(read_text_if_present(&dir.path().join("no"), 100, "x"), Ok(None));
     }
 }
