@@ -21,7 +21,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
 use super::h1::{BodyReader, H1Conn};
-use super::stats::{ErrorKind, Hist, Record, record};
+use super::stats::{ErrorKind, Hist, Record, new_hist, record};
 use super::stream::ChunkScanner;
 use super::{Endpoint, Origin};
 use crate::config::units::format_duration;
@@ -252,8 +252,9 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 /// Per-worker state reused across requests.
 pub struct WorkerConn {
     link: Link,
-    /// Gaps between chunks of the current request.
-    pub gaps: Hist,
+    /// Gaps between chunks of the current request; made at the first gap,
+    /// so a worker that never reads a stream does not carry one.
+    pub gaps: Option<Hist>,
     /// The start of the body, kept for `expect_body`.
     body: Vec<u8>,
     /// One timer for every deadline of this worker: moving a registered
@@ -320,7 +321,7 @@ pub struct Limits {
 /// Body bytes of one answer: counted, scanned for chunks, and partly kept.
 struct BodySink<'a> {
     rec: &'a mut Record,
-    gaps: &'a mut Hist,
+    gaps: &'a mut Option<Hist>,
     kept: &'a mut Vec<u8>,
     keep: bool,
     scanner: ChunkScanner,
@@ -352,7 +353,7 @@ impl BodySink<'_> {
         for _ in 0..n {
             match self.last_chunk {
                 None => self.rec.first_chunk = Some(now - self.intended),
-                Some(prev) => record(self.gaps, now - prev),
+                Some(prev) => record(self.gaps.get_or_insert_with(new_hist), now - prev),
             }
             self.last_chunk = Some(now);
         }
@@ -377,7 +378,7 @@ impl WorkerConn {
                 request: Vec::new(),
                 scratch: String::new(),
             },
-            gaps: super::stats::new_hist(),
+            gaps: None,
             body: Vec::new(),
             timer: None,
         }
@@ -400,9 +401,9 @@ impl WorkerConn {
             endpoint: ep.index,
             ..Record::default()
         };
-        if !self.gaps.is_empty() {
+        if let Some(gaps) = self.gaps.as_mut().filter(|g| !g.is_empty()) {
             // Resetting clears every bucket, so only when there is something to clear.
-            self.gaps.reset();
+            gaps.reset();
         }
         self.body.clear();
         let head = within(

@@ -10,6 +10,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 const MAX_HEADERS: usize = 64;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 << 10;
+/// The first read's room, enough for a small answer whole; a connection
+/// whose reads fill their room doubles it, up to `READ_CHUNK`, so a worker
+/// that only ever gets small answers keeps a small buffer.
+const FIRST_READ: usize = 2 << 10;
 const READ_CHUNK: usize = 16 << 10;
 
 /// Why an exchange broke the connection.
@@ -55,14 +59,17 @@ pub struct H1Conn<S> {
     buf: Vec<u8>,
     /// Start of unread bytes in `buf`.
     pos: usize,
+    /// Room made for the next read.
+    room: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     pub fn new(stream: S) -> H1Conn<S> {
         H1Conn {
             stream,
-            buf: Vec::with_capacity(READ_CHUNK),
+            buf: Vec::new(),
             pos: 0,
+            room: FIRST_READ,
         }
     }
 
@@ -116,8 +123,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             self.pos = 0;
         }
         // Read into the spare capacity: no zeroing of the buffer per read.
-        self.buf.reserve(READ_CHUNK);
-        Ok(self.stream.read_buf(&mut self.buf).await?)
+        self.buf.reserve(self.room);
+        let spare = self.buf.capacity() - self.buf.len();
+        let n = self.stream.read_buf(&mut self.buf).await?;
+        if n == spare && self.room < READ_CHUNK {
+            self.room *= 2;
+        }
+        Ok(n)
     }
 
     /// Reads the next piece of the body into `on_data`; `Ok(false)` once
