@@ -291,6 +291,8 @@ pub enum ProfilerArg {
     PySpy,
     Pprof,
     Perf,
+    Memray,
+    Jemalloc,
 }
 
 #[derive(Debug, Args)]
@@ -314,13 +316,19 @@ pub struct FlameArgs {
     #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub rate: Option<u32>,
 
-    /// Which profiler: auto picks py-spy for Python processes, pprof for --pprof, perf otherwise.
+    /// Which profiler: auto picks py-spy for Python processes, pprof for --pprof, perf otherwise;
+    /// with --heap, memray for Python, pprof for --pprof, jemalloc otherwise.
     #[arg(long, value_enum, default_value_t = ProfilerArg::Auto)]
     pub profiler: ProfilerArg,
 
-    /// A Go heap profile (in-use bytes) instead of CPU; needs --pprof.
-    #[arg(long, requires = "pprof")]
+    /// Where the memory goes instead of where the time goes: a heap profile of --duration, weighed by bytes.
+    #[arg(long)]
     pub heap: bool,
+
+    /// With --heap: retained counts what was allocated during --duration and still held at its end;
+    /// inuse everything held at its end.
+    #[arg(long, value_enum, default_value_t = crate::heap::HeapMode::Retained, requires = "heap")]
+    pub heap_mode: crate::heap::HeapMode,
 
     /// py-spy: sample without pausing the target (lower overhead, some stacks may be torn).
     #[arg(long)]
@@ -399,6 +407,10 @@ pub struct FlameDiffArgs {
     /// How many changed functions to list.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+
+    /// What the counts are (`bytes` for heap profiles, shown in tooltips and the subtitle).
+    #[arg(long, default_value = "samples", value_name = "UNIT")]
+    pub count_name: String,
 
     /// Print the changes as JSON on stdout.
     #[arg(long)]
@@ -650,12 +662,14 @@ impl FlameArgs {
                 ProfilerArg::PySpy => Some(Profiler::PySpy),
                 ProfilerArg::Pprof => Some(Profiler::Pprof),
                 ProfilerArg::Perf => Some(Profiler::Perf),
+                ProfilerArg::Memray => Some(Profiler::Memray),
+                ProfilerArg::Jemalloc => Some(Profiler::Jemalloc),
             },
             pprof_url: self.pprof.clone(),
             start_after: Duration::ZERO,
             duration: self.duration,
             rate_hz: self.rate,
-            heap: self.heap,
+            heap: false,
             nonblocking: self.nonblocking,
             native: self.native,
             subprocesses: !self.no_subprocesses,
@@ -665,6 +679,16 @@ impl FlameArgs {
             Some(pid) => Source::Pid(pid),
             None => Source::Command(self.command.clone()),
         })
+    }
+
+    /// The heap profile `--heap` asks for.
+    pub fn to_heap_spec(&self) -> crate::heap::HeapSpec {
+        let spec = self.to_spec();
+        crate::heap::HeapSpec {
+            source: spec.source,
+            profiler: spec.profiler,
+            mode: self.heap_mode,
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod escape;
 pub mod files;
 pub mod flame;
 pub mod gate;
+pub mod heap;
 pub mod host;
 pub mod http;
 pub mod leak;

@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Guard, free_port, go_server_binary, json, loadprof, python, spawn_python, wait_for};
+use common::{
+    Guard, background_load, children_of, free_port, go_server, json, loadprof, python, spawn_python, wait_for,
+};
 
 const BUSY: &str = r#"
 import math
@@ -172,45 +173,6 @@ fn sigint_keeps_what_was_recorded_and_exits_130() {
     svg_text(&svg);
 }
 
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut kids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
-        if ppid == pid {
-            kids.push(p);
-        }
-    }
-    kids
-}
-
-/// Runs `loadprof load` against `url` in the background for `secs`.
-fn background_load(url: &str, secs: u32, dir: &Path) -> Guard {
-    let result = dir.join(format!("load-{}.json", free_port()));
-    let child = loadprof()
-        .args([
-            "load",
-            url,
-            "-c",
-            "4",
-            "-d",
-            &format!("{secs}s"),
-            "-o",
-            result.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Guard(child)
-}
-
 #[test]
 fn gunicorn_workers_under_load_each_appear() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,22 +221,6 @@ def app(environ, start_response):\n    burn_request(30000)\n    start_response('
     }
 }
 
-/// Starts the Go server; returns it and its port.
-fn go_server() -> (Guard, u16) {
-    let mut child = Command::new(go_server_binary()).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the server says its port")
-        .parse()
-        .unwrap();
-    (Guard(child), port)
-}
-
 #[test]
 fn go_pprof_cpu_and_heap_profiles_name_the_handlers() {
     let (_server, port) = go_server();
@@ -307,7 +253,15 @@ fn go_pprof_cpu_and_heap_profiles_name_the_handlers() {
 
     let out = flame(
         dir.path(),
-        &["--pprof", &format!("{base}/debug/pprof/profile"), "--heap"],
+        &[
+            "--pprof",
+            &format!("{base}/debug/pprof/profile"),
+            "--heap",
+            "--heap-mode",
+            "inuse",
+            "-d",
+            "1s",
+        ],
     );
     assert_ok(&out);
     let doc = json(&out.stdout);
@@ -324,7 +278,8 @@ fn go_pprof_cpu_and_heap_profiles_name_the_handlers() {
         (2 << 20..8 << 20).contains(&retained),
         "retained bytes in the heap graph: {retained}\n{folded}"
     );
-    let total = json(&out.stdout)["total"].as_u64().unwrap();
+    assert_eq!(doc["mode"].as_str(), Some("inuse"));
+    let total = doc["total_bytes"].as_u64().unwrap();
     assert!(
         retained * 10 > total * 8,
         "the retained chunks dominate the heap: {retained} of {total}"
@@ -480,8 +435,11 @@ fn bad_input_exits_2_and_a_missing_profiler_exits_3() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--pid 4194999"));
-    let out = loadprof().args(["flame", "--pid", "1", "--heap"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "--heap needs --pprof");
+    let out = loadprof()
+        .args(["flame", "--pid", "1", "--heap", "--profiler", "perf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "perf takes no heap profiles");
     let out = loadprof().args(["flame", "-d", "0s", "--pid", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 

@@ -12,7 +12,9 @@ use crate::cli::{FlameArgs, FlameDiffArgs, FlameRenderArgs, FlameSub};
 use crate::error::{Error, Exit};
 use crate::flame::render::{self, Style};
 use crate::flame::{self, Capture, FlameError, Folded, Source};
+use crate::heap::{HeapMode, HeapSpec};
 use crate::report::flame::{FlameSection, write_changes, write_summary};
+use crate::report::heap::{HeapSection, write_summary as write_heap_summary};
 use crate::report::{write_atomic, write_atomic_with};
 
 pub fn run(args: FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
@@ -87,12 +89,13 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let stop = StopToken::new();
     cancel::stop_on_signals(stop.clone())
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
+    if args.heap {
+        return heap(args, &target, &folded_path, &stop, out, err);
+    }
     let profiler = spec.profiler.unwrap_or_else(|| flame::choose(&spec.source));
     let saved = matches!(&spec.source, Source::Pprof(u) if !crate::http::is_url(u));
     let _ = if saved {
         writeln!(err, "reading the saved profile {target}")
-    } else if spec.heap {
-        writeln!(err, "reading the heap profile of {target}")
     } else {
         writeln!(
             err,
@@ -126,6 +129,72 @@ fn capture(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     })
 }
 
+/// `flame --heap`: a heap profile over --duration, its graph and its sites.
+fn heap(
+    args: &FlameArgs,
+    target: &str,
+    folded_path: &Path,
+    stop: &StopToken,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, Error> {
+    let mut spec = args.to_heap_spec();
+    if let Source::Pprof(u) = &spec.source
+        && !crate::http::is_url(u)
+        && spec.mode == HeapMode::Retained
+    {
+        // A saved profile is one moment: nothing to compare it with.
+        spec.mode = HeapMode::Inuse;
+    }
+    let profiler = crate::heap::check(&spec).map_err(flame_error)?;
+    let what = match spec.mode {
+        HeapMode::Retained => "memory retained",
+        HeapMode::Inuse => "memory in use",
+    };
+    let _ = writeln!(
+        err,
+        "heap profile of {target} with {}: {what} over {} (Ctrl-C ends the window early and keeps it)",
+        profiler.name(),
+        crate::config::units::format_duration(args.duration),
+    );
+    let spec = HeapSpec {
+        profiler: Some(profiler),
+        ..spec
+    };
+    let p = crate::heap::capture(&spec, args.duration, stop).map_err(flame_error)?;
+    let title = args.title.clone().unwrap_or_else(|| {
+        let what = if p.mode == HeapMode::Retained {
+            "Heap retained"
+        } else {
+            "Heap in use"
+        };
+        format!("{what}: {}", crate::redact::url(target))
+    });
+    write_atomic_with(folded_path, |w| p.capture.folded.write_to(w))
+        .map_err(|e| Error::bad_input(anyhow!("{}: cannot write: {e}", folded_path.display())))?;
+    let svg = (!args.no_svg).then_some(args.output.as_path());
+    let mut section = HeapSection::from_profile(&p, Some(folded_path), svg, &title);
+    section.window_s = Some([0.0, (p.capture.elapsed.as_secs_f64() * 1000.0).round() / 1000.0]);
+    if let Some(path) = svg {
+        draw(path, |o| {
+            render::svg(&p.capture.folded, &section.flame_view().style(), o)
+        })?;
+    }
+    let r = if args.json {
+        write_heap_summary(err, &section)
+            .and_then(|()| serde_json::to_writer_pretty(&mut *out, &section).map_err(std::io::Error::from))
+            .and_then(|()| writeln!(out))
+    } else {
+        write_heap_summary(out, &section)
+    };
+    printed(r)?;
+    Ok(if stop.reason().is_some() {
+        Exit::Interrupted
+    } else {
+        Exit::Success
+    })
+}
+
 fn diff(args: &FlameDiffArgs, out: &mut dyn Write) -> Result<Exit, Error> {
     let before = read_folded(&args.before)?;
     let after = read_folded(&args.after)?;
@@ -133,9 +202,11 @@ fn diff(args: &FlameDiffArgs, out: &mut dyn Write) -> Result<Exit, Error> {
         .title
         .clone()
         .unwrap_or_else(|| format!("Differential: {} -> {}", args.before.display(), args.after.display()));
-    let mut style = Style::new(title, "samples");
+    let unit = args.count_name.as_str();
+    let mut style = Style::new(title, unit);
+    let own = if unit == "bytes" { "bytes" } else { "time" };
     style.subtitle = Some(format!(
-        "widths from AFTER ({} samples), colour = change of each stack's own time: red grew, blue shrank{}",
+        "widths from AFTER ({} {unit}), colour = change of each stack's own {own}: red grew, blue shrank{}",
         after.total(),
         if args.normalize {
             "; BEFORE scaled to AFTER's total"
@@ -160,7 +231,7 @@ fn diff(args: &FlameDiffArgs, out: &mut dyn Write) -> Result<Exit, Error> {
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_changes(out, &changes).and_then(|()| writeln!(out, "wrote {}", args.output.display()))
+        write_changes(out, &changes, unit).and_then(|()| writeln!(out, "wrote {}", args.output.display()))
     };
     printed(r)?;
     Ok(Exit::Success)

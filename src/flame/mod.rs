@@ -7,7 +7,7 @@
 pub mod detect;
 pub mod endpoint;
 pub mod folded;
-mod http;
+pub(crate) mod http;
 pub mod perf;
 pub mod pprof;
 pub mod process;
@@ -29,6 +29,10 @@ pub enum Profiler {
     PySpy,
     Pprof,
     Perf,
+    /// Python heap profiles.
+    Memray,
+    /// Native heap profiles (jemalloc's own profiler).
+    Jemalloc,
 }
 
 impl Profiler {
@@ -37,6 +41,8 @@ impl Profiler {
             Profiler::PySpy => "py-spy",
             Profiler::Pprof => "pprof",
             Profiler::Perf => "perf",
+            Profiler::Memray => "memray",
+            Profiler::Jemalloc => "jemalloc",
         }
     }
 }
@@ -190,6 +196,10 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameErr
         (p, Source::Command(argv)) => capture_command(p, argv, spec, stop),
         (Profiler::PySpy, Source::Pid(_)) => pyspy::capture(spec, stop, false),
         (Profiler::Perf, Source::Pid(_)) => perf::capture(spec, stop),
+        (Profiler::Memray | Profiler::Jemalloc, _) => Err(FlameError::BadInput(format!(
+            "--profiler {} takes heap profiles: add --heap",
+            profiler.name()
+        ))),
     }
 }
 

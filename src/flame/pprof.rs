@@ -117,26 +117,46 @@ pub fn sample_count(p: &Profile, column: &ValueColumn) -> u64 {
 /// label (written by pprof-rs) becomes the root frame. Samples with zero or
 /// negative value are left out.
 pub fn fold(p: &Profile, column: &ValueColumn) -> super::Folded {
+    fold_frames(p, column, false)
+}
+
+/// [`fold`] with each frame's source line, `function (file:line)`, as heap
+/// profiles name the sites that allocate.
+pub fn fold_with_lines(p: &Profile, column: &ValueColumn) -> super::Folded {
+    fold_frames(p, column, true)
+}
+
+fn fold_frames(p: &Profile, column: &ValueColumn, lines: bool) -> super::Folded {
     let funcs: HashMap<u64, &Function> = p.function.iter().map(|f| (f.id, f)).collect();
     let frames_of = |loc: &Location| -> String {
         // Line[0] is the innermost (inlined) function; its caller comes last.
-        let names: Vec<&str> = loc
+        let names: Vec<String> = loc
             .line
             .iter()
             .rev()
-            .filter_map(|line| funcs.get(&line.function_id))
-            .map(|f| {
+            .filter_map(|line| funcs.get(&line.function_id).map(|f| (f, line.line)))
+            .filter_map(|(f, line)| {
                 let name = string(p, f.name);
-                if name.is_empty() {
+                let name = if name.is_empty() {
                     string(p, f.system_name)
                 } else {
                     name
+                };
+                if name.is_empty() {
+                    return None;
                 }
+                let file = string(p, f.filename);
+                Some(if lines && !file.is_empty() && line > 0 {
+                    format!("{name} ({file}:{line})")
+                } else if lines && !file.is_empty() {
+                    format!("{name} ({file})")
+                } else {
+                    name.to_string()
+                })
             })
-            .filter(|n| !n.is_empty())
             .collect();
         if !names.is_empty() {
-            return super::folded::join_frames(names);
+            return super::folded::join_frames(names.iter().map(String::as_str));
         }
         let lib = p
             .mapping

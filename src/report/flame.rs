@@ -157,11 +157,11 @@ pub fn write_summary(out: &mut dyn Write, s: &FlameSection) -> std::io::Result<(
 }
 
 /// The functions whose inclusive share changed most between two profiles.
-pub fn write_changes(out: &mut dyn Write, changes: &[ShareChange]) -> std::io::Result<()> {
+pub fn write_changes(out: &mut dyn Write, changes: &[ShareChange], unit: &str) -> std::io::Result<()> {
     if changes.is_empty() {
         return writeln!(out, "no function's inclusive share changed by 0.5 points or more");
     }
-    writeln!(out, "inclusive share of samples, before -> after (change):")?;
+    writeln!(out, "inclusive share of {unit}, before -> after (change):")?;
     for c in changes {
         writeln!(
             out,

@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod flame;
+pub mod heap;
 pub mod html;
 pub mod leak;
 pub mod llm;

@@ -121,7 +121,7 @@ impl Target {
     /// with `own_group`, in a process group of its own that
     /// [`Target::stop`] stops whole (workers and helpers included).
     pub fn spawn_with(argv: &[String], stdout: std::process::Stdio, own_group: bool) -> Result<Target, TargetError> {
-        Target::start(argv, stdout, None, own_group)
+        Target::start(argv, stdout, None, own_group, &[])
     }
 
     /// Starts `argv` in a process group of its own with both of its output
@@ -131,7 +131,18 @@ impl Target {
         stdout: std::process::Stdio,
         stderr: std::process::Stdio,
     ) -> Result<Target, TargetError> {
-        Target::start(argv, stdout, Some(stderr), true)
+        Target::start(argv, stdout, Some(stderr), true, &[])
+    }
+
+    /// [`Target::spawn_logged`] with variables added to the environment it
+    /// inherits (a profiler's preload).
+    pub fn spawn_with_env(
+        argv: &[String],
+        stdout: std::process::Stdio,
+        stderr: std::process::Stdio,
+        env: &[(String, String)],
+    ) -> Result<Target, TargetError> {
+        Target::start(argv, stdout, Some(stderr), true, env)
     }
 
     fn start(
@@ -139,6 +150,7 @@ impl Target {
         stdout: std::process::Stdio,
         stderr: Option<std::process::Stdio>,
         own_group: bool,
+        env: &[(String, String)],
     ) -> Result<Target, TargetError> {
         use std::os::unix::process::CommandExt;
         let (program, args) = argv.split_first().expect("a command target has a program");
@@ -153,6 +165,7 @@ impl Target {
         }
         let child = cmd
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(stdout)
             .spawn()
             .map_err(|error| TargetError::Spawn {

@@ -7,6 +7,7 @@ pub mod h2c;
 pub mod server;
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -331,4 +332,59 @@ pub fn load_json(dir: &Path, args: &[&str]) -> (std::process::Output, serde_json
         .unwrap();
     let doc = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out, doc)
+}
+
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        if ppid == pid {
+            kids.push(p);
+        }
+    }
+    kids
+}
+
+/// Runs `loadprof load` against `url` in the background for `secs`.
+pub fn background_load(url: &str, secs: u32, dir: &Path) -> Guard {
+    let result = dir.join(format!("load-{}.json", free_port()));
+    let child = loadprof()
+        .args([
+            "load",
+            url,
+            "-c",
+            "4",
+            "-d",
+            &format!("{secs}s"),
+            "-o",
+            result.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Guard(child)
+}
+
+/// Starts the Go server; returns it and its port.
+pub fn go_server() -> (Guard, u16) {
+    let mut child = Command::new(go_server_binary()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the server says its port")
+        .parse()
+        .unwrap();
+    (Guard(child), port)
 }

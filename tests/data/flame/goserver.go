@@ -4,6 +4,7 @@
 //
 //	GET  /burn?n=N   hashes N times (CPU work)
 //	GET  /retain     keeps 64 KiB forever (a heap leak)
+//	GET  /churn      allocates 1 MiB, uses it and lets it go (no leak)
 //	POST /search     {"query": "...", "top_k": 3}: the top_k documents of an
 //	                 in-memory corpus by BM25, reranked, as a JSON list
 //	GET  /health     ok
@@ -69,6 +70,24 @@ func retainChunk(size int) {
 
 func retainHandler(w http.ResponseWriter, r *http.Request) {
 	retainChunk(64 << 10)
+	fmt.Fprintln(w, "ok")
+}
+
+var churned int
+
+//go:noinline
+func churnChunk(size int) int {
+	buf := make([]byte, size)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	return int(buf[size/2])
+}
+
+func churnHandler(w http.ResponseWriter, r *http.Request) {
+	mu.Lock()
+	churned += churnChunk(1 << 20)
+	mu.Unlock()
 	fmt.Fprintln(w, "ok")
 }
 
@@ -298,6 +317,7 @@ func main() {
 	}
 	http.HandleFunc("/burn", burnHandler)
 	http.HandleFunc("/retain", retainHandler)
+	http.HandleFunc("/churn", churnHandler)
 	http.HandleFunc("/search", searchHandler)
 	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	fmt.Printf("listening on %d\n", ln.Addr().(*net.TCPAddr).Port)
