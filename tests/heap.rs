@@ -110,7 +110,8 @@ fn memray_names_the_function_that_keeps_memory_not_the_one_that_churns() {
     let _keep = background_load(&format!("{base}/keep"), 10, dir.path());
     let _churn = background_load(&format!("{base}/churn"), 10, dir.path());
     std::thread::sleep(Duration::from_millis(500));
-    let doc = ok(&heap(dir.path(), &["--pid", &service.pid().to_string(), "-d", "4s"]));
+    let heap_out = heap(dir.path(), &["--pid", &service.pid().to_string(), "-d", "4s"]);
+    let doc = ok(&heap_out);
     assert_eq!(
         (doc["profiler"].as_str(), doc["mode"].as_str()),
         (Some("memray"), Some("retained"))
@@ -130,6 +131,8 @@ fn memray_names_the_function_that_keeps_memory_not_the_one_that_churns() {
     );
     let svg = std::fs::read_to_string(dir.path().join("heap.svg")).unwrap();
     assert!(svg.contains("cache_add"), "the graph shows the site");
+    let errors = common::validate(&String::from_utf8_lossy(&heap_out.stdout), Some("heap"));
+    assert!(errors.is_empty(), "--json against the schema's heap: {errors}");
 }
 
 #[test]
@@ -415,4 +418,94 @@ fn memray_without_gdb_or_in_the_target_says_how_to_get_it() {
         3,
         &["memray"],
     );
+}
+
+/// `loadprof run` of the heap service under steady load with `[heap]`:
+/// returns the output folder and result.json.
+fn heap_run(dir: &Path, leak: bool) -> (PathBuf, serde_json::Value) {
+    let port = free_port();
+    let service = data("service.py");
+    let extra = if leak { "" } else { ", \"--no-leak\"" };
+    let profile = format!(
+        "name = \"heap-run\"\n\
+         [target]\ncommand = [{py:?}, {svc:?}, \"{port}\"{extra}]\n\
+         ready_url = \"http://127.0.0.1:{port}/health\"\nready_timeout = \"30s\"\n\
+         [load]\nbase_url = \"http://127.0.0.1:{port}\"\nrate = 40\nduration = \"24s\"\n\
+         [[load.request]]\nname = \"keep\"\npath = \"/keep\"\n\
+         [[load.request]]\nname = \"churn\"\npath = \"/churn\"\n\
+         [leak]\nwarmup = \"6s\"\nsettle = \"2s\"\nmin_window = \"10s\"\n\
+         [heap]\n",
+        py = python(),
+        svc = service.to_str().unwrap(),
+    );
+    let path = dir.join("heap.toml");
+    std::fs::write(&path, profile).unwrap();
+    let out_dir = dir.join("out");
+    let out = loadprof()
+        .args(["run"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out_dir.join("result.json"))
+        .unwrap_or_else(|e| panic!("result.json ({e}): {}", common::output_text(&out)));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected = if leak { 1 } else { 0 };
+    assert_eq!(out.status.code(), Some(expected), "{}", common::output_text(&out));
+    (out_dir, doc)
+}
+
+#[test]
+fn run_with_heap_names_the_leaking_function_in_the_verdict() {
+    if let Some(why) = memray_missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = heap_run(dir.path(), true);
+    let leak = &doc["leak"];
+    assert_eq!(leak["verdict"], "leak", "{leak:#}");
+    let heap = &doc["heap"];
+    assert_eq!(heap["profiler"], "memray", "{heap:#}");
+    assert_eq!(heap["sites"][0]["function"], "cache_add", "{heap:#}");
+    // The window is the leak window: after the warm-up, until the load ends.
+    let window = heap["window_s"].as_array().unwrap();
+    let load = doc["run"]["windows"]["load"].as_array().unwrap();
+    let (from, to) = (window[0].as_f64().unwrap(), window[1].as_f64().unwrap());
+    assert!(
+        from >= load[0].as_f64().unwrap() + 5.0 && (to - load[1].as_f64().unwrap()).abs() < 3.0,
+        "{window:?} in {load:?}"
+    );
+    assert!(heap["overhead"]["throughput_ratio"].is_number(), "{heap:#}");
+    let reason = leak["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("cache_add (") && reason.contains("service.py:"),
+        "{reason}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("cache\\_add"), "{summary}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("cache_add"), "{junit}");
+    let folded = std::fs::read_to_string(out.join("heap.folded")).unwrap();
+    assert!(folded.contains("cache_add ("), "heap.folded is written");
+    assert!(out.join("heap.svg").is_file());
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("cache_add"), "the report names the site");
+    let errors = common::validate(&std::fs::read_to_string(out.join("result.json")).unwrap(), None);
+    assert!(errors.is_empty(), "result.json against the schema: {errors}");
+}
+
+#[test]
+fn run_with_heap_and_no_leak_blames_nothing() {
+    if let Some(why) = memray_missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_out, doc) = heap_run(dir.path(), false);
+    let leak = &doc["leak"];
+    assert_eq!(leak["verdict"], "no_leak", "{leak:#} {:#}", doc["heap"]);
+    assert!(!leak["reason"].as_str().unwrap().contains("cache_add"), "{leak:#}");
+    assert!(doc["heap"]["error"].is_null(), "{:#}", doc["heap"]);
 }

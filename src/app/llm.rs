@@ -414,6 +414,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
         resources,
         leak: None,
         flame: None,
+        heap: None,
         llm: Some(section),
         slo: None,
         baseline: None,

@@ -1,15 +1,19 @@
 //! `loadprof run` (and `loadprof demo`, which runs a built-in profile):
 //! read the profile, run the session, then judge it and write the output
 //! folder — result.json, samples.csv, timeline.csv, flame.folded,
-//! flame.svg, report.html, summary.md, junit.xml — whatever way it ended.
+//! flame.svg, heap.folded, heap.svg, report.html, summary.md, junit.xml —
+//! whatever way it ended.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
 use super::printed;
 use crate::cancel::{self, StopReason, StopToken};
+use crate::config::flame::FlamePlan;
+use crate::config::heap::HeapPlan;
 use crate::config::profile::LoadedProfile;
 use crate::error::{Error, Exit};
 use crate::flame::FlameError;
@@ -19,18 +23,23 @@ use crate::host::Host;
 use crate::leak::Verdict;
 use crate::report::csv::{SamplesWriter, TimelineWriter};
 use crate::report::flame::FlameSection;
+use crate::report::heap::HeapSection;
 use crate::report::leak::LeakSection;
 use crate::report::progress::LoadProgress;
 use crate::report::schema::{self, Baseline, Resources, ResultDoc, Run, Tool, Windows};
 use crate::report::verdicts::{self, Verdicts};
 use crate::report::{write_atomic, write_atomic_with};
 use crate::sample::{Outcome, ProcRow, SampleSink, TreeSample};
+use crate::session::observer::{FlameWindow, HeapWindow, Observation, Observed, Observer};
 use crate::session::{self, Event, SessionPlan, SessionResult, TargetOutput};
 
 /// A profile read and checked, with what the command line added.
 pub struct RunSetup {
     pub name: String,
     pub plan: SessionPlan,
+    /// The observers' plans, in the order of `plan.observers`.
+    pub flame: Option<FlamePlan>,
+    pub heap: Option<HeapPlan>,
     pub slos: Vec<Slo>,
     /// A leak verdict fails the run (the profile has a [leak] table or a
     /// `leak` SLO).
@@ -73,6 +82,42 @@ pub fn setup(
             profile.path.display()
         )));
     }
+    let mut heap = profile.heap_plan().map_err(bad)?;
+    if let Some(h) = &mut heap {
+        match (&h.pprof_url, target.as_ref().map(|t| &t.spec)) {
+            (Some(_), _) => {}
+            (None, None) => {
+                return Err(bad(format!(
+                    "{}: [heap] needs something to profile: a [target] (command, pid or name) or pprof_url",
+                    profile.path.display()
+                )));
+            }
+            // A command is started with jemalloc preloaded unless it runs Python.
+            (None, Some(crate::sample::TargetSpec::Command(argv))) if h.profiler.is_none() => {
+                h.profiler = Some(if crate::flame::detect::command_is_python(argv) {
+                    crate::flame::Profiler::Memray
+                } else {
+                    crate::flame::Profiler::Jemalloc
+                });
+            }
+            _ => {}
+        }
+    }
+    let leak = profile.leak_plan().map_err(bad)?;
+    // The heap window opens by default when the leak warm-up ends, so it
+    // covers what the leak verdict is judged on.
+    let heap_start = match leak.warmup {
+        crate::leak::Warmup::Seconds(s) => Duration::from_secs_f64(s.max(0.0)),
+        crate::leak::Warmup::Auto => load.planned_duration().map_or(Duration::ZERO, |d| d / 3),
+    };
+    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    if let Some(f) = &flame {
+        observers.push(Box::new(FlameWindow(f.clone())));
+    }
+    if let Some(h) = &heap {
+        let window = HeapWindow::new(h.clone(), heap_start).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+        observers.push(Box::new(window));
+    }
     let slos = profile.slos().map_err(bad)?;
     let gate_leak = profile.profile.leak.is_some() || slos.iter().any(|s| s.name == "leak");
     let baseline = match baseline {
@@ -91,9 +136,11 @@ pub fn setup(
             target,
             sample: profile.sample_plan().map_err(bad)?,
             load,
-            flame,
-            leak: profile.leak_plan().map_err(bad)?,
+            observers,
+            leak,
         },
+        flame,
+        heap,
         slos,
         gate_leak,
         allowed_pct: profile.max_regression_pct().map_err(bad)?,
@@ -189,6 +236,8 @@ struct Files {
     timeline: PathBuf,
     folded: PathBuf,
     svg: PathBuf,
+    heap_folded: PathBuf,
+    heap_svg: PathBuf,
     html: PathBuf,
     markdown: PathBuf,
     junit: PathBuf,
@@ -203,6 +252,8 @@ impl Files {
             timeline: dir.join("timeline.csv"),
             folded: dir.join("flame.folded"),
             svg: dir.join("flame.svg"),
+            heap_folded: dir.join("heap.folded"),
+            heap_svg: dir.join("heap.svg"),
             html: dir.join("report.html"),
             markdown: dir.join("summary.md"),
             junit: dir.join("junit.xml"),
@@ -221,6 +272,8 @@ pub fn execute(
     let RunSetup {
         name,
         plan,
+        flame: flame_plan,
+        heap: heap_plan,
         slos,
         gate_leak,
         allowed_pct,
@@ -250,12 +303,12 @@ pub fn execute(
     let stop = StopToken::new();
     cancel::stop_on_signals(stop.clone())
         .map_err(|e| Error::cannot_run(anyhow!("cannot install signal handlers: {e}")))?;
-    let flame_required = plan.flame.as_ref().is_some_and(|f| f.profiler.is_some());
-    let flame_profiler = plan
-        .flame
+    let flame_required = flame_plan.as_ref().is_some_and(|f| f.profiler.is_some());
+    let flame_profiler = flame_plan
         .as_ref()
         .map_or("auto", |f| f.profiler.map_or("auto", |p| p.name()));
-    let flame_of = plan.flame.as_ref().and_then(|f| f.pprof_url.clone());
+    let flame_of = flame_plan.as_ref().and_then(|f| f.pprof_url.clone());
+    let mut seconds: Vec<crate::report::heap::Second> = Vec::new();
     let mut progress = LoadProgress::new(!json, plan.load.planned_duration());
     let mut write_error = None;
     let mut notes: Vec<String> = Vec::new();
@@ -265,6 +318,12 @@ pub fn execute(
             if let Err(e) = timeline.write(row) {
                 write_error.get_or_insert(e);
             }
+            seconds.push(crate::report::heap::Second {
+                start_s: row.elapsed_s as f64,
+                width_s: row.width_s,
+                requests: row.requests,
+                p95_ms: row.latency.as_ref().map(|l| l.p95_ms),
+            });
             progress.update(row);
         };
         let mut on_event = |e: Event| match e {
@@ -294,13 +353,36 @@ pub fn execute(
     if let Some(e) = write_error.or(timeline_flushed.err()) {
         return Err(cannot_write(&files.timeline, e));
     }
+    let mut observed = std::mem::take(&mut result.observed).into_iter();
+    let flame_taken = flame_plan.as_ref().and_then(|_| observed.next().flatten());
+    let heap_taken = heap_plan.as_ref().and_then(|_| observed.next().flatten());
+    let flame_window = flame_taken.as_ref().map(|o| o.window);
     let flame_target = flame_of.unwrap_or(target_command.clone());
-    let flame = flame_section(&result, &files, &flame_target, flame_profiler, &mut notes)?;
+    let flame = flame_section(flame_taken, &files, &flame_target, flame_profiler, &mut notes)?;
     let flame_failed = flame.as_ref().is_some_and(|f| f.error.is_some());
+    let heap_target = heap_plan
+        .as_ref()
+        .and_then(|h| h.pprof_url.clone())
+        .unwrap_or(target_command.clone());
+    let load_start = result.windows.load.map_or(0.0, |(a, _)| a);
+    for s in &mut seconds {
+        s.start_s += load_start;
+    }
+    let heap = heap_plan
+        .as_ref()
+        .map(|p| heap_section(heap_taken, p, &files, &heap_target, &seconds, &mut notes))
+        .transpose()?;
 
     // The document without its verdicts, so they can be read out of it the
     // way `loadprof gate` reads a stored one.
-    let mut doc = document(&name, &result, flame);
+    let mut doc = document(&name, &result, flame, flame_window, heap);
+    if let (Some(l), Some(h)) = (&mut doc.leak, &doc.heap)
+        && l.verdict == Verdict::Leak
+        && let Some(blame) = h.blame(3)
+    {
+        // The verdict names the code that holds the memory.
+        l.reason = format!("{}; {blame}", l.reason);
+    }
     let value = serde_json::to_value(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
     let judged: Vec<SloResult> = slos.iter().map(|s| s.judge(observe(&s.metric, &value))).collect();
     let comparisons: Vec<Comparison> = baseline
@@ -356,6 +438,9 @@ pub fn execute(
                 Some(e) => writeln!(to, "flame graph: not taken: {e}")?,
                 None => crate::report::flame::write_summary(to, f)?,
             }
+        }
+        if let Some(h) = &doc.heap {
+            crate::report::heap::write_summary(to, h)?;
         }
         verdicts::write_gate(to, &judged, &comparisons)?;
         if gate_leak && leaked && !judged.iter().any(|s| s.name == "leak") {
@@ -444,17 +529,21 @@ fn write_resources(to: &mut dyn Write, r: &Resources) -> std::io::Result<()> {
 
 /// Writes the flame graph's files and returns its section; a profile that
 /// could not be taken is a section with the error.
-fn flame_section<S>(
-    r: &SessionResult<S>,
+fn flame_section(
+    taken: Option<Observed>,
     files: &Files,
     target: &str,
     profiler: &str,
     notes: &mut Vec<String>,
 ) -> Result<Option<FlameSection>, Error> {
-    let Some(taken) = &r.flame else {
+    let Some(Observed {
+        what: Observation::Flame(taken),
+        ..
+    }) = taken
+    else {
         return Ok(None);
     };
-    match taken {
+    match &taken {
         Ok(c) => {
             let title = super::flame::default_title(c, &target.chars().take(80).collect::<String>());
             let has_stacks = c.folded.total() > 0;
@@ -467,6 +556,68 @@ fn flame_section<S>(
             Ok(Some(section))
         }
         Err(e) => Ok(Some(failed_flame(e, profiler))),
+    }
+}
+
+/// Writes the heap profile's files and returns its section: its window,
+/// its sites and what it cost the target. A profile that could not be
+/// taken is a section with the error, and a note (a heap profile does not
+/// fail a run).
+fn heap_section(
+    taken: Option<Observed>,
+    plan: &HeapPlan,
+    files: &Files,
+    target: &str,
+    seconds: &[crate::report::heap::Second],
+    notes: &mut Vec<String>,
+) -> Result<HeapSection, Error> {
+    let profiler = plan.profiler.map_or("auto", |p| p.name());
+    let Some(Observed {
+        window,
+        what: Observation::Heap(taken),
+    }) = taken
+    else {
+        let why = "the heap window never opened: the load ended (or the run stopped) before its start_after";
+        notes.push(format!("heap profile: not taken: {why}"));
+        return Ok(HeapSection::failed(profiler, plan.mode.name(), why.into()));
+    };
+    match taken {
+        Ok(p) => {
+            let what = if p.mode == crate::heap::HeapMode::Retained {
+                "Heap retained"
+            } else {
+                "Heap in use"
+            };
+            let title = format!(
+                "{what}: {}",
+                crate::redact::url(&target.chars().take(80).collect::<String>())
+            );
+            let has_stacks = p.capture.folded.total() > 0;
+            write_atomic_with(&files.heap_folded, |w| p.capture.folded.write_to(w))
+                .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", files.heap_folded.display())))?;
+            let mut section = HeapSection::from_profile(&p, None, None, &title);
+            let round = |v: f64| (v * 1000.0).round() / 1000.0;
+            section.window_s = Some([round(window.0), round(window.1)]);
+            section.folded = Some("heap.folded".into());
+            if has_stacks {
+                let style = section.flame_view().style();
+                let mut svg = Vec::new();
+                crate::flame::render::svg(&p.capture.folded, &style, &mut svg)
+                    .map_err(|e| Error::cannot_run(anyhow!("cannot draw heap.svg: {e}")))?;
+                write_atomic(&files.heap_svg, &svg)
+                    .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", files.heap_svg.display())))?;
+                section.svg = Some("heap.svg".into());
+            }
+            let from = seconds.first().map_or(0.0, |s| s.start_s + 2.0);
+            section.overhead = crate::report::heap::overhead(seconds, window, from);
+            Ok(section)
+        }
+        Err(e) => {
+            notes.push(format!("heap profile: not taken: {e}"));
+            let mut section = HeapSection::failed(profiler, plan.mode.name(), e.to_string());
+            section.window_s = Some([window.0, window.1]);
+            Ok(section)
+        }
     }
 }
 
@@ -491,7 +642,13 @@ fn failed_flame(e: &FlameError, profiler: &str) -> FlameSection {
 }
 
 /// The result document of a session, before it is judged.
-fn document<S>(name: &str, r: &SessionResult<S>, flame: Option<FlameSection>) -> ResultDoc {
+fn document<S>(
+    name: &str,
+    r: &SessionResult<S>,
+    flame: Option<FlameSection>,
+    flame_window: Option<(f64, f64)>,
+    heap: Option<HeapSection>,
+) -> ResultDoc {
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
     let w = r.windows;
     let duration = r.ended_at.duration_since(r.started_at).unwrap_or_default();
@@ -516,7 +673,8 @@ fn document<S>(name: &str, r: &SessionResult<S>, flame: Option<FlameSection>) ->
             windows: Some(Windows {
                 ready_s: w.ready_s.map(round),
                 load: w.load.map(|(a, b)| [round(a), round(b)]),
-                flame: w.flame.map(|(a, b)| [round(a), round(b)]),
+                flame: flame_window.map(|(a, b)| [round(a), round(b)]),
+                heap: heap.as_ref().and_then(|h| h.window_s),
                 end_s: round(w.end_s),
             }),
         },
@@ -524,6 +682,7 @@ fn document<S>(name: &str, r: &SessionResult<S>, flame: Option<FlameSection>) ->
         resources: r.resources.as_ref().map(|rec| Resources::from_recording(rec, r.owned)),
         leak: r.leak.as_ref().map(|l| LeakSection::from_report(l, "rss_bytes")),
         flame,
+        heap,
         llm: None,
         slo: None,
         baseline: None,

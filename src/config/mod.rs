@@ -2,6 +2,7 @@
 //! for, turned into typed values before any engine sees them.
 
 pub mod flame;
+pub mod heap;
 pub mod load;
 pub mod overrides;
 pub mod plans;

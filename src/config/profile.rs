@@ -37,6 +37,7 @@ pub struct Profile {
     pub vars: BTreeMap<String, Spanned<toml::Value>>,
     pub sample: Option<SampleTable>,
     pub flame: Option<Spanned<FlameTable>>,
+    pub heap: Option<Spanned<super::heap::HeapTable>>,
     pub leak: Option<LeakTable>,
     /// `"metric" = "expression"`, e.g. `"ask.p95" = "< 2.5s"`.
     pub slo: Option<BTreeMap<String, Spanned<String>>>,
@@ -288,6 +289,7 @@ impl LoadedProfile {
         // Tables read by engines other than the caller's are checked now
         // too, so a mistake is found before anything runs.
         loaded.flame_plan()?;
+        loaded.heap_plan()?;
         loaded.slos()?;
         loaded.target_plan()?;
         loaded.sample_plan()?;
@@ -299,7 +301,7 @@ impl LoadedProfile {
 
     /// `file:line: key` for a value at `span`, or `--set KEY=VALUE: key`
     /// when the value came from an override.
-    fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
+    pub(crate) fn at(&self, span: std::ops::Range<usize>, key: &str) -> String {
         match self.edits.origin(span.start) {
             Origin::Line(line) => format!("{}:{line}: {key}", self.path.display()),
             Origin::Set(o) => format!("{}: {key}", o.flag()),

@@ -25,6 +25,53 @@ pub struct Overhead {
     pub p95_ratio: Option<f64>,
 }
 
+/// One second of the load's timeline, on the run's clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Second {
+    pub start_s: f64,
+    pub width_s: f64,
+    pub requests: u64,
+    pub p95_ms: Option<f64>,
+}
+
+/// The target's pace inside `window` against the loaded seconds outside it
+/// (leaving out those before `from_s`, the load's first moments): answers
+/// per second, and the median of the seconds' p95. None when either side
+/// has no whole second.
+pub fn overhead(seconds: &[Second], window: (f64, f64), from_s: f64) -> Option<Overhead> {
+    let whole = seconds.iter().filter(|s| s.width_s >= 0.999 && s.start_s >= from_s);
+    let (inside, outside): (Vec<&Second>, Vec<&Second>) =
+        whole.partition(|s| s.start_s >= window.0 && s.start_s + s.width_s <= window.1);
+    let outside: Vec<&Second> = outside
+        .into_iter()
+        .filter(|s| s.start_s + s.width_s <= window.0 || s.start_s >= window.1)
+        .collect();
+    if inside.is_empty() || outside.is_empty() {
+        return None;
+    }
+    let rps = |v: &[&Second]| v.iter().map(|s| s.requests as f64).sum::<f64>() / v.len() as f64;
+    let p95 = |v: &[&Second]| {
+        let mut p: Vec<f64> = v.iter().filter_map(|s| s.p95_ms).collect();
+        p.sort_by(f64::total_cmp);
+        (!p.is_empty()).then(|| p[p.len() / 2])
+    };
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(round(a / b)),
+        _ => None,
+    };
+    let (ri, ro) = (rps(&inside), rps(&outside));
+    let (pi, po) = (p95(&inside), p95(&outside));
+    Some(Overhead {
+        rps_inside: round(ri),
+        rps_outside: round(ro),
+        p95_ms_inside: pi.map(round),
+        p95_ms_outside: po.map(round),
+        throughput_ratio: ratio(Some(ri), Some(ro)),
+        p95_ratio: ratio(pi, po),
+    })
+}
+
 /// `heap` in result.json (and `flame --heap --json`). Read back leniently.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -127,7 +174,8 @@ impl HeapSection {
         if self.sites.is_empty() || self.total_bytes == 0 {
             return None;
         }
-        let mut sites = self.sites.iter().take(n);
+        // A site under 1 % of the bytes names nothing worth chasing.
+        let mut sites = self.sites.iter().filter(|s| s.share >= 0.01).take(n);
         let first = sites.next()?;
         let mut text = format!(
             "{:.0} % of the memory {} in the heap window ({}) was allocated in {}",
@@ -224,6 +272,37 @@ mod tests {
             ],
             ..HeapSection::default()
         }
+    }
+
+    fn second(start_s: f64, requests: u64, p95: f64) -> Second {
+        Second {
+            start_s,
+            width_s: 1.0,
+            requests,
+            p95_ms: Some(p95),
+        }
+    }
+
+    #[test]
+    fn overhead_compares_the_window_with_the_rest() {
+        let mut s: Vec<Second> = (0..10).map(|i| second(i as f64, 100, 10.0)).collect();
+        for x in &mut s[4..8] {
+            *x = second(x.start_s, 80, 15.0);
+        }
+        // A partial last second and the first one are left out.
+        s.push(Second {
+            start_s: 10.0,
+            width_s: 0.4,
+            requests: 1,
+            p95_ms: Some(999.0),
+        });
+        s[0] = second(0.0, 1, 500.0);
+        let o = overhead(&s, (4.0, 8.0), 1.0).unwrap();
+        assert_eq!((o.rps_inside, o.rps_outside), (80.0, 100.0));
+        assert_eq!((o.p95_ms_inside, o.p95_ms_outside), (Some(15.0), Some(10.0)));
+        assert_eq!((o.throughput_ratio, o.p95_ratio), (Some(0.8), Some(1.5)));
+        // A window over the whole load has nothing to compare with.
+        assert_eq!(overhead(&s, (0.0, 11.0), 0.0), None);
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct ResultDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flame: Option<super::flame::FlameSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub heap: Option<super::heap::HeapSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<super::llm::LlmSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<Vec<crate::gate::SloResult>>,
@@ -49,6 +51,8 @@ pub struct Windows {
     pub ready_s: Option<f64>,
     pub load: Option<[f64; 2]>,
     pub flame: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heap: Option<[f64; 2]>,
     pub end_s: f64,
 }
 
@@ -226,6 +230,7 @@ impl ResultDoc {
             resources: Some(Resources::from_recording(rec, owned)),
             leak: None,
             flame: None,
+            heap: None,
             llm: None,
             slo: None,
             baseline: None,
@@ -256,6 +261,7 @@ impl ResultDoc {
             resources: None,
             leak: None,
             flame: None,
+            heap: None,
             llm: None,
             slo: None,
             baseline: None,

@@ -1,32 +1,34 @@
 //! `run`: one clock and one cancellation for a whole session. The target is
 //! started (or found), the sampler runs on its own thread from the first
-//! moment, the load starts once the target answers its ready URL, the flame
-//! graph is taken in its window of the load, sampling goes on for the settle
-//! phase, and the leak verdict is judged on the same clock. A stop request
-//! or the target's exit ends every phase at once, keeping what each one
-//! measured. Nothing here prints; files are written only through the sinks
-//! the caller passes in.
+//! moment, the load starts once the target answers its ready URL, each
+//! observer (a flame graph, a heap profile: [`observer`]) watches its
+//! window of the load, sampling goes on for the settle phase, and the leak
+//! verdict is judged on the same clock. A stop request or the target's exit
+//! ends every phase at once, keeping what each one measured. Nothing here
+//! prints; files are written only through the sinks the caller passes in.
+
+pub mod observer;
 
 use std::process::Stdio;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cancel::{StopReason, StopToken};
-use crate::config::flame::FlamePlan;
 use crate::config::plans::{LeakPlan, SamplePlan, TargetPlan};
-use crate::flame::{Capture, FlameError, Source};
 use crate::leak::{LeakParams, LeakReport, Warmup};
 use crate::load::{LoadConfig, LoadError, LoadRecording, TimelineRow};
 use crate::sample::{
     self, GpuState, Outcome, ProcRow, Recording, SampleSink, SamplerConfig, Target, TargetError, TargetSpec, TreeSample,
 };
+use observer::{Observed, Observer};
 
 /// Everything a session does, validated.
 pub struct SessionPlan {
     pub target: Option<TargetPlan>,
     pub sample: SamplePlan,
     pub load: LoadConfig,
-    pub flame: Option<FlamePlan>,
+    /// What watches windows of the load, in the order their results come back.
+    pub observers: Vec<Box<dyn Observer>>,
     pub leak: LeakPlan,
 }
 
@@ -51,7 +53,6 @@ pub enum Event {
 pub struct Windows {
     pub ready_s: Option<f64>,
     pub load: Option<(f64, f64)>,
-    pub flame: Option<(f64, f64)>,
     pub end_s: f64,
 }
 
@@ -81,7 +82,9 @@ pub struct SessionResult<S> {
     /// The RSS series the leak verdict was judged on.
     pub rss: (Vec<f64>, Vec<f64>),
     pub leak: Option<LeakReport>,
-    pub flame: Option<Result<Capture, FlameError>>,
+    /// What each observer recorded (None: its window never opened), in the
+    /// order of the plan's observers.
+    pub observed: Vec<Option<Observed>>,
     /// The sample sink, handed back once sampling has ended.
     pub samples: Option<S>,
     /// Things a person should know about how the session was judged.
@@ -109,7 +112,7 @@ fn secs(t0: Instant, at: Instant) -> f64 {
     at.saturating_duration_since(t0).as_secs_f64()
 }
 
-fn start_target(plan: &TargetPlan, output: TargetOutput) -> Result<Target, SessionError> {
+fn start_target(plan: &TargetPlan, output: TargetOutput, env: &[(String, String)]) -> Result<Target, SessionError> {
     let bad = |e: TargetError| {
         if e.is_bad_input() {
             SessionError::BadTarget(e.to_string())
@@ -128,7 +131,7 @@ fn start_target(plan: &TargetPlan, output: TargetOutput) -> Result<Target, Sessi
                     (Stdio::from(f), Stdio::from(copy))
                 }
             };
-            Target::spawn_logged(argv, out, err).map_err(bad)
+            Target::spawn_with_env(argv, out, err, env).map_err(bad)
         }
         spec => Target::find(spec)
             .map_err(bad)?
@@ -152,7 +155,7 @@ pub fn run<S: SampleSink + Send + 'static>(
         target,
         sample: sample_plan,
         load,
-        flame,
+        observers,
         leak,
     } = plan;
     let started_at = SystemTime::now();
@@ -169,7 +172,8 @@ pub fn run<S: SampleSink + Send + 'static>(
         let (gpu, gpu_state) = sample::probe_gpu(sample_plan.gpu).map_err(|e| {
             SessionError::CannotRun(format!("[sample] gpu = \"on\": GPU memory cannot be sampled: {e}"))
         })?;
-        let t = start_target(tp, target_output)?;
+        let env: Vec<(String, String)> = observers.iter().flat_map(|o| o.target_env()).collect();
+        let t = start_target(tp, target_output, &env)?;
         on_event(Event::Target {
             pid: t.pid,
             command: t.command.clone(),
@@ -222,32 +226,42 @@ pub fn run<S: SampleSink + Send + 'static>(
         }
     }
 
-    let mut flame_thread = None;
-    let flame_stop = stop.linked();
+    // Each observer's window: when it opened and closed, and what it saw.
+    type Watch = JoinHandle<Option<Observed>>;
+    let mut watches: Vec<(Watch, bool)> = Vec::new();
+    let in_process: Vec<bool> = observers.iter().map(|o| o.in_process()).collect();
+    // Closes the windows that last until the load ends.
+    let load_over = stop.linked();
+    // Closes every window: the session failed before the load ended.
+    let abandon = stop.linked();
     let mut load_rec = None;
+    let mut unstarted = Some(observers);
     if failure.is_none() && stop.reason().is_none() {
-        // The flame graph's clock starts with the load.
+        // The observers' clock starts with the load.
         let load_t0 = Instant::now();
-        if let Some(fp) = &flame {
-            let source = match target_pid {
-                Some(pid) => Source::Pid(pid),
-                None => Source::Pid(0),
+        for o in unstarted.take().unwrap_or_default() {
+            let until_load_end = o.until_load_end();
+            let end = if until_load_end {
+                load_over.linked()
+            } else {
+                abandon.linked()
             };
-            let spec = fp.spec(source);
-            let (fstop, start_after) = (flame_stop.clone(), fp.start_after);
-            flame_thread = Some(
-                std::thread::Builder::new()
-                    .name("loadprof-flame".into())
-                    .spawn(move || {
-                        if fstop.wait_until(load_t0 + start_after).is_some() {
-                            return None;
-                        }
-                        let from = Instant::now();
-                        let c = crate::flame::capture(&spec, &fstop);
-                        Some((c, from, Instant::now()))
+            let (start_after, wait) = (o.start_after(), abandon.clone());
+            let handle = std::thread::Builder::new()
+                .name("loadprof-observer".into())
+                .spawn(move || {
+                    if wait.wait_until(load_t0 + start_after).is_some() || end.reason().is_some() {
+                        return None;
+                    }
+                    let from = Instant::now();
+                    let what = o.observe(target_pid, &end);
+                    Some(Observed {
+                        window: (secs(t0, from), secs(t0, Instant::now())),
+                        what,
                     })
-                    .map_err(|e| SessionError::CannotRun(format!("cannot start the profiler thread: {e}")))?,
-            );
+                })
+                .map_err(|e| SessionError::CannotRun(format!("cannot start an observer thread: {e}")))?;
+            watches.push((handle, until_load_end));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -256,6 +270,9 @@ pub fn run<S: SampleSink + Send + 'static>(
         let recorded = runtime.block_on(crate::load::run(load, stop, on_row));
         drop(runtime);
         let load_end = Instant::now();
+        // Windows that last until the load ends close now; the others (a
+        // flame graph of fixed length) may run on into the settle phase.
+        load_over.stop(StopReason::Finished);
         match recorded {
             Ok(r) => {
                 // The engine's clock starts at its first request.
@@ -274,16 +291,13 @@ pub fn run<S: SampleSink + Send + 'static>(
         }
     }
     if failure.is_some() || load_rec.is_none() {
-        flame_stop.stop(StopReason::Finished);
+        abandon.stop(StopReason::Finished);
     }
-    let flame_result = match flame_thread.map(JoinHandle::join) {
-        Some(Ok(Some((c, from, to)))) => {
-            windows.flame = Some((secs(t0, from), secs(t0, to)));
-            Some(c)
-        }
-        Some(Ok(None)) | None => None,
-        Some(Err(_)) => Some(Err(FlameError::CannotProfile("the profiler thread panicked".into()))),
-    };
+    let observed: Vec<Option<Observed>> = watches
+        .into_iter()
+        .map(|(h, _)| h.join().unwrap_or(None))
+        .chain(unstarted.into_iter().flatten().map(|_| None))
+        .collect();
     sampler_stop.stop(StopReason::Finished);
     let mut kept = None;
     let (resources, rss) = match sampler.map(JoinHandle::join) {
@@ -305,23 +319,26 @@ pub fn run<S: SampleSink + Send + 'static>(
     let leak_report = match (&resources, windows.load) {
         (Some(_), Some((_, load_end))) if !rss.0.is_empty() => {
             let mut warmup = leak.warmup;
-            // An in-process profiler (pprof) holds its sample buffers in the
-            // target: a flame window that starts in the warm-up would show
-            // them as growth, so the warm-up lasts until it is over.
-            if let (Some(fp), Some((from, to))) = (&flame, windows.flame)
-                && fp.pprof_url.is_some()
-            {
-                let w = match warmup {
-                    Warmup::Seconds(s) => s,
-                    Warmup::Auto => (load_end - rss.0[0]) / 3.0,
-                };
-                if from < w && to + 1.0 > w {
-                    warmup = Warmup::Seconds(to + 1.0);
-                    notes.push(format!(
-                        "leak: the warm-up was extended to {:.1}s, past the flame window, to leave out the in-process profiler's buffers",
-                        to + 1.0
-                    ));
-                }
+            // An in-process profiler (pprof, memray, jemalloc) holds its
+            // buffers in the target: a window that starts in the warm-up
+            // would show them as growth, so the warm-up lasts until it is over.
+            let w = match warmup {
+                Warmup::Seconds(s) => s,
+                Warmup::Auto => (load_end - rss.0[0]) / 3.0,
+            };
+            let overlapping = observed
+                .iter()
+                .zip(&in_process)
+                .filter_map(|(o, &inside)| o.as_ref().filter(|_| inside).map(|o| o.window))
+                .filter(|&(from, to)| from < w && to + 1.0 > w)
+                .map(|(_, to)| to)
+                .fold(None, |m: Option<f64>, to| Some(m.map_or(to, |m| m.max(to))));
+            if let Some(to) = overlapping {
+                warmup = Warmup::Seconds(to + 1.0);
+                notes.push(format!(
+                    "leak: the warm-up was extended to {:.1}s, past the window of an in-process profiler, to leave out its buffers",
+                    to + 1.0
+                ));
             }
             let params = LeakParams {
                 warmup,
@@ -354,7 +371,7 @@ pub fn run<S: SampleSink + Send + 'static>(
         owned,
         rss,
         leak: leak_report,
-        flame: flame_result,
+        observed,
         samples: kept,
         notes,
     })
