@@ -14,6 +14,7 @@ use crate::flame::Folded;
 use crate::flame::render;
 use crate::gate::{Comparison, SloResult};
 use crate::report::flame::FlameSection;
+use crate::report::heap::HeapSection;
 use crate::report::html::{self, ReportInputs};
 use crate::report::leak::LeakSection;
 use crate::report::verdicts::{self, Verdicts};
@@ -79,6 +80,24 @@ fn flame_graph(doc: &serde_json::Value, result: &Path, notes: &mut Vec<String>) 
     beside_or_note(result, svg_name, MAX_SVG_BYTES, notes).map(FlameGraph::Image)
 }
 
+/// The heap profile's graph of a stored result, drawn again from its
+/// folded stacks as `run` drew it, or its SVG as an image.
+fn heap_graph(doc: &serde_json::Value, result: &Path, notes: &mut Vec<String>) -> Option<FlameGraph> {
+    let h = doc.get("heap").filter(|h| h.is_object())?;
+    let svg_name = h["svg"].as_str()?;
+    if let Some(name) = h["folded"].as_str() {
+        match serde_json::from_value::<HeapSection>(h.clone()) {
+            Ok(section) => {
+                if let Some(svg) = redraw(&section.flame_view(), result, name, notes) {
+                    return Some(FlameGraph::Drawn(svg));
+                }
+            }
+            Err(e) => notes.push(format!("{name} was not drawn: the heap section is not readable: {e}")),
+        }
+    }
+    beside_or_note(result, svg_name, MAX_SVG_BYTES, notes).map(FlameGraph::Image)
+}
+
 /// The graph of the folded stacks `name` beside the result, drawn as the
 /// flame section says; `None` (with a note) when they cannot be read.
 fn redraw(section: &FlameSection, result: &Path, name: &str, notes: &mut Vec<String>) -> Option<String> {
@@ -106,11 +125,13 @@ fn write_html_of(doc: &serde_json::Value, result: &Path, html_path: &Path) -> Re
     let samples = beside_or_note(result, "samples.csv", SAMPLES_LIMIT, &mut notes);
     let timeline = beside_or_note(result, "timeline.csv", RESULT_LIMIT, &mut notes);
     let flame = flame_graph(doc, result, &mut notes);
+    let heap = heap_graph(doc, result, &mut notes);
     let inputs = ReportInputs {
         doc,
         samples_csv: samples.as_deref(),
         timeline_csv: timeline.as_deref(),
         flame: flame.as_ref().map(FlameGraph::as_ref),
+        heap: heap.as_ref().map(FlameGraph::as_ref),
         notes: &notes,
     };
     write_atomic_with(html_path, |w| html::write_report(w, &inputs))

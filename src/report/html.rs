@@ -8,6 +8,7 @@
 
 mod chart;
 mod flame;
+mod heap;
 mod llm;
 mod llm_speed;
 mod load;
@@ -35,6 +36,8 @@ pub struct ReportInputs<'a> {
     pub timeline_csv: Option<&'a str>,
     /// The flame graph.
     pub flame: Option<Flame<'a>>,
+    /// The heap profile's flame graph.
+    pub heap: Option<Flame<'a>>,
     /// Why files beside the result were not read, shown at the top.
     pub notes: &'a [String],
 }
@@ -61,7 +64,8 @@ impl<'a> Flame<'a> {
 
 /// Writes the report of one run.
 pub fn write_report(out: &mut dyn io::Write, inputs: &ReportInputs<'_>) -> io::Result<()> {
-    let mut page = String::with_capacity(96 * 1024 + inputs.flame.map_or(0, |f| f.svg().len() * 7 / 5));
+    let graphs = inputs.flame.map_or(0, |f| f.svg().len()) + inputs.heap.map_or(0, |f| f.svg().len());
+    let mut page = String::with_capacity(96 * 1024 + graphs * 7 / 5);
     // Writing into a String cannot fail.
     let _ = page::Report::new(inputs).write(&mut page);
     out.write_all(page.as_bytes())
@@ -269,6 +273,7 @@ mod tests {
                 samples_csv: samples,
                 timeline_csv: timeline,
                 flame: flame.map(Flame::Drawn),
+                heap: None,
                 notes: &[],
             },
         )
@@ -430,6 +435,7 @@ mod tests {
                 samples_csv: None,
                 timeline_csv: None,
                 flame: Some(Flame::Image(EVIL)),
+                heap: None,
                 notes: &notes,
             },
         )
@@ -448,6 +454,47 @@ mod tests {
         assert_eq!(svg, EVIL.as_bytes(), "the image is the file, unchanged");
         assert!(html.contains("aspect-ratio:800/200"));
         assert!(html.contains("flame.svg was not read: &lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn the_heap_profile_sits_under_the_leak_check_with_its_sites_escaped() {
+        let mut doc = full_doc();
+        doc["heap"] = json!({
+            "profiler": "memray", "kind": "heap", "unit": "bytes", "mode": "retained",
+            "window_s": [12.0, 29.0], "total_bytes": 16_000_000, "stacks": 3, "samples": 300,
+            "sites": [
+                {"function": HOSTILE, "file": "/srv/<app>.py", "line": 42, "bytes": 15_000_000, "share": 0.9375},
+                {"function": "decoy", "file": null, "line": null, "bytes": 1_000_000, "share": 0.0625}
+            ],
+            "folded": "heap.folded", "svg": "heap.svg",
+            "overhead": {"rps_inside": 38.0, "rps_outside": 40.0, "p95_ms_inside": 12.0, "p95_ms_outside": 10.0,
+                         "throughput_ratio": 0.95, "p95_ratio": 1.2},
+            "partial": null, "error": null, "notes": []
+        });
+        let html = page(&doc, None, None, None);
+        let memory = &html[html.find(r#"<section id="memory">"#).unwrap()..];
+        let memory = &memory[..memory.find("</section>").unwrap()];
+        assert!(
+            memory.contains("Where the memory goes"),
+            "the heap profile is in the memory section"
+        );
+        assert!(
+            memory.contains("93.8%") && memory.contains("&lt;app&gt;.py:42"),
+            "sites with share and place"
+        );
+        assert!(!html.contains("<script>alert"), "names are escaped");
+        assert!(memory.contains("taken 12s to 29s on the run clock"), "{memory}");
+        assert!(
+            memory.contains("0.95×") && memory.contains("1.20×"),
+            "what tracking cost"
+        );
+        assert!(
+            memory.contains("heap.svg"),
+            "where the graph is when it is not embedded"
+        );
+        doc["heap"] = json!({"profiler": "memray", "mode": "retained", "error": "gdb is not installed", "sites": []});
+        let html = page(&doc, None, None, None);
+        assert!(html.contains("No heap profile:</strong> gdb is not installed"));
     }
 
     #[test]

@@ -230,6 +230,7 @@ pub fn run<S: SampleSink + Send + 'static>(
     type Watch = JoinHandle<Option<Observed>>;
     let mut watches: Vec<(Watch, bool)> = Vec::new();
     let in_process: Vec<bool> = observers.iter().map(|o| o.in_process()).collect();
+    let settles: Vec<Option<Duration>> = observers.iter().map(|o| o.settles_after()).collect();
     // Closes the windows that last until the load ends.
     let load_over = stop.linked();
     // Closes every window: the session failed before the load ended.
@@ -338,6 +339,21 @@ pub fn run<S: SampleSink + Send + 'static>(
                 notes.push(format!(
                     "leak: the warm-up was extended to {:.1}s, past the window of an in-process profiler, to leave out its buffers",
                     to + 1.0
+                ));
+            }
+            // A profiler that starts inside the target moves its memory
+            // once, as it opens its window: the verdict starts after that.
+            let settled = observed
+                .iter()
+                .zip(&settles)
+                .filter_map(|(o, s)| Some(o.as_ref()?.window.0 + s.as_ref()?.as_secs_f64()))
+                .filter(|&at| at > w && at < load_end)
+                .fold(None, |m: Option<f64>, at| Some(m.map_or(at, |m| m.max(at))));
+            if let (Some(at), None) = (settled, overlapping) {
+                warmup = Warmup::Seconds(at);
+                notes.push(format!(
+                    "leak: the warm-up was extended to {at:.1}s, {}s after the heap profiler attached, to leave out its own tables",
+                    settles.iter().flatten().map(Duration::as_secs).max().unwrap_or(0)
                 ));
             }
             let params = LeakParams {

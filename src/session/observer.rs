@@ -35,6 +35,12 @@ pub trait Observer: Send {
     fn in_process(&self) -> bool {
         false
     }
+    /// How long after its window opens the observer's own start-up still
+    /// moves the target's memory (a profiler that attaches and allocates
+    /// its tables inside the target): the leak verdict leaves it out.
+    fn settles_after(&self) -> Option<Duration> {
+        None
+    }
     /// Variables the target must be started with (a preloaded profiler).
     fn target_env(&self) -> Vec<(String, String)> {
         Vec::new()
@@ -94,6 +100,10 @@ impl HeapWindow {
     }
 }
 
+/// How long memray's start inside a Python target moves its memory: it
+/// allocates its tables when it attaches (several MiB, within a second).
+const MEMRAY_SETTLE: Duration = Duration::from_secs(3);
+
 impl Observer for HeapWindow {
     fn start_after(&self) -> Duration {
         self.plan.start_after.unwrap_or(self.default_start)
@@ -103,8 +113,12 @@ impl Observer for HeapWindow {
         self.plan.duration.is_none()
     }
 
-    fn in_process(&self) -> bool {
-        true
+    fn settles_after(&self) -> Option<Duration> {
+        // pprof and a preloaded jemalloc are in the target from its start.
+        match self.plan.profiler {
+            Some(crate::flame::Profiler::Pprof | crate::flame::Profiler::Jemalloc) => None,
+            _ => Some(MEMRAY_SETTLE),
+        }
     }
 
     fn target_env(&self) -> Vec<(String, String)> {

@@ -12,7 +12,7 @@ impl Report<'_> {
         h.push_str(r#"<section id="flame"><h2>Flame graph</h2>"#);
         let Some(f) = self.doc.get("flame").filter(|f| f.is_object()) else {
             if let Some(graph) = self.flame {
-                embed_flame(h, graph)?;
+                embed_flame(h, graph, "flame graph")?;
             } else {
                 h.push_str(r#"<p class="empty">No flame graph was taken in this run.</p>"#);
             }
@@ -69,7 +69,7 @@ impl Report<'_> {
             h.push_str("</ul>");
         }
         match self.flame {
-            Some(graph) => embed_flame(h, graph)?,
+            Some(graph) => embed_flame(h, graph, "flame graph")?,
             None => match text(f, "/svg") {
                 Some(path) => write!(
                     h,
@@ -103,7 +103,7 @@ impl Report<'_> {
 /// The flame graph: one loadprof drew, interactive in a sandboxed frame
 /// (its own script runs there, zoom and search, apart from the page); any
 /// other SVG as an image, in which no script runs.
-fn embed_flame(h: &mut String, graph: Flame<'_>) -> fmt::Result {
+pub(super) fn embed_flame(h: &mut String, graph: Flame<'_>, title: &str) -> fmt::Result {
     let svg = match graph {
         Flame::Drawn(svg) => svg,
         Flame::Image(svg) => return embed_image(h, svg),
@@ -126,7 +126,7 @@ fn embed_flame(h: &mut String, graph: Flame<'_>) -> fmt::Result {
     );
     write!(
         h,
-        r#"<p class="muted">Click a frame to zoom in, Ctrl-F or “Search” to highlight frames.</p><iframe class="flame" title="flame graph" sandbox="allow-scripts allow-modals" style="aspect-ratio:{width:.0}/{height:.0}" srcdoc="{}"></iframe>"#,
+        r#"<p class="muted">Click a frame to zoom in, Ctrl-F or “Search” to highlight frames.</p><iframe class="flame" title="{title}" sandbox="allow-scripts allow-modals" style="aspect-ratio:{width:.0}/{height:.0}" srcdoc="{}"></iframe>"#,
         esc(&inner)
     )
 }

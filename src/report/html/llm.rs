@@ -455,6 +455,7 @@ mod tests {
             samples_csv: samples,
             timeline_csv: None,
             flame: None,
+            heap: None,
             notes: &[],
         };
         write_report(&mut out, &inputs).unwrap();

@@ -19,10 +19,12 @@ pub(super) struct Report<'a> {
     pub(super) samples: Option<Columns>,
     pub(super) timeline: Option<Columns>,
     pub(super) flame: Option<Flame<'a>>,
+    pub(super) heap_graph: Option<Flame<'a>>,
     /// Why files beside the result were not read.
     pub(super) notes: &'a [String],
     pub(super) load_window: Option<(f64, f64)>,
     pub(super) flame_window: Option<(f64, f64)>,
+    pub(super) heap_window: Option<(f64, f64)>,
     /// Where timeline.csv's clock starts on the samples' clock.
     pub(super) timeline_offset: f64,
     /// The x span every chart over time shares, so they line up.
@@ -42,6 +44,7 @@ impl<'a> Report<'a> {
         let timeline = inputs.timeline_csv.map(|t| Columns::parse(t, &TIMELINE_COLUMNS));
         let load_window = window(doc, "/run/windows/load");
         let flame_window = window(doc, "/run/windows/flame");
+        let heap_window = window(doc, "/heap/window_s");
         let timeline_offset = load_window.map_or(0.0, |w| w.0);
         let mut ends: Vec<f64> = Vec::new();
         ends.extend(num(doc, "/run/windows/end_s"));
@@ -64,9 +67,11 @@ impl<'a> Report<'a> {
             samples,
             timeline,
             flame: inputs.flame,
+            heap_graph: inputs.heap,
             notes: inputs.notes,
             load_window,
             flame_window,
+            heap_window,
             timeline_offset,
             span,
         }
@@ -103,7 +108,7 @@ impl<'a> Report<'a> {
         // Without load, a model benchmark shows the sections it took.
         let slo = !only_llm || !arr(d, "/slo").is_empty() || has(d, "/baseline");
         let resources = !only_llm || has(d, "/resources") || self.samples.is_some();
-        let leak = !only_llm || has(d, "/leak");
+        let leak = !only_llm || has(d, "/leak") || has(d, "/heap");
         let flame = !only_llm || has(d, "/flame") || self.flame.is_some();
         let mut nav: Vec<(&str, &str)> = Vec::new();
         if !only_llm {

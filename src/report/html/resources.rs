@@ -37,6 +37,14 @@ impl Report<'_> {
                 color: ORANGE,
             });
         }
+        if let Some((from, to)) = self.heap_window {
+            b.push(Band {
+                from,
+                to,
+                label: "heap profile".into(),
+                color: VIOLET,
+            });
+        }
         b
     }
 
@@ -184,7 +192,9 @@ impl Report<'_> {
     pub(super) fn memory(&self, h: &mut String) -> fmt::Result {
         h.push_str(r#"<section id="memory"><h2>Memory leak check</h2>"#);
         let Some(leak) = self.doc.get("leak").filter(|l| l.is_object()) else {
-            h.push_str(r#"<p class="empty">No leak analysis in this run.</p></section>"#);
+            h.push_str(r#"<p class="empty">No leak analysis in this run.</p>"#);
+            self.heap(h)?;
+            h.push_str("</section>");
             return Ok(());
         };
         let verdict = text(leak, "/verdict").unwrap_or("inconclusive");
@@ -260,6 +270,7 @@ impl Report<'_> {
             h.push_str(r#" <span class="muted">— a leak needs all four</span></p>"#);
         }
         self.leak_chart(h, leak, metric, verdict)?;
+        self.heap(h)?;
         h.push_str("</section>");
         Ok(())
     }
@@ -301,6 +312,14 @@ impl Report<'_> {
                 to: last,
                 label: "after the analysed window".into(),
                 color: SLATE,
+            });
+        }
+        if let Some((from, to)) = self.heap_window {
+            c.bands.push(Band {
+                from,
+                to,
+                label: "heap profile".into(),
+                color: VIOLET,
             });
         }
         c.lines.push(Line::new(metric, INDIGO, series.clone()).width(1.3));
