@@ -6,8 +6,13 @@
 //! makes those the bytes allocated in the window and not freed by its end:
 //! the retained profile, by construction.
 //!
-//! Captures are streamed to files (not aggregated), so a process that
-//! exits in the window still leaves what it allocated until then.
+//! Captures are aggregated inside the target (`--aggregate`): memray keeps
+//! a table of what is held by stack and writes it when tracking ends, a
+//! few KiB, read in a fraction of a second. A streamed capture records
+//! every allocation and free instead (20 MB a second from a busy program,
+//! and a minute to read back); what it would add is a capture of a process
+//! killed outright, which writes no aggregate. A process that exits in the
+//! window on its own (its interpreter shutting down) still writes it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,8 +23,6 @@ use crate::flame::{FlameError, Folded, detect, process};
 
 /// memray's reader, run with the target's interpreter.
 const FOLD_SCRIPT: &str = include_str!("memray_fold.py");
-/// The largest capture file kept growing; past it tracking ends early.
-pub const CAPTURE_LIMIT: u64 = 2 << 30;
 /// How long one attach or detach may take (gdb stops the process, injects, resumes).
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long reading the captures may take.
@@ -197,7 +200,7 @@ pub fn start(root: u32, fresh: bool, stop: &StopToken) -> Result<Running, FlameE
         let file = running.dir.path().join(format!("{pid}.bin"));
         loop {
             let mut cmd = Command::new(&running.python);
-            cmd.args(["-m", "memray", "attach", &pid.to_string(), "--no-compress", "-f", "-o"])
+            cmd.args(["-m", "memray", "attach", &pid.to_string(), "--aggregate", "-f", "-o"])
                 .arg(&file);
             let run = helper(cmd, ATTACH_TIMEOUT, stop)?;
             let output = run.output();
@@ -239,20 +242,6 @@ impl Running {
     /// The pids being tracked.
     pub fn pids(&self) -> Vec<u32> {
         self.tracked.iter().map(|t| t.pid).collect()
-    }
-
-    /// A capture file past [`CAPTURE_LIMIT`], if any: tracking should end.
-    pub fn over_limit(&self) -> Option<String> {
-        self.tracked.iter().find_map(|t| {
-            let len = std::fs::metadata(&t.file).map(|m| m.len()).unwrap_or(0);
-            (len > CAPTURE_LIMIT).then(|| {
-                format!(
-                    "pid {}'s capture reached {}; tracking ended there",
-                    t.pid,
-                    crate::files::show_limit(CAPTURE_LIMIT)
-                )
-            })
-        })
     }
 
     /// Ends tracking in every process still alive and folds the captures.

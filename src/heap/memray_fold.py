@@ -21,6 +21,16 @@ def own(file):
     return file.endswith("_memray_attach_hook.py") or "/memray/" in file
 
 
+def fold(pid, label, trace):
+    # memray's own start-up in the target is not the target's memory.
+    if any(own(file) for _, file, _ in trace):
+        return None
+    frames = [f"pid {pid}: {clean(label)}"]
+    for function, file, line in reversed(trace):
+        frames.append(f"{clean(function)} ({clean(file)}:{int(line)})")
+    return ";".join(frames)
+
+
 def main():
     from memray import FileReader
 
@@ -32,18 +42,19 @@ def main():
                 reader = FileReader(path, report_progress=False)
                 records = reader.get_leaked_allocation_records(merge_threads=True)
                 stacks = {}
+                # Records of one stack share its id: each stack is spelled
+                # out once, not once per allocation.
+                keys = {}
                 allocations = 0
                 for record in records:
-                    trace = list(record.stack_trace())
-                    # memray's own start-up in the target is not the target's memory.
-                    if any(own(file) for _, file, _ in trace):
-                        continue
-                    frames = [f"pid {pid}: {clean(label)}"]
-                    for function, file, line in reversed(trace):
-                        frames.append(f"{clean(function)} ({clean(file)}:{int(line)})")
-                    key = ";".join(frames)
-                    stacks[key] = stacks.get(key, 0) + record.size
+                    key = keys.get(record.stack_id, "")
+                    if key == "":
+                        key = fold(pid, label, list(record.stack_trace()))
+                        keys[record.stack_id] = key
                     allocations += record.n_allocations
+                    if key is None:
+                        continue
+                    stacks[key] = stacks.get(key, 0) + record.size
                 for key, size in stacks.items():
                     if size > 0:
                         out.write(f"{key} {size}\n")

@@ -197,14 +197,6 @@ impl Running {
         self.profiler
     }
 
-    /// Why the window must end early (a capture grew too large), if so.
-    pub fn must_end(&self) -> Option<String> {
-        match &self.engine {
-            Engine::Memray(m) => m.over_limit(),
-            _ => None,
-        }
-    }
-
     /// Closes the window and folds what it held.
     pub fn finish(self, stop: &StopToken) -> Result<HeapProfile, FlameError> {
         let elapsed = self.started.elapsed();
@@ -315,8 +307,8 @@ pub fn capture(spec: &HeapSpec, duration: Duration, stop: &StopToken) -> Result<
     })
 }
 
-/// Waits out the window (ending early on a stop, the target's exit, or a
-/// capture grown too large), then finishes it.
+/// Waits out the window (ending early on a stop or the target's exit),
+/// then finishes it.
 fn wait_and_finish(
     running: Running,
     duration: Duration,
@@ -324,13 +316,8 @@ fn wait_and_finish(
     stop: &StopToken,
 ) -> Result<HeapProfile, FlameError> {
     let end = running.started + duration;
-    let mut cut = None;
     while Instant::now() < end && stop.reason().is_none() {
         stop.wait_until((Instant::now() + Duration::from_millis(250)).min(end));
-        if let Some(why) = running.must_end() {
-            cut = Some(why);
-            break;
-        }
         let exited = match target.as_deref_mut() {
             Some(t) => t.try_exit().is_some(),
             None => running
@@ -355,7 +342,7 @@ fn wait_and_finish(
     }
     // Finishing must run after a stop too: it detaches the profiler.
     let mut profile = running.finish(&StopToken::new())?;
-    let partial = [profile.capture.partial.take(), cut, interrupted]
+    let partial = [profile.capture.partial.take(), interrupted]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();

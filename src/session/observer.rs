@@ -152,16 +152,11 @@ impl Observer for HeapWindow {
         loop {
             let next = Instant::now() + Duration::from_millis(250);
             end.wait_until(deadline.map_or(next, |d| d.min(next)));
-            if end.reason().is_some() || deadline.is_some_and(|d| Instant::now() >= d) || running.must_end().is_some() {
+            if end.reason().is_some() || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
         }
-        let cut = running.must_end();
         // Finishing must run after a stop too: it detaches the profiler.
-        let mut profile = running.finish(&StopToken::new());
-        if let (Ok(p), Some(why)) = (&mut profile, cut) {
-            p.capture.partial = Some(why);
-        }
-        Observation::Heap(profile)
+        Observation::Heap(running.finish(&StopToken::new()))
     }
 }
