@@ -167,6 +167,17 @@ fn the_leaking_demo_reports_a_leak_and_exits_1() {
     assert!(junit.contains("<failure"), "{junit}");
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(md.contains("failed"), "{md}");
+    // Where jemalloc's profiler is installed, the verdict names the leak.
+    if doc["heap"].is_object() {
+        let reason = doc["leak"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("demo_keep_request_memory"),
+            "{reason}\n{:#}",
+            doc["heap"]
+        );
+    } else {
+        eprintln!("no heap profile: jemalloc's profiler (libjemalloc2, jeprof) is not installed");
+    }
 }
 
 #[test]

@@ -190,4 +190,15 @@ fn nightly_leak_fails_when_the_service_leaks() {
     assert_eq!(doc["leak"]["verdict"], "leak", "{}", doc["leak"]["reason"]);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
+    // memray (where it can run) names the code that kept the memory.
+    if doc["heap"]["error"].is_null() {
+        let reason = doc["leak"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("in search (") && reason.contains("api_server.py:"),
+            "{reason}"
+        );
+        assert!(junit.contains("search ("), "{junit}");
+    } else {
+        eprintln!("the heap profile was not taken: {}", doc["heap"]["error"]);
+    }
 }

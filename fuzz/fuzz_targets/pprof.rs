@@ -2,10 +2,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loadprof::flame::pprof::{choose_column, decode, fold, sample_count};
+use loadprof::flame::pprof::{choose_column, decode, fold, fold_with_lines, sample_count};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(profile) = decode(data) else { return };
+    if let Some(column) = choose_column(&profile, &["inuse_space"]) {
+        let _ = fold_with_lines(&profile, &column).to_text();
+    }
     for wanted in [&["cpu", "samples"][..], &["inuse_space"][..]] {
         if let Some(column) = choose_column(&profile, wanted) {
             let _ = sample_count(&profile, &column);

@@ -36,6 +36,9 @@ pub fn serve_target(args: &DemoTargetArgs, out: &mut dyn Write) -> Result<Exit, 
 /// run's length filled in. Written into the output folder, so the run can
 /// be repeated with `loadprof run DIR/demo.toml`.
 fn demo_profile(exe: &str, port: u16, leak: bool, duration: std::time::Duration) -> String {
+    // With --leak, and jemalloc's profiler installed, the verdict names the
+    // function that keeps the memory.
+    let heap = leak && crate::heap::jemalloc::library().is_some() && crate::flame::detect::which("jeprof").is_some();
     use crate::config::units::format_duration;
     let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
     let secs = duration.as_secs_f64();
@@ -105,11 +108,22 @@ min_window = "{min_window}"
 "all.success_rate" = ">= 99%"
 "rss.max" = "< 1GB"
 "leak" = "none"
-"#,
-        leak_note = if leak {
-            "\n# --leak: the service keeps 64 KiB of every request, so the leak verdict fails."
+{heap_table}"#,
+        leak_note = match (leak, heap) {
+            (true, true) => {
+                "\n# --leak: the service keeps 64 KiB of every request, so the leak verdict fails,\n\
+                 # and jemalloc's heap profile (the service runs with it preloaded) names\n\
+                 # the function that keeps it."
+            }
+            (true, false) => "\n# --leak: the service keeps 64 KiB of every request, so the leak verdict fails.",
+            _ => "",
+        },
+        // After the flame graph, whose in-process profiler allocates its
+        // buckets while it runs.
+        heap_table = if heap {
+            format!("\n[heap]\nprofiler = \"jemalloc\"\nstart_after = \"{}\"\n", at(0.35))
         } else {
-            ""
+            String::new()
         },
         command = command.join(", "),
         duration = format_duration(duration),

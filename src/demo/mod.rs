@@ -38,6 +38,14 @@ static KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 type Body = BoxBody<Bytes, Infallible>;
 
+/// The leak: keeps [`LEAK_PER_REQUEST`] bytes for ever. Not inlined, so a
+/// heap profile names it.
+#[inline(never)]
+pub fn demo_keep_request_memory() {
+    let chunk = std::hint::black_box(vec![0xa5u8; LEAK_PER_REQUEST]);
+    KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(chunk);
+}
+
 /// The CPU-bound work: `rounds` rounds of a 64-bit mixing function. Not
 /// inlined, so it has its own frame in a flame graph.
 #[inline(never)]
@@ -73,8 +81,7 @@ async fn answer(req: hyper::Request<hyper::body::Incoming>, opts: DemoOptions) -
         return Ok(resp.map(|b| b.boxed()));
     }
     if opts.leak {
-        let chunk = vec![0xa5u8; LEAK_PER_REQUEST];
-        KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(chunk);
+        demo_keep_request_memory();
     }
     let query = req.uri().query();
     Ok(match req.uri().path() {

@@ -65,7 +65,7 @@ pub fn environment(dir: &Path, inherited_preload: Option<&str>) -> Result<Vec<(S
         None => lib.to_string(),
     };
     let conf = format!(
-        "prof:true,prof_active:true,prof_final:true,lg_prof_sample:{LG_SAMPLE},lg_prof_interval:{LG_INTERVAL},prof_prefix:{}/jeprof",
+        "prof:true,prof_active:true,prof_final:true,lg_prof_sample:{LG_SAMPLE},lg_prof_interval:{LG_INTERVAL},dirty_decay_ms:0,muzzy_decay_ms:0,prof_prefix:{}/jeprof",
         dir.display()
     );
     Ok(vec![("LD_PRELOAD".into(), preload), ("MALLOC_CONF".into(), conf)])
@@ -191,7 +191,7 @@ fn clean_frame(frame: &str) -> &str {
 }
 
 /// jeprof's collapsed stacks with frames cleaned.
-fn parse_collapsed(text: &str) -> Result<Folded, FlameError> {
+pub fn parse_collapsed(text: &str) -> Result<Folded, FlameError> {
     let raw =
         Folded::parse(text).map_err(|e| FlameError::CannotProfile(format!("jeprof wrote unreadable stacks: {e}")))?;
     Ok(Folded::from_pairs(raw.iter().map(|(stack, n)| {

@@ -159,7 +159,13 @@ fn native_runtime_function(function: &str) -> bool {
         "_dl_",
         "__libc_",
     ];
-    EXACT.contains(&function) || PREFIXES.iter().any(|p| function.starts_with(p))
+    // `<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem`: a
+    // trait's method is the runtime's when the trait is.
+    let as_trait = function.find(" as ").map(|i| &function[i + 4..]);
+    EXACT.contains(&function)
+        || std::iter::once(function)
+            .chain(as_trait)
+            .any(|f| PREFIXES.iter().any(|p| f.starts_with(p)))
 }
 
 /// The growth from `before` to `after`, stack by stack, positive parts
@@ -271,6 +277,8 @@ mod tests {
         assert!(!app("je_prof_backtrace"));
         assert!(!app("operator new(unsigned long)"));
         assert!(!app("alloc::raw_vec::RawVec<T>::grow"));
+        assert!(!app("<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"));
+        assert!(app("<demo::Cache as demo::Store>::put"));
         assert!(!app("__libc_start_call_main"));
         assert!(!app("0x7f00 (libc.so.6)"));
     }
