@@ -509,3 +509,78 @@ fn run_with_heap_and_no_leak_blames_nothing() {
     assert!(!leak["reason"].as_str().unwrap().contains("cache_add"), "{leak:#}");
     assert!(doc["heap"]["error"].is_null(), "{:#}", doc["heap"]);
 }
+
+#[test]
+fn memray_on_another_users_python_names_the_ptrace_fix() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run loadprof as another user");
+        return;
+    }
+    // Another user needs a copy it can reach: the checkout may sit in a private directory.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.path().join("loadprof");
+    std::fs::copy(env!("CARGO_BIN_EXE_loadprof"), &bin).unwrap();
+    let target = common::spawn_python("import time\nwhile True: time.sleep(0.1)\n", &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args([
+            "flame",
+            "--heap",
+            "--profiler",
+            "memray",
+            "--pid",
+            &target.pid().to_string(),
+            "-d",
+            "1s",
+            "-o",
+        ])
+        .arg(dir.path().join("h.svg"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    fails(&out, 3, &["ptrace", "CAP_SYS_PTRACE"]);
+}
+
+#[test]
+fn a_heap_profile_that_cannot_be_taken_is_a_note_in_run_not_a_failure() {
+    // A server without a heap endpoint: the run goes on, and passes.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let profile = format!(
+        "name = \"heap-note\"\n\
+         [target]\ncommand = [{py:?}, \"-m\", \"http.server\", \"{port}\", \"--bind\", \"127.0.0.1\"]\n\
+         ready_url = \"http://127.0.0.1:{port}/\"\n\
+         [load]\nbase_url = \"http://127.0.0.1:{port}\"\nrate = 20\nduration = \"4s\"\n\
+         [[load.request]]\nname = \"root\"\npath = \"/\"\n\
+         [heap]\npprof_url = \"http://127.0.0.1:{port}/debug/pprof/heap\"\nstart_after = \"1s\"\n",
+        py = python(),
+    );
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, profile).unwrap();
+    let out = loadprof()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let text = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("heap profile: not taken:") && text.contains("no heap profile"),
+        "{text}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/result.json")).unwrap()).unwrap();
+    assert!(
+        doc["heap"]["error"].as_str().is_some_and(|e| e.contains("404")),
+        "{:#}",
+        doc["heap"]
+    );
+    assert!(doc["passed"].as_bool().unwrap());
+}

@@ -71,6 +71,21 @@ pub fn command_is_python(argv: &[String]) -> bool {
     }
 }
 
+/// True when `pid` belongs to another user and loadprof is not root: then
+/// ptrace is refused whatever the profiler's message says.
+pub fn foreign(pid: u32) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    me != 0
+        && std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+                .and_then(|euid| euid.parse::<u32>().ok())
+                .is_some_and(|owner| owner != me)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

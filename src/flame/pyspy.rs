@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Capture, CaptureSpec, FlameError, Folded, Profiler, Source, process};
+use super::{Capture, CaptureSpec, FlameError, Folded, Profiler, Source, detect, process};
 use crate::cancel::StopToken;
 
 /// The program to run; `LOADPROF_PY_SPY` points at another one.
@@ -44,21 +44,6 @@ pub fn args(spec: &CaptureSpec, native: bool, out: &str) -> Vec<String> {
         Source::Pprof(_) => unreachable!("pprof sources never reach py-spy"),
     }
     a
-}
-
-/// True when `pid` belongs to another user and loadprof is not root: then
-/// ptrace is refused whatever py-spy's message says.
-fn foreign(pid: u32) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    me != 0
-        && std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
-            st.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1))
-                .and_then(|euid| euid.parse::<u32>().ok())
-                .is_some_and(|owner| owner != me)
-        })
 }
 
 /// What went wrong, read from py-spy's output, as a message naming the fix.
@@ -165,7 +150,7 @@ pub fn capture(spec: &CaptureSpec, stop: &StopToken, fresh: bool) -> Result<Capt
                 stop.wait_until(Instant::now() + Duration::from_millis(100));
                 continue;
             }
-            return Err(FlameError::CannotProfile(explain(&output, spec, foreign(pid))));
+            return Err(FlameError::CannotProfile(explain(&output, spec, detect::foreign(pid))));
         }
         let folded = Folded::parse(&join_broken_lines(
             text.as_deref().unwrap_or_default(),

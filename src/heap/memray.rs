@@ -181,6 +181,12 @@ pub fn start(root: u32, fresh: bool, stop: &StopToken) -> Result<Running, FlameE
              for native code start it under loadprof with --profiler jemalloc"
         )));
     }
+    if let Some(&pid) = pids.iter().find(|&&p| detect::foreign(p)) {
+        return Err(FlameError::CannotProfile(explain_attach(
+            pid,
+            "ptrace: Operation not permitted.",
+        )));
+    }
     if detect::which("gdb").is_none() {
         return Err(FlameError::CannotProfile(
             "memray attaches to a running Python through gdb, which is not installed: `apt-get install gdb`".into(),
