@@ -472,24 +472,14 @@ fn py_spy_binary() -> PathBuf {
 
 #[test]
 fn ptrace_refusal_names_the_fix() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: needs root and setpriv to run loadprof as another user");
+    let Some((dir, bin)) = common::loadprof_for_nobody() else {
         return;
-    }
-    // Another user needs copies it can reach: the checkout may sit in a private directory.
-    let dir = tempfile::tempdir().unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let bin = dir.path().join("loadprof");
+    };
     let spy = dir.path().join("py-spy");
-    std::fs::copy(env!("CARGO_BIN_EXE_loadprof"), &bin).unwrap();
     std::fs::copy(py_spy_binary(), &spy).unwrap();
     let target = spawn_python(BUSY, &[]);
     std::thread::sleep(Duration::from_millis(300));
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
+    let out = common::as_nobody(&bin)
         .args(["flame", "--pid", &target.pid().to_string(), "-d", "1s", "-o"])
         .arg(dir.path().join("f.svg"))
         .env("LOADPROF_PY_SPY", &spy)

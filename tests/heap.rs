@@ -512,22 +512,12 @@ fn run_with_heap_and_no_leak_blames_nothing() {
 
 #[test]
 fn memray_on_another_users_python_names_the_ptrace_fix() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: needs root and setpriv to run loadprof as another user");
+    let Some((dir, bin)) = common::loadprof_for_nobody() else {
         return;
-    }
-    // Another user needs a copy it can reach: the checkout may sit in a private directory.
-    let dir = tempfile::tempdir().unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let bin = dir.path().join("loadprof");
-    std::fs::copy(env!("CARGO_BIN_EXE_loadprof"), &bin).unwrap();
+    };
     let target = common::spawn_python("import time\nwhile True: time.sleep(0.1)\n", &[]);
     std::thread::sleep(Duration::from_millis(300));
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
+    let out = common::as_nobody(&bin)
         .args([
             "flame",
             "--heap",

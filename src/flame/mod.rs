@@ -309,24 +309,21 @@ pub fn pprof_url(url: &str, heap: bool, seconds: u64, rate_hz: Option<u32>) -> S
     out
 }
 
-fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
-    let t0 = std::time::Instant::now();
-    let seconds = spec.duration.as_secs_f64().ceil().max(1.0) as u64;
+/// A pprof profile, decoded, and its name for messages: from `url` as
+/// completed into `full` (fetched within `timeout`), or a saved file.
+/// `Ok(None)`: the stop token fired before the server answered. A broken
+/// file is bad input; a broken answer is a profile that cannot be taken.
+pub fn read_pprof(
+    url: &str,
+    full: &str,
+    timeout: Duration,
+    stop: &StopToken,
+) -> Result<Option<(::pprof::protos::Profile, String)>, FlameError> {
     let is_url = crate::http::is_url(url);
     let (bytes, shown) = if is_url {
-        let full = pprof_url(url, spec.heap, seconds, spec.rate_hz);
-        // The server profiles for `seconds`, then symbolises.
-        let timeout = Duration::from_secs(seconds + 60);
-        match http::get(&full, timeout, stop)? {
-            Some(bytes) => (bytes, crate::redact::url(&full).into_owned()),
-            None => {
-                return Ok(Capture::empty(
-                    Profiler::Pprof,
-                    spec,
-                    t0.elapsed(),
-                    "interrupted before the server sent the profile",
-                ));
-            }
+        match http::get(full, timeout, stop)? {
+            Some(bytes) => (bytes, crate::redact::url(full).into_owned()),
+            None => return Ok(None),
         }
     } else {
         let bytes = crate::files::read_bounded(std::path::Path::new(url), crate::files::PPROF_LIMIT, "pprof profile")
@@ -343,21 +340,48 @@ fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capt
             FlameError::BadInput(msg)
         }
     })?;
-    let wanted: &[&str] = if spec.heap {
-        &["inuse_space"]
-    } else {
-        &["cpu", "samples"]
-    };
-    let column = pprof::choose_column(&profile, wanted)
+    Ok(Some((profile, shown)))
+}
+
+/// The `inuse_space` column of a heap profile, or the one pprof would
+/// show, with a note saying so.
+pub fn heap_column(
+    profile: &::pprof::protos::Profile,
+    shown: &str,
+) -> Result<(pprof::ValueColumn, Vec<String>), FlameError> {
+    let column = pprof::choose_column(profile, &["inuse_space"])
         .ok_or_else(|| FlameError::CannotProfile(format!("{shown}: the profile has no sample types")))?;
     let mut notes = Vec::new();
-    if spec.heap && column.kind != "inuse_space" {
+    if column.kind != "inuse_space" {
         notes.push(format!(
             "the profile has no inuse_space values (it has {}); weighed by {}",
-            pprof::value_types(&profile).join(", "),
+            pprof::value_types(profile).join(", "),
             column.kind
         ));
     }
+    Ok((column, notes))
+}
+
+fn pprof_capture(url: &str, spec: &CaptureSpec, stop: &StopToken) -> Result<Capture, FlameError> {
+    let t0 = std::time::Instant::now();
+    let seconds = spec.duration.as_secs_f64().ceil().max(1.0) as u64;
+    let full = pprof_url(url, spec.heap, seconds, spec.rate_hz);
+    // The server profiles for `seconds`, then symbolises.
+    let Some((profile, shown)) = read_pprof(url, &full, Duration::from_secs(seconds + 60), stop)? else {
+        return Ok(Capture::empty(
+            Profiler::Pprof,
+            spec,
+            t0.elapsed(),
+            "interrupted before the server sent the profile",
+        ));
+    };
+    let (column, notes) = if spec.heap {
+        heap_column(&profile, &shown)?
+    } else {
+        let column = pprof::choose_column(&profile, &["cpu", "samples"])
+            .ok_or_else(|| FlameError::CannotProfile(format!("{shown}: the profile has no sample types")))?;
+        (column, Vec::new())
+    };
     let folded = pprof::fold(&profile, &column);
     let elapsed = if profile.duration_nanos > 0 {
         Duration::from_nanos(profile.duration_nanos as u64)

@@ -150,45 +150,13 @@ pub fn start(spec: &HeapSpec, fresh: bool, stop: &StopToken) -> Result<Running, 
 
 /// A heap profile of a pprof endpoint or file, folded with source lines.
 fn pprof_heap(url: &str, stop: &StopToken) -> Result<(Folded, Vec<String>), FlameError> {
-    let is_url = crate::http::is_url(url);
-    let (bytes, shown) = if is_url {
-        let full = crate::flame::pprof_url(url, true, 1, None);
-        match crate::flame::http::get(&full, Duration::from_secs(60), stop)? {
-            Some(b) => (b, crate::redact::url(&full).into_owned()),
-            None => {
-                return Err(FlameError::CannotProfile(
-                    "interrupted while reading the heap profile".into(),
-                ));
-            }
-        }
-    } else {
-        let b = crate::files::read_bounded(std::path::Path::new(url), crate::files::PPROF_LIMIT, "pprof profile")
-            .map_err(|e| {
-                FlameError::BadInput(format!("--pprof {e}; pass an http:// URL or a saved profile (.pb.gz)"))
-            })?;
-        (b, url.to_string())
-    };
-    let profile = crate::flame::pprof::decode(&bytes).map_err(|e| {
-        let msg = format!("{shown}: {e}");
-        if is_url {
-            FlameError::CannotProfile(msg)
-        } else {
-            FlameError::BadInput(msg)
-        }
-    })?;
-    let Some(column) = crate::flame::pprof::choose_column(&profile, &["inuse_space"]) else {
-        return Err(FlameError::CannotProfile(format!(
-            "{shown}: the profile has no sample types"
-        )));
-    };
-    let mut notes = Vec::new();
-    if column.kind != "inuse_space" {
-        notes.push(format!(
-            "{shown} has no inuse_space values (it has {}); weighed by {}",
-            crate::flame::pprof::value_types(&profile).join(", "),
-            column.kind
+    let full = crate::flame::pprof_url(url, true, 1, None);
+    let Some((profile, shown)) = crate::flame::read_pprof(url, &full, Duration::from_secs(60), stop)? else {
+        return Err(FlameError::CannotProfile(
+            "interrupted while reading the heap profile".into(),
         ));
-    }
+    };
+    let (column, notes) = crate::flame::heap_column(&profile, &shown)?;
     Ok((crate::flame::pprof::fold_with_lines(&profile, &column), notes))
 }
 

@@ -388,3 +388,29 @@ pub fn go_server() -> (Guard, u16) {
         .unwrap();
     (Guard(child), port)
 }
+
+/// A copy of loadprof that user 65534 can run, in a folder it can write,
+/// for a test that runs loadprof as another user (`setpriv`); None, with
+/// the reason printed, where that cannot be done (not root, no setpriv).
+pub fn loadprof_for_nobody() -> Option<(tempfile::TempDir, PathBuf)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run loadprof as another user");
+        return None;
+    }
+    // The checkout may sit in a private directory.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.path().join("loadprof");
+    std::fs::copy(env!("CARGO_BIN_EXE_loadprof"), &bin).unwrap();
+    Some((dir, bin))
+}
+
+/// `program` run as user 65534 (nobody), with no groups.
+pub fn as_nobody(program: &Path) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program);
+    cmd
+}
