@@ -48,6 +48,11 @@ pub fn library() -> Option<&'static str> {
     LIBRARIES.iter().copied().find(|p| Path::new(p).is_file())
 }
 
+/// Why jemalloc's profiler cannot be used here, if it cannot.
+pub fn unavailable() -> Option<FlameError> {
+    (library().is_none() || crate::flame::detect::which("jeprof").is_none()).then(not_installed)
+}
+
 fn not_installed() -> FlameError {
     FlameError::CannotProfile(
         "native heap profiles use jemalloc's profiler, which is not installed: \
@@ -146,8 +151,8 @@ pub struct Running {
 
 /// Marks the start of a window on `pid`, which writes its profiles into `dir`.
 pub fn start(pid: u32, dir: &Path) -> Result<Running, FlameError> {
-    if crate::flame::detect::which("jeprof").is_none() {
-        return Err(not_installed());
+    if let Some(e) = unavailable() {
+        return Err(e);
     }
     let binary = std::fs::read_link(format!("/proc/{pid}/exe"))
         .map_err(|e| FlameError::CannotProfile(format!("cannot read pid {pid}'s program: {e}")))?;

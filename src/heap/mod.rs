@@ -161,10 +161,6 @@ fn pprof_heap(url: &str, stop: &StopToken) -> Result<(Folded, Vec<String>), Flam
 }
 
 impl Running {
-    pub fn profiler(&self) -> Profiler {
-        self.profiler
-    }
-
     /// Closes the window and folds what it held.
     pub fn finish(self, stop: &StopToken) -> Result<HeapProfile, FlameError> {
         let elapsed = self.started.elapsed();

@@ -81,21 +81,29 @@ pub struct HeapWindow {
     /// Where a started target's jemalloc writes its profiles, kept for the
     /// target's life.
     pub scratch: Option<tempfile::TempDir>,
+    /// Why the profiler asked for cannot run here (found before the target
+    /// starts, so the message names the cause rather than its effect).
+    unavailable: Option<String>,
 }
 
 impl HeapWindow {
     /// The window for `plan`; `default_start` is the end of the leak warm-up.
     pub fn new(plan: HeapPlan, default_start: Duration) -> Result<HeapWindow, FlameError> {
-        let scratch = match plan.profiler {
-            Some(crate::flame::Profiler::Jemalloc) => Some(
-                tempfile::tempdir().map_err(|e| FlameError::CannotProfile(format!("cannot make a temp dir: {e}")))?,
-            ),
-            _ => None,
+        let jemalloc = plan.profiler == Some(crate::flame::Profiler::Jemalloc);
+        let unavailable = jemalloc
+            .then(crate::heap::jemalloc::unavailable)
+            .flatten()
+            .map(|e| e.to_string());
+        let scratch = if jemalloc && unavailable.is_none() {
+            Some(tempfile::tempdir().map_err(|e| FlameError::CannotProfile(format!("cannot make a temp dir: {e}")))?)
+        } else {
+            None
         };
         Ok(HeapWindow {
             plan,
             default_start,
             scratch,
+            unavailable,
         })
     }
 }
@@ -130,6 +138,9 @@ impl Observer for HeapWindow {
     }
 
     fn observe(self: Box<Self>, target: Option<u32>, end: &StopToken) -> Observation {
+        if let Some(why) = self.unavailable {
+            return Observation::Heap(Err(FlameError::CannotProfile(why)));
+        }
         let source = match (&self.plan.pprof_url, target) {
             (Some(url), _) => Source::Pprof(url.clone()),
             (None, Some(pid)) => Source::Pid(pid),
