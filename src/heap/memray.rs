@@ -113,8 +113,9 @@ fn candidate_interpreters(pid: u32) -> Vec<PathBuf> {
 
 /// Runs a short helper command to its end, output captured.
 fn helper(cmd: Command, timeout: Duration, stop: &StopToken) -> Result<process::Finished, FlameError> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
     process::run(cmd, process::Output::Capture, Some(Instant::now() + timeout), stop)
-        .map_err(|e| FlameError::CannotProfile(format!("cannot run {}: {e}", "memray's interpreter")))
+        .map_err(|e| FlameError::CannotProfile(format!("cannot run {program}: {e}")))
 }
 
 /// The first interpreter that can import memray.
