@@ -15,6 +15,14 @@ fn the_example_profile_is_valid_and_a_broken_one_names_file_line_and_key() {
         "{text}"
     );
 
+    let nightly = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/nightly-leak.toml");
+    let out = loadprof().args(["validate", nightly]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("heap: memray retained profile from the end of the leak warm-up, until the load ends"),
+        "{text}"
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");
     let cases = [
@@ -27,6 +35,8 @@ fn the_example_profile_is_valid_and_a_broken_one_names_file_line_and_key() {
         ("[flame]\nprofiler = \"pyspy\"\n", "broken.toml:2: flame.profiler"),
         // A misspelt key, with a hint.
         ("[flame]\ndurtion = \"5s\"\n", "did you mean `duration`?"),
+        // A heap profiler that does not exist.
+        ("[heap]\nprofiler = \"heaptrack\"\n", "broken.toml:2: heap.profiler"),
     ];
     for (text, expected) in cases {
         std::fs::write(&broken, text).unwrap();

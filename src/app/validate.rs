@@ -46,6 +46,20 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
             }
         ));
     }
+    if let Some(h) = profile.heap_plan().map_err(bad)? {
+        use crate::config::units::format_duration;
+        let from = h.start_after.map_or("the end of the leak warm-up".to_string(), |d| {
+            format!("{} into the load", format_duration(d))
+        });
+        let until = h.duration.map_or("until the load ends".to_string(), |d| {
+            format!("for {}", format_duration(d))
+        });
+        lines.push(format!(
+            "  heap: {} {} profile from {from}, {until}",
+            h.profiler.map_or("auto", |p| p.name()),
+            h.mode.name()
+        ));
+    }
     if let Some(l) = profile.llm_plan().map_err(bad)? {
         lines.push(format!(
             "  llm: {} model(s) at {} ({}): {}; {} run(s) each, {} quality check(s), use {}",
