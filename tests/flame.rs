@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{
-    Guard, background_load, children_of, free_port, go_server, json, loadprof, python, spawn_python, wait_for,
-};
+use common::{Guard, background_load, children_of, free_port, go_server, json, loadprof, python, spawn_python};
 
 const BUSY: &str = r#"
 import math
@@ -183,30 +181,7 @@ def burn_request(n):\n    s = 0.0\n    for i in range(n):\n        s += math.sqr
 def app(environ, start_response):\n    burn_request(30000)\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'ok\\n']\n",
     )
     .unwrap();
-    let port = free_port();
-    use std::os::unix::process::CommandExt;
-    let master = Guard(
-        Command::new(python())
-            .args([
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                &format!("127.0.0.1:{port}"),
-                "--chdir",
-            ])
-            .arg(dir.path())
-            .arg("wsgiapp:app")
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gunicorn is needed (pip install gunicorn; .ci/run installs it)"),
-    );
-    wait_for("gunicorn's two workers", Duration::from_secs(20), || {
-        children_of(master.pid()).len() == 2 && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let (master, port) = common::gunicorn_two_workers(dir.path(), "wsgiapp:app", &[]);
     let workers = children_of(master.pid());
     let _load = background_load(&format!("http://127.0.0.1:{port}/"), 8, dir.path());
     std::thread::sleep(Duration::from_millis(500));

@@ -149,32 +149,10 @@ fn memray_follows_gunicorn_workers_and_blames_the_one_that_leaks() {
         eprintln!("skipped: gunicorn is not installed");
         return;
     }
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let master = Guard(
-        Command::new(python())
-            .args([
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                &format!("127.0.0.1:{port}"),
-                "--chdir",
-            ])
-            .arg(data(""))
-            .arg("wsgi_leak:app")
-            .env("LOADPROF_LEAK_LOCK", dir.path().join("leaker.lock"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("gunicorn's two workers", Duration::from_secs(20), || {
-        children_of(master.pid()).len() == 2 && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let lock = dir.path().join("leaker.lock");
+    let (master, port) =
+        common::gunicorn_two_workers(&data(""), "wsgi_leak:app", &[("LOADPROF_LEAK_LOCK", lock.as_path())]);
     let _load = background_load(&format!("http://127.0.0.1:{port}/"), 10, dir.path());
     std::thread::sleep(Duration::from_millis(500));
     let doc = ok(&heap(dir.path(), &["--pid", &master.pid().to_string(), "-d", "4s"]));

@@ -414,3 +414,35 @@ pub fn as_nobody(program: &Path) -> Command {
         .arg(program);
     cmd
 }
+
+/// gunicorn serving `app` (`module:callable`, from `chdir`) with two
+/// workers on a free port, once both workers are up and it accepts
+/// connections; `env` is added to its environment.
+pub fn gunicorn_two_workers(chdir: &Path, app: &str, env: &[(&str, &Path)]) -> (Guard, u16) {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let mut cmd = Command::new(python());
+    cmd.args([
+        "-m",
+        "gunicorn",
+        "-w",
+        "2",
+        "-b",
+        &format!("127.0.0.1:{port}"),
+        "--chdir",
+    ])
+    .arg(chdir)
+    .arg(app)
+    .envs(env.iter().copied())
+    .process_group(0)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let master = Guard(
+        cmd.spawn()
+            .expect("gunicorn is needed (pip install gunicorn; .ci/run installs it)"),
+    );
+    wait_for("gunicorn's two workers", Duration::from_secs(20), || {
+        children_of(master.pid()).len() == 2 && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (master, port)
+}
