@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Guard, background_load, children_of, free_port, go_server, json, loadprof, python, spawn_python};
+use common::{
+    Guard, assert_ok, background_load, children_of, free_port, go_server, json, loadprof, python, spawn_python,
+};
 
 const BUSY: &str = r#"
 import math
@@ -67,16 +69,6 @@ fn flame(dir: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn assert_ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -50,13 +50,7 @@ fn heap(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn ok(out: &std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(out);
     json(&out.stdout)
 }
 

@@ -144,7 +144,6 @@ pub struct Running {
     /// A copy of it, as the process may be configured to remove old ones.
     start_copy: Option<PathBuf>,
     scratch: tempfile::TempDir,
-    pub started: Instant,
     /// loadprof stopped the process at the window's end (it did not exit on its own).
     pub stopped: bool,
 }
@@ -172,7 +171,6 @@ pub fn start(pid: u32, dir: &Path) -> Result<Running, FlameError> {
         start,
         start_copy,
         scratch,
-        started: Instant::now(),
         stopped: false,
     })
 }

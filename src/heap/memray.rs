@@ -43,7 +43,6 @@ pub struct Running {
     python: PathBuf,
     tracked: Vec<Tracked>,
     pub notes: Vec<String>,
-    pub started: Instant,
 }
 
 /// What the captures held.
@@ -200,7 +199,6 @@ pub fn start(root: u32, fresh: bool, stop: &StopToken) -> Result<Running, FlameE
         python,
         tracked: Vec::new(),
         notes: Vec::new(),
-        started: Instant::now(),
     };
     let mut failures = Vec::new();
     for pid in pids {
@@ -232,7 +230,6 @@ pub fn start(root: u32, fresh: bool, stop: &StopToken) -> Result<Running, FlameE
             break;
         }
     }
-    running.started = Instant::now();
     if running.tracked.is_empty() {
         return Err(FlameError::CannotProfile(
             failures

@@ -46,28 +46,7 @@ impl Report<'_> {
         if !facts.is_empty() {
             write!(h, r#"<p class="muted">{}</p>"#, facts.join(" · "))?;
         }
-        if let Some(e) = text(f, "/error") {
-            write!(
-                h,
-                r#"<div class="callout bad"><strong>No profile:</strong> {}</div>"#,
-                esc(e)
-            )?;
-        }
-        if let Some(p) = text(f, "/partial") {
-            write!(
-                h,
-                r#"<div class="callout warn"><strong>Partial profile:</strong> {}</div>"#,
-                esc(p)
-            )?;
-        }
-        let notes = arr(f, "/notes");
-        if !notes.is_empty() {
-            h.push_str(r#"<ul class="notes">"#);
-            for n in notes {
-                write!(h, "<li>{}</li>", esc(n.as_str().unwrap_or("")))?;
-            }
-            h.push_str("</ul>");
-        }
+        callouts(h, f, "No profile")?;
         match self.flame {
             Some(graph) => embed_flame(h, graph, "flame graph")?,
             None => match text(f, "/svg") {
@@ -98,6 +77,34 @@ impl Report<'_> {
         h.push_str("</section>");
         Ok(())
     }
+}
+
+/// A profile's error (`missing` names what is missing), its partial
+/// reason and its notes, as callouts and a list.
+pub(super) fn callouts(h: &mut String, section: &serde_json::Value, missing: &str) -> fmt::Result {
+    if let Some(e) = text(section, "/error") {
+        write!(
+            h,
+            r#"<div class="callout bad"><strong>{missing}:</strong> {}</div>"#,
+            esc(e)
+        )?;
+    }
+    if let Some(p) = text(section, "/partial") {
+        write!(
+            h,
+            r#"<div class="callout warn"><strong>Partial profile:</strong> {}</div>"#,
+            esc(p)
+        )?;
+    }
+    let notes = arr(section, "/notes");
+    if !notes.is_empty() {
+        h.push_str(r#"<ul class="notes">"#);
+        for n in notes {
+            write!(h, "<li>{}</li>", esc(n.as_str().unwrap_or("")))?;
+        }
+        h.push_str("</ul>");
+    }
+    Ok(())
 }
 
 /// The flame graph: one loadprof drew, interactive in a sandboxed frame

@@ -39,28 +39,7 @@ impl Report<'_> {
         if !facts.is_empty() {
             write!(h, r#"<p class="muted">{}</p>"#, facts.join(" · "))?;
         }
-        if let Some(e) = text(heap, "/error") {
-            write!(
-                h,
-                r#"<div class="callout bad"><strong>No heap profile:</strong> {}</div>"#,
-                esc(e)
-            )?;
-        }
-        if let Some(p) = text(heap, "/partial") {
-            write!(
-                h,
-                r#"<div class="callout warn"><strong>Partial profile:</strong> {}</div>"#,
-                esc(p)
-            )?;
-        }
-        let notes = arr(heap, "/notes");
-        if !notes.is_empty() {
-            h.push_str(r#"<ul class="notes">"#);
-            for n in notes {
-                write!(h, "<li>{}</li>", esc(n.as_str().unwrap_or("")))?;
-            }
-            h.push_str("</ul>");
-        }
+        super::flame::callouts(h, heap, "No heap profile")?;
         if let Some(o) = heap.get("overhead").filter(|o| o.is_object()) {
             overhead(h, o)?;
         }
