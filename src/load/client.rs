@@ -91,7 +91,32 @@ impl Io {
 pub enum Conn {
     H1(H1Conn<Io>),
     /// The token's count tells how many workers share the connection.
-    H2(http2::SendRequest<Body>, Arc<()>),
+    H2(http2::SendRequest<Body>, Arc<H2Shared>),
+}
+
+/// What the workers sharing one HTTP/2 connection know of it. The task that
+/// drives the connection holds it weakly, so the strong count is the number
+/// of workers.
+#[derive(Default)]
+pub struct H2Shared {
+    /// Why the connection ended, set by the task that drove it: a request
+    /// in flight is told only "canceled", the cause is the connection's.
+    cause: std::sync::OnceLock<String>,
+    ended: tokio::sync::Notify,
+}
+
+impl H2Shared {
+    /// The connection's own error, waiting briefly for the task that drives
+    /// it to report (it ends a moment after the requests it cancels).
+    async fn cause(&self) -> Option<String> {
+        let ended = self.ended.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        if self.cause.get().is_none() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), ended).await;
+        }
+        self.cause.get().cloned()
+    }
 }
 
 /// Opens connections to the target: TCP, then TLS for https, then (for
@@ -103,7 +128,7 @@ pub struct Connector {
     tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
     /// Open HTTP/2 connections that workers share.
     /// Held while one is opened, so workers starting together share it.
-    h2_shared: tokio::sync::Mutex<Vec<(http2::SendRequest<Body>, Arc<()>)>>,
+    h2_shared: tokio::sync::Mutex<Vec<(http2::SendRequest<Body>, Arc<H2Shared>)>>,
 }
 
 impl Connector {
@@ -169,9 +194,18 @@ impl Connector {
         let (mut send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
             .await
             .map_err(|e| std::io::Error::other(describe(&e)))?;
-        tokio::spawn(conn);
+        let shared = Arc::new(H2Shared::default());
+        let report = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await
+                && let Some(shared) = report.upgrade()
+            {
+                let _ = shared.cause.set(describe(&e));
+                shared.ended.notify_waiters();
+            }
+        });
         send.ready().await.map_err(|e| std::io::Error::other(describe(&e)))?;
-        Ok(Conn::H2(send, Arc::new(())))
+        Ok(Conn::H2(send, shared))
     }
 }
 
@@ -519,9 +553,16 @@ impl Link {
                 rec.status = Some(head.status);
                 Ok(Answer::H1(reader, head.keep_alive))
             }
-            Conn::H2(s, _) => {
+            Conn::H2(s, shared) => {
                 let req = build_request(ep, rng, &mut self.scratch)?;
-                let resp = s.send_request(req).await.map_err(|e| (ErrorKind::Io, describe(&e)))?;
+                let resp = match s.send_request(req).await {
+                    Ok(resp) => resp,
+                    Err(e) if e.is_canceled() => {
+                        let why = shared.cause().await.unwrap_or_else(|| describe(&e));
+                        return Err((ErrorKind::Io, why));
+                    }
+                    Err(e) => return Err((ErrorKind::Io, describe(&e))),
+                };
                 rec.status = Some(resp.status().as_u16());
                 Ok(Answer::H2(resp.into_body()))
             }
