@@ -847,6 +847,7 @@ impl LoadArgs {
             },
         };
         Ok(LoadSpec {
+            scenarios: Vec::new(),
             table_at: "URL".into(),
             base_url: At::new(url.clone(), "URL"),
             requests: vec![RequestSpec {

@@ -23,6 +23,13 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
         })
         .unwrap_or_default();
     let endpoints: Vec<&str> = names.iter().map(String::as_str).collect();
+    let scenario_names: Vec<String> = doc["load"]["scenarios"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect();
+    let scenarios: Vec<&str> = scenario_names.iter().map(String::as_str).collect();
     // The result's own SLOs, then those given here.
     let mut slos: Vec<Slo> = Vec::new();
     for s in doc["slo"].as_array().map_or(&[][..], Vec::as_slice) {
@@ -30,7 +37,7 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
             continue;
         };
         slos.push(
-            Slo::parse(name, expr, &endpoints)
+            Slo::parse(name, expr, &endpoints, &scenarios)
                 .map_err(|e| Error::bad_input(anyhow!("{}: slo {name}: {e}", args.result.display())))?,
         );
     }
@@ -39,7 +46,8 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
             Error::bad_input(anyhow!("--slo '{given}': expected METRIC=EXPR, e.g. 'all.p95=< 300ms'"))
         })?;
         slos.push(
-            Slo::parse(name.trim(), expr, &endpoints).map_err(|e| Error::bad_input(anyhow!("--slo '{given}': {e}")))?,
+            Slo::parse(name.trim(), expr, &endpoints, &scenarios)
+                .map_err(|e| Error::bad_input(anyhow!("--slo '{given}': {e}")))?,
         );
     }
     let results: Vec<SloResult> = slos.iter().map(|s| s.judge(observe(&s.metric, &doc))).collect();

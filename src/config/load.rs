@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use crate::load::plan::{RatePlan, Stage, ThinkTime, share_of};
 use crate::load::stream::StreamKind;
 use crate::load::template::{Escape, TemplateContext};
-use crate::load::{BodySpec, Endpoint, Executor, LoadConfig, Origin};
+use crate::load::{BodySpec, Endpoint, Executor, Flow, LoadConfig, Model, Origin, Scenario};
 
 /// A value and where the user wrote it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +28,7 @@ impl<T> At<T> {
         At { value, at: at.into() }
     }
 
-    fn err(&self, msg: impl std::fmt::Display) -> String {
+    pub(crate) fn err(&self, msg: impl std::fmt::Display) -> String {
         format!("{}: {msg}", self.at)
     }
 }
@@ -78,6 +78,8 @@ pub struct LoadSpec {
     pub table_at: String,
     pub base_url: At<String>,
     pub requests: Vec<RequestSpec>,
+    /// `[scenarios.*]`: when given, `requests` is empty and `model` unused.
+    pub scenarios: Vec<super::scenarios::ScenarioSpec>,
     pub model: ModelSpec,
     pub duration: Option<Duration>,
     /// Requests that end within this long of the start are left out of the
@@ -115,9 +117,9 @@ pub const MAX_H2_STREAMS: u64 = 1000;
 /// Validates `spec` and compiles its templates.
 pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
     let (origin, base_path) = Origin::parse(&spec.base_url.value).map_err(|e| spec.base_url.err(e))?;
-    if spec.requests.is_empty() {
+    if spec.requests.is_empty() && spec.scenarios.is_empty() {
         return Err(format!(
-            "{}: no requests; add at least one [[load.request]] table",
+            "{}: no requests; add at least one [[load.request]] table (or [scenarios.NAME] with steps)",
             spec.base_url.at
         ));
     }
@@ -130,43 +132,124 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             crate::config::units::format_duration(d)
         )));
     }
-    let (index, count) = spec.worker;
     let mut ctx = TemplateContext::new(spec.vars.clone(), &spec.base_dir);
     let mut endpoints = Vec::new();
-    let mut names = std::collections::HashSet::new();
-    for (i, r) in spec.requests.iter().enumerate() {
-        if !names.insert(r.name.value.clone()) {
-            return Err(r.name.err(format!(
-                "two requests are named '{}'; give each [[load.request]] its own name",
-                r.name.value
+    let scenarios = if spec.scenarios.is_empty() {
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in spec.requests.iter().enumerate() {
+            if !names.insert(r.name.value.clone()) {
+                return Err(r.name.err(format!(
+                    "two requests are named '{}'; give each [[load.request]] its own name",
+                    r.name.value
+                )));
+            }
+            endpoints.push(endpoint(i, r, &origin, &base_path, spec.http2, &mut ctx)?);
+        }
+        if endpoints.iter().all(|e| e.weight == 0) {
+            return Err(spec.requests[0]
+                .weight
+                .err("every request has weight 0; give at least one a weight of 1 or more"));
+        }
+        let ends = spec.duration.is_some()
+            || spec.max_requests.is_some()
+            || match &spec.model {
+                ModelSpec::Closed { iterations, .. } => iterations.is_some(),
+                ModelSpec::Open { stages, .. } => stages.iter().all(|s| s.value.duration.is_some()),
+            };
+        if !ends {
+            return Err(format!(
+                "{}: the load never ends; set duration (e.g. \"60s\", or -d), iterations, or total_requests (or -n)",
+                spec.table_at
+            ));
+        }
+        let executor = executor(&spec.model, spec.worker)?;
+        vec![Scenario {
+            name: String::new(),
+            executor_name: match executor.model() {
+                Model::Open => "arrival-rate",
+                _ => "users",
+            }
+            .to_string(),
+            executor,
+            start: Duration::ZERO,
+            duration: spec.duration,
+            graceful_stop: spec.graceful_stop,
+            flow: Flow::Mix((0..endpoints.len()).collect()),
+        }]
+    } else {
+        let mut out = Vec::new();
+        for sc in &spec.scenarios {
+            let journey = super::journeys::build(sc, &mut endpoints, &mut ctx, &origin, &base_path, spec.http2)?;
+            let mut executor = executor(&sc.model, spec.worker)?;
+            if let Executor::Closed {
+                shared_iterations,
+                iterations,
+                ramp,
+                ..
+            } = &mut executor
+            {
+                if sc.shared_iterations {
+                    *shared_iterations = iterations.take();
+                }
+                if let Some(stages) = &sc.ramp {
+                    let plan = RatePlan {
+                        stages: stages.iter().map(|s| s.value).collect(),
+                    };
+                    *ramp = Some(plan.share(spec.worker.1));
+                }
+            }
+            out.push(Scenario {
+                name: sc.name.value.clone(),
+                executor_name: sc.executor.value.clone(),
+                executor,
+                start: sc.start,
+                duration: sc.duration,
+                graceful_stop: sc.graceful_stop.unwrap_or(spec.graceful_stop),
+                flow: Flow::Steps(journey),
+            });
+        }
+        out
+    };
+    if !(1..=MAX_H2_STREAMS).contains(&spec.h2_streams.value) {
+        return Err(spec.h2_streams.err(format!("must be from 1 to {MAX_H2_STREAMS}")));
+    }
+    let (index, count) = spec.worker;
+    let max_requests = match &spec.max_requests {
+        Some(n) if n.value == 0 => return Err(n.err("must be at least 1")),
+        Some(n) if share_of(n.value, index, count) == 0 => {
+            return Err(n.err(format!(
+                "{} requests shared by {count} workers leaves worker {index} none; use at least {count}",
+                n.value
             )));
         }
-        endpoints.push(endpoint(i, r, &origin, &base_path, spec.http2, &mut ctx)?);
-    }
-    if endpoints.iter().all(|e| e.weight == 0) {
-        return Err(spec.requests[0]
-            .weight
-            .err("every request has weight 0; give at least one a weight of 1 or more"));
-    }
-    let ends = spec.duration.is_some()
-        || spec.max_requests.is_some()
-        || match &spec.model {
-            ModelSpec::Closed { iterations, .. } => iterations.is_some(),
-            ModelSpec::Open { stages, .. } => stages.iter().all(|s| s.value.duration.is_some()),
-        };
-    if !ends {
-        return Err(format!(
-            "{}: the load never ends; set duration (e.g. \"60s\", or -d), iterations, or total_requests (or -n)",
-            spec.table_at
-        ));
-    }
+        Some(n) => Some(share_of(n.value, index, count)),
+        None => None,
+    };
+    Ok(LoadConfig {
+        origin,
+        endpoints,
+        scenarios,
+        warmup: spec.warmup.value,
+        max_requests,
+        timeout: spec.timeout,
+        stream_timeout: spec.stream_timeout,
+        http2: spec.http2,
+        h2_streams: spec.h2_streams.value as usize,
+        insecure: spec.insecure,
+        latency_correction: spec.latency_correction,
+    })
+}
+
+/// The engine's executor for a load shape as written, for worker `index`
+/// of `count`.
+fn executor(model: &ModelSpec, (index, count): (u32, u32)) -> Result<Executor, String> {
     let none_left = |what: &At<u64>, noun: &str| {
         what.err(format!(
             "{} {noun} shared by {count} workers leaves worker {index} none; use at least {count}",
             what.value
         ))
     };
-    let executor = match &spec.model {
+    let executor = match model {
         ModelSpec::Closed {
             users,
             spawn_rate,
@@ -204,6 +287,8 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
                 spawn_rate: spawn_rate.as_ref().map(|r| r.value / f64::from(count)),
                 think: *think,
                 iterations: iterations.as_ref().map(|n| n.value),
+                shared_iterations: None,
+                ramp: None,
             }
         }
         ModelSpec::Open {
@@ -240,33 +325,10 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             }
         }
     };
-    if !(1..=MAX_H2_STREAMS).contains(&spec.h2_streams.value) {
-        return Err(spec.h2_streams.err(format!("must be from 1 to {MAX_H2_STREAMS}")));
-    }
-    let max_requests = match &spec.max_requests {
-        Some(n) if n.value == 0 => return Err(n.err("must be at least 1")),
-        Some(n) if share_of(n.value, index, count) == 0 => return Err(none_left(n, "requests")),
-        Some(n) => Some(share_of(n.value, index, count)),
-        None => None,
-    };
-    Ok(LoadConfig {
-        origin,
-        endpoints,
-        executor,
-        duration: spec.duration,
-        warmup: spec.warmup.value,
-        max_requests,
-        timeout: spec.timeout,
-        stream_timeout: spec.stream_timeout,
-        http2: spec.http2,
-        h2_streams: spec.h2_streams.value as usize,
-        insecure: spec.insecure,
-        latency_correction: spec.latency_correction,
-        graceful_stop: spec.graceful_stop,
-    })
+    Ok(executor)
 }
 
-fn endpoint(
+pub(super) fn endpoint(
     index: usize,
     r: &RequestSpec,
     origin: &Origin,
@@ -370,8 +432,10 @@ fn endpoint(
         header_templates,
         body,
         stream: r.stream,
+        keep_body: expect_body.is_some(),
         expect_status: r.expect_status.as_ref().map(|s| s.value.clone()),
         expect_body,
+        keep_headers: Vec::new(),
         h1_request: None,
     };
     let fixed =
@@ -379,7 +443,7 @@ fn endpoint(
     if fixed && !http2 {
         // Nothing to render: serialise the request once for every send.
         let (mut bytes, mut scratch) = (Vec::new(), String::new());
-        crate::load::client::write_h1(&ep, &mut rand::rng(), &mut bytes, &mut scratch);
+        crate::load::client::write_h1(&ep, &mut rand::rng(), Default::default(), &mut bytes, &mut scratch);
         ep.h1_request = Some(Bytes::from(bytes));
     }
     Ok(ep)
@@ -447,6 +511,7 @@ mod tests {
 
     fn spec(base: &str, path: &str) -> LoadSpec {
         LoadSpec {
+            scenarios: Vec::new(),
             table_at: "URL".into(),
             base_url: At::new(base.to_string(), "URL"),
             requests: vec![RequestSpec {
@@ -640,7 +705,7 @@ mod tests {
         s.worker = (1, 3);
         s.max_requests = Some(At::new(10, "-n"));
         let c = build(s).unwrap();
-        assert!(matches!(c.executor, Executor::Closed { users: 3, .. }));
+        assert!(matches!(c.scenarios[0].executor, Executor::Closed { users: 3, .. }));
         assert_eq!(c.max_requests, Some(3));
     }
 

@@ -3,10 +3,13 @@
 
 pub mod flame;
 pub mod heap;
+mod journeys;
 pub mod load;
+pub mod load_table;
 pub mod overrides;
 pub mod plans;
 pub mod profile;
+pub mod scenarios;
 pub mod units;
 
 use std::path::PathBuf;

@@ -128,6 +128,30 @@ pub enum Metric {
     CheckFailRate {
         endpoint: Option<String>,
     },
+    /// `<poll step>.turnaround.<stat>`: until the poll's condition held.
+    Turnaround {
+        endpoint: String,
+        stat: Stat,
+    },
+    /// `<poll step>.attempts.<p50|p90|p95|p99|max|mean>`: requests per poll.
+    Attempts {
+        endpoint: String,
+        stat: Stat,
+    },
+    /// `<scenario>.flow.<stat>`, or `<scenario>.flow.active.<stat>` (time in requests).
+    Flow {
+        scenario: String,
+        active: bool,
+        stat: Stat,
+    },
+    /// `<scenario>.iterations`: iterations that ran to an end.
+    Iterations {
+        scenario: String,
+    },
+    /// `<scenario>.iteration_fail_rate`.
+    IterationFailRate {
+        scenario: String,
+    },
     RssMax,
     RssSlope,
     ThreadsMax,
@@ -139,7 +163,7 @@ pub enum Metric {
 impl Metric {
     /// Reads a metric name. `endpoints` are the names a profile defines;
     /// any other endpoint is an error that lists them.
-    pub fn parse(name: &str, endpoints: &[&str]) -> Result<Metric, String> {
+    pub fn parse(name: &str, endpoints: &[&str], scenarios: &[&str]) -> Result<Metric, String> {
         let fixed = match name {
             "rss.max" => Some(Metric::RssMax),
             "rss.slope" => Some(Metric::RssSlope),
@@ -152,21 +176,6 @@ impl Metric {
         if let Some(m) = fixed {
             return Ok(m);
         }
-        let (endpoint, rest) = name.split_once('.').ok_or_else(|| unknown_metric(name))?;
-        let endpoint = if endpoint == "all" {
-            None
-        } else if endpoints.contains(&endpoint) {
-            Some(endpoint.to_string())
-        } else {
-            return Err(format!(
-                "'{name}': no endpoint is named '{endpoint}'; the profile's endpoints are {}, or use 'all'",
-                if endpoints.is_empty() {
-                    "none".to_string()
-                } else {
-                    endpoints.join(", ")
-                }
-            ));
-        };
         let stat = |s: &str| match s {
             "p50" => Some(Stat::P50),
             "p90" => Some(Stat::P90),
@@ -177,6 +186,74 @@ impl Metric {
             "mean" => Some(Stat::Mean),
             _ => None,
         };
+        // A journey's step is `SCENARIO.STEP`: the longest name that prefixes the metric.
+        let longest = |names: &[&str]| -> Option<(String, String)> {
+            names
+                .iter()
+                .filter(|n| name.len() > n.len() + 1 && name.starts_with(**n) && name.as_bytes()[n.len()] == b'.')
+                .max_by_key(|n| n.len())
+                .map(|n| (n.to_string(), name[n.len() + 1..].to_string()))
+        };
+        if let Some((ep, rest)) = longest(endpoints) {
+            let poll = |prefix: &str| rest.strip_prefix(prefix).and_then(stat);
+            if let Some(stat) = poll("turnaround.") {
+                return Ok(Metric::Turnaround { endpoint: ep, stat });
+            }
+            if let Some(stat) = poll("attempts.") {
+                return Ok(Metric::Attempts { endpoint: ep, stat });
+            }
+        }
+        if let Some((scenario, rest)) = longest(scenarios)
+            && longest(endpoints).is_none()
+        {
+            let metric = match rest.as_str() {
+                "iterations" => Some(Metric::Iterations {
+                    scenario: scenario.clone(),
+                }),
+                "iteration_fail_rate" => Some(Metric::IterationFailRate {
+                    scenario: scenario.clone(),
+                }),
+                r => match r.strip_prefix("flow.active.").map(stat) {
+                    Some(s) => s.map(|stat| Metric::Flow {
+                        scenario: scenario.clone(),
+                        active: true,
+                        stat,
+                    }),
+                    None => r.strip_prefix("flow.").and_then(stat).map(|stat| Metric::Flow {
+                        scenario: scenario.clone(),
+                        active: false,
+                        stat,
+                    }),
+                },
+            };
+            return metric.ok_or_else(|| {
+                format!(
+                    "'{name}': scenario '{scenario}' has <scenario>.flow.<p50|p90|p95|p99|p999|max|mean>, \
+                     <scenario>.flow.active.<stat>, <scenario>.iterations and <scenario>.iteration_fail_rate; \
+                     its steps are <scenario>.<step>.<stat>"
+                )
+            });
+        }
+        let (endpoint, rest) = match longest(endpoints) {
+            Some((e, rest)) => (Some(e), rest),
+            None => {
+                let (endpoint, rest) = name.split_once('.').ok_or_else(|| unknown_metric(name))?;
+                if endpoint != "all" {
+                    let mut known: Vec<&str> = endpoints.to_vec();
+                    known.extend(scenarios.iter().copied());
+                    return Err(format!(
+                        "'{name}': no endpoint or scenario is named '{endpoint}'; the profile's are {}, or use 'all'",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                }
+                (None, rest.to_string())
+            }
+        };
+        let rest = rest.as_str();
         let metric = match rest {
             "rps" => Metric::Rps { endpoint },
             "error_rate" => Metric::ErrorRate { endpoint },
@@ -198,7 +275,11 @@ impl Metric {
 
     pub fn unit(&self) -> Unit {
         match self {
-            Metric::Latency { .. } | Metric::FirstChunk { .. } => Unit::Ms,
+            Metric::Latency { .. } | Metric::FirstChunk { .. } | Metric::Turnaround { .. } | Metric::Flow { .. } => {
+                Unit::Ms
+            }
+            Metric::Attempts { .. } | Metric::Iterations { .. } => Unit::Count,
+            Metric::IterationFailRate { .. } => Unit::Ratio,
             Metric::Rps { .. } => Unit::PerSecond,
             Metric::ErrorRate { .. } | Metric::SuccessRate { .. } | Metric::CheckFailRate { .. } => Unit::Ratio,
             Metric::RssMax | Metric::GpuMemMax => Unit::Bytes,
@@ -301,8 +382,8 @@ pub struct Slo {
 
 impl Slo {
     /// Reads `"name" = "expr"`, checking both and that they fit together.
-    pub fn parse(name: &str, text: &str, endpoints: &[&str]) -> Result<Slo, String> {
-        let metric = Metric::parse(name, endpoints)?;
+    pub fn parse(name: &str, text: &str, endpoints: &[&str], scenarios: &[&str]) -> Result<Slo, String> {
+        let metric = Metric::parse(name, endpoints, scenarios)?;
         let expr = Expr::parse(text, metric.unit())?;
         Ok(Slo {
             name: name.to_string(),
@@ -397,27 +478,30 @@ mod tests {
     #[test]
     fn metric_names() {
         assert_eq!(
-            Metric::parse("ask.p95", &EPS).unwrap(),
+            Metric::parse("ask.p95", &EPS, &[]).unwrap(),
             Metric::Latency {
                 endpoint: Some("ask".into()),
                 stat: Stat::P95
             }
         );
         assert_eq!(
-            Metric::parse("all.first_chunk.p99", &EPS).unwrap(),
+            Metric::parse("all.first_chunk.p99", &EPS, &[]).unwrap(),
             Metric::FirstChunk {
                 endpoint: None,
                 stat: Stat::P99
             }
         );
-        assert_eq!(Metric::parse("all.success_rate", &EPS).unwrap().unit(), Unit::Ratio);
-        assert_eq!(Metric::parse("rss.slope", &EPS).unwrap(), Metric::RssSlope);
-        let e = Metric::parse("chat.p95", &EPS).unwrap_err();
+        assert_eq!(
+            Metric::parse("all.success_rate", &EPS, &[]).unwrap().unit(),
+            Unit::Ratio
+        );
+        assert_eq!(Metric::parse("rss.slope", &EPS, &[]).unwrap(), Metric::RssSlope);
+        let e = Metric::parse("chat.p95", &EPS, &[]).unwrap_err();
         assert!(e.contains("ask, search") && e.contains("'chat'"), "{e}");
-        let e = Metric::parse("ask.p97", &EPS).unwrap_err();
+        let e = Metric::parse("ask.p97", &EPS, &[]).unwrap_err();
         assert!(e.contains("is not a metric"), "{e}");
-        assert!(Metric::parse("latency", &EPS).is_err());
-        assert!(Metric::parse("ask.first_chunk.rps", &EPS).is_err());
+        assert!(Metric::parse("latency", &EPS, &[]).is_err());
+        assert!(Metric::parse("ask.first_chunk.rps", &EPS, &[]).is_err());
     }
 
     #[test]
@@ -468,15 +552,15 @@ mod tests {
 
     #[test]
     fn judging_and_missing_measurements() {
-        let slo = Slo::parse("ask.p95", "< 2.5s", &EPS).unwrap();
+        let slo = Slo::parse("ask.p95", "< 2.5s", &EPS, &[]).unwrap();
         assert!(slo.judge(Some(2400.0)).pass);
         assert!(!slo.judge(Some(2500.0)).pass);
         let missing = slo.judge(None);
         assert!(!missing.pass, "an SLO whose metric was not measured fails");
         assert_eq!(missing.unit, "ms");
-        let leak = Slo::parse("leak", "none", &EPS).unwrap();
+        let leak = Slo::parse("leak", "none", &EPS, &[]).unwrap();
         assert!(leak.judge(Some(0.0)).pass && !leak.judge(Some(1.0)).pass);
-        let ok = Slo::parse("all.success_rate", ">= 98%", &EPS).unwrap();
+        let ok = Slo::parse("all.success_rate", ">= 98%", &EPS, &[]).unwrap();
         assert!(ok.judge(Some(0.99)).pass && !ok.judge(Some(0.97)).pass);
     }
 

@@ -22,6 +22,15 @@ fn endpoint<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
     doc["load"]["endpoints"].as_array()?.iter().find(|e| e["name"] == name)
 }
 
+fn scenario<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
+    doc["load"]["scenarios"].as_array()?.iter().find(|s| s["name"] == name)
+}
+
+/// A poll's attempts block keys its statistics without a unit.
+fn count_key(stat: Stat) -> &'static str {
+    stat_key(stat).trim_end_matches("_ms")
+}
+
 fn endpoints(doc: &Value) -> &[Value] {
     doc["load"]["endpoints"].as_array().map_or(&[], Vec::as_slice)
 }
@@ -74,6 +83,15 @@ pub fn observe(metric: &Metric, doc: &Value) -> Option<f64> {
         Metric::ErrorRate { endpoint } => share(doc, endpoint, failed),
         Metric::SuccessRate { endpoint } => share(doc, endpoint, failed).map(|e| 1.0 - e),
         Metric::CheckFailRate { endpoint } => share(doc, endpoint, |e| e["check_failures"].as_f64()),
+        Metric::Turnaround { endpoint: ep, stat } => endpoint(doc, ep)?["turnaround"][stat_key(*stat)].as_f64(),
+        Metric::Attempts { endpoint: ep, stat } => endpoint(doc, ep)?["attempts"][count_key(*stat)].as_f64(),
+        Metric::Flow {
+            scenario: sc,
+            active,
+            stat,
+        } => scenario(doc, sc)?[if *active { "active" } else { "flow" }][stat_key(*stat)].as_f64(),
+        Metric::Iterations { scenario: sc } => scenario(doc, sc)?["iterations"].as_f64(),
+        Metric::IterationFailRate { scenario: sc } => scenario(doc, sc)?["iteration_fail_rate"].as_f64(),
         Metric::RssMax => doc["resources"]["rss_bytes"]["max"].as_f64(),
         Metric::RssSlope => doc["leak"]["slope_bytes_per_s"].as_f64(),
         Metric::ThreadsMax => doc["resources"]["threads"]["max"].as_f64(),
@@ -141,7 +159,7 @@ mod tests {
     }
 
     fn m(name: &str) -> Metric {
-        Metric::parse(name, &["ask", "health"]).unwrap()
+        Metric::parse(name, &["ask", "health"], &[]).unwrap()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Uri};
+use http::{HeaderName, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http2;
@@ -283,14 +283,24 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// What a journey's user adds to a request: its captures (by slot) and
+/// its cookies (a `Cookie` header value). Empty for a plain request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PerUser<'a> {
+    pub vars: &'a [String],
+    pub cookie: Option<&'a str>,
+}
+
 /// Per-worker state reused across requests.
 pub struct WorkerConn {
     link: Link,
     /// Gaps between chunks of the current request; made at the first gap,
     /// so a worker that never reads a stream does not carry one.
     pub gaps: Option<Hist>,
-    /// The start of the body, kept for `expect_body`.
+    /// The start of the body, kept for `expect_body` and a journey's captures.
     body: Vec<u8>,
+    /// The answer's headers an endpoint asked to keep (`Endpoint::keep_headers`).
+    headers: Vec<(HeaderName, Vec<u8>)>,
     /// One timer for every deadline of this worker: moving a registered
     /// timer later is far cheaper than registering a new one per request.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -414,6 +424,7 @@ impl WorkerConn {
             },
             gaps: None,
             body: Vec::new(),
+            headers: Vec::new(),
             timer: None,
         }
     }
@@ -428,6 +439,7 @@ impl WorkerConn {
         rng: &mut impl rand::Rng,
         limits: Limits,
         intended: Instant,
+        user: PerUser<'_>,
     ) -> Record {
         let start = Instant::now();
         let intended = intended.min(start);
@@ -440,10 +452,11 @@ impl WorkerConn {
             gaps.reset();
         }
         self.body.clear();
+        self.headers.clear();
         let head = within(
             &mut self.timer,
             Some(start + limits.timeout),
-            self.link.send(connector, ep, rng, &mut rec),
+            self.link.send(connector, ep, rng, &mut rec, user, &mut self.headers),
         );
         let answer = match head.await {
             Some(Ok(a)) => a,
@@ -460,7 +473,7 @@ impl WorkerConn {
             (true, None) => None,
             (false, _) => Some(start + limits.timeout),
         };
-        let keep = ep.expect_body.is_some();
+        let keep = ep.keep_body;
         let mut sink = BodySink {
             rec: &mut rec,
             gaps: &mut self.gaps,
@@ -492,6 +505,17 @@ impl WorkerConn {
         rec
     }
 
+    /// The last answer's body (its first [`CHECK_BODY_LIMIT`] bytes), when
+    /// the endpoint keeps it.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The last answer's headers that the endpoint keeps, in order.
+    pub fn headers(&self) -> &[(HeaderName, Vec<u8>)] {
+        &self.headers
+    }
+
     /// A request that ended without a whole answer: the connection is not
     /// reused, since it may hold the rest of that answer.
     fn fail(&mut self, mut rec: Record, (kind, why): Failure, intended: Instant, start: Instant) -> Record {
@@ -514,6 +538,8 @@ impl Link {
         ep: &Endpoint,
         rng: &mut impl rand::Rng,
         rec: &mut Record,
+        user: PerUser<'_>,
+        kept: &mut Vec<(HeaderName, Vec<u8>)>,
     ) -> Result<Answer, Failure> {
         let idle = self.last_used.elapsed();
         self.last_used = Instant::now();
@@ -539,10 +565,10 @@ impl Link {
         };
         match conn {
             Conn::H1(c) => {
-                let bytes: &[u8] = match &ep.h1_request {
-                    Some(fixed) => fixed,
-                    None => {
-                        write_h1(ep, rng, &mut self.request, &mut self.scratch);
+                let bytes: &[u8] = match (&ep.h1_request, user.cookie) {
+                    (Some(fixed), None) => fixed,
+                    _ => {
+                        write_h1(ep, rng, user, &mut self.request, &mut self.scratch);
                         &self.request
                     }
                 };
@@ -551,10 +577,13 @@ impl Link {
                     .await
                     .map_err(|e| (ErrorKind::Io, e.to_string()))?;
                 rec.status = Some(head.status);
+                if !ep.keep_headers.is_empty() {
+                    keep_headers(c.head(), &ep.keep_headers, kept);
+                }
                 Ok(Answer::H1(reader, head.keep_alive))
             }
             Conn::H2(s, shared) => {
-                let req = build_request(ep, rng, &mut self.scratch)?;
+                let req = build_request(ep, rng, user, &mut self.scratch)?;
                 let resp = match s.send_request(req).await {
                     Ok(resp) => resp,
                     Err(e) if e.is_canceled() => {
@@ -564,6 +593,11 @@ impl Link {
                     Err(e) => return Err((ErrorKind::Io, describe(&e))),
                 };
                 rec.status = Some(resp.status().as_u16());
+                for name in &ep.keep_headers {
+                    for v in resp.headers().get_all(name) {
+                        kept.push((name.clone(), v.as_bytes().to_vec()));
+                    }
+                }
                 Ok(Answer::H2(resp.into_body()))
             }
         }
@@ -627,13 +661,18 @@ fn check(ep: &Endpoint, status: Option<u16>, body: &[u8]) -> Option<Failure> {
 /// around a path's placeholders was checked at start and their values are
 /// percent-encoded, so a rendered path that is not a URI is a bug, reported
 /// as a failed request rather than sent somewhere else.)
-fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) -> Result<Request<Body>, Failure> {
+fn build_request(
+    ep: &Endpoint,
+    rng: &mut impl rand::Rng,
+    user: PerUser<'_>,
+    scratch: &mut String,
+) -> Result<Request<Body>, Failure> {
     let uri = match &ep.uri {
         Some(u) => u.clone(),
         None => {
             scratch.clear();
             scratch.push_str(&ep.origin_prefix);
-            ep.path.render(rng, scratch);
+            ep.path.render(rng, user.vars, scratch);
             Uri::try_from(scratch.as_str()).map_err(|e| {
                 (
                     ErrorKind::Io,
@@ -648,7 +687,7 @@ fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) 
             Some(fixed) => fixed.clone(),
             None => {
                 scratch.clear();
-                b.template.render(rng, scratch);
+                b.template.render(rng, user.vars, scratch);
                 Bytes::copy_from_slice(scratch.as_bytes())
             }
         },
@@ -660,30 +699,39 @@ fn build_request(ep: &Endpoint, rng: &mut impl rand::Rng, scratch: &mut String) 
     *req.headers_mut() = ep.headers.clone();
     for (name, t) in &ep.header_templates {
         scratch.clear();
-        t.render(rng, scratch);
+        t.render(rng, user.vars, scratch);
         if let Ok(v) = HeaderValue::from_str(scratch) {
             req.headers_mut().insert(name.clone(), v);
         }
+    }
+    if let Some(cookie) = user.cookie
+        && let Ok(v) = HeaderValue::from_str(cookie)
+    {
+        req.headers_mut().insert(http::header::COOKIE, v);
     }
     Ok(req)
 }
 
 /// Serialises one HTTP/1.1 request of `ep` into `out`, rendering its
 /// templates. (Endpoints without templates are serialised once, at start.)
-pub fn write_h1(ep: &Endpoint, rng: &mut impl rand::Rng, out: &mut Vec<u8>, scratch: &mut String) {
+pub fn write_h1(ep: &Endpoint, rng: &mut impl rand::Rng, user: PerUser<'_>, out: &mut Vec<u8>, scratch: &mut String) {
     out.clear();
     out.extend_from_slice(ep.method.as_str().as_bytes());
     out.push(b' ');
     scratch.clear();
-    ep.path.render(rng, scratch);
+    ep.path.render(rng, user.vars, scratch);
     out.extend_from_slice(scratch.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in &ep.headers {
         push_header(out, name.as_str(), value.as_bytes());
     }
+    if let Some(cookie) = user.cookie {
+        let value: String = cookie.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        push_header(out, "cookie", value.as_bytes());
+    }
     for (name, t) in &ep.header_templates {
         scratch.clear();
-        t.render(rng, scratch);
+        t.render(rng, user.vars, scratch);
         let value: String = scratch.chars().filter(|c| *c != '\r' && *c != '\n').collect();
         push_header(out, name.as_str(), value.as_bytes());
     }
@@ -694,7 +742,7 @@ pub fn write_h1(ep: &Endpoint, rng: &mut impl rand::Rng, out: &mut Vec<u8>, scra
             Some(fixed) => out.extend_from_slice(fixed),
             None => {
                 scratch.clear();
-                b.template.render(rng, scratch);
+                b.template.render(rng, user.vars, scratch);
                 out.extend_from_slice(scratch.as_bytes());
             }
         }
@@ -707,6 +755,20 @@ pub fn write_h1(ep: &Endpoint, rng: &mut impl rand::Rng, out: &mut Vec<u8>, scra
     }
     tail.extend_from_slice(b"\r\n");
     out.splice(body_at..body_at, tail);
+}
+
+/// Copies the headers named in `wanted` out of a raw HTTP/1.1 head.
+fn keep_headers(head: &[u8], wanted: &[HeaderName], kept: &mut Vec<(HeaderName, Vec<u8>)>) {
+    let mut headers = [httparse::EMPTY_HEADER; crate::load::h1::MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    if resp.parse(head).is_err() {
+        return;
+    }
+    for h in resp.headers.iter() {
+        if let Some(name) = wanted.iter().find(|w| w.as_str().eq_ignore_ascii_case(h.name)) {
+            kept.push((name.clone(), h.value.to_vec()));
+        }
+    }
 }
 
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {

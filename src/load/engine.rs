@@ -1,10 +1,11 @@
 //! One worker loop for every executor: a worker takes the next due time
 //! from its pacer (a closed-model user's own rhythm, or tickets from the
-//! open model's arrival clock), sends one request on its own connection,
-//! and records it. Records go straight into sharded aggregates; a timeline
-//! row is cut from them once a second.
+//! open model's arrival clock) and runs one iteration: one request of the
+//! mix, or a journey's steps. Every scenario runs its executor on the one
+//! clock of the load. Records go straight into sharded aggregates; a
+//! timeline row is cut from them once a second.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,38 +16,19 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::client::{Connector, Limits, WorkerConn};
-use super::plan::{ThinkTime, user_start};
-use super::stats::{EndpointStats, ErrorKind, Hist, Percentiles, Record, add, new_hist, record};
-use super::{Endpoint, Executor, LoadConfig, Model};
+pub use super::aggregate::TimelineRow;
+use super::aggregate::{Shard, cut_rows};
+use super::client::{Connector, Limits, PerUser, WorkerConn};
+use super::journey::run::{Ctx, Recorder, User, iteration};
+use super::journey::{FlowStats, Outcome};
+use super::plan::{RatePlan, ThinkTime, user_start};
+use super::stats::{EndpointStats, ErrorKind, Hist, PollStats, Record};
+use super::{Endpoint, Executor, Flow, LoadConfig, Model, Scenario};
 use crate::cancel::{StopReason, StopToken};
 
 /// Grace after a second ends before its row is cut, so records stamped just
 /// before the boundary have reached their shard.
 const ROW_GRACE: Duration = Duration::from_millis(20);
-
-/// One second of load: requests that ended in it and their latency.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimelineRow {
-    /// Seconds from the start of the load to the start of this row.
-    pub elapsed_s: u64,
-    /// Length of the row: 1 s, or less for the last one.
-    pub width_s: f64,
-    pub requests: u64,
-    pub errors: u64,
-    /// p50, p95 and p99 of the latency of the requests that got an answer.
-    pub latency: Option<Percentiles>,
-}
-
-impl TimelineRow {
-    pub fn rps(&self) -> f64 {
-        if self.width_s > 0.0 {
-            self.requests as f64 / self.width_s
-        } else {
-            0.0
-        }
-    }
-}
 
 /// Everything a load run measured.
 #[derive(Debug, Clone)]
@@ -80,6 +62,26 @@ pub struct LoadRecording {
     pub max_in_flight: Option<u64>,
     /// The first failure of each kind, in words.
     pub error_examples: BTreeMap<&'static str, String>,
+    /// Named scenarios (`[scenarios.NAME]`), in the profile's order.
+    pub scenarios: Vec<ScenarioRecording>,
+}
+
+/// What one named scenario did.
+#[derive(Debug, Clone)]
+pub struct ScenarioRecording {
+    pub name: String,
+    pub executor: String,
+    pub model: Model,
+    /// Peak planned arrival rate (open model).
+    pub target_rate: Option<f64>,
+    pub start: Duration,
+    /// Users (closed model) or workers (open model) started.
+    pub workers: u64,
+    /// Open-model arrivals not started because `max_in_flight` were busy.
+    pub dropped: u64,
+    /// Step names: `on_start` steps first (the index of `flow.failed_by_step`).
+    pub steps: Vec<String>,
+    pub flow: FlowStats,
 }
 
 impl LoadRecording {
@@ -102,18 +104,30 @@ pub enum LoadError {
     Setup(String),
 }
 
-struct Bucket {
-    requests: u64,
-    errors: u64,
-    latency: Hist,
+/// One scenario while it runs.
+struct Run {
+    /// Its first iteration's time.
+    start: Instant,
+    /// Stop starting iterations.
+    deadline: Option<Instant>,
+    /// Stop iterations where they are.
+    hard_end: Option<Instant>,
+    /// `shared-iterations`: those not yet taken.
+    shared_left: Option<AtomicU64>,
+    dropped: AtomicU64,
+    workers: AtomicU64,
+    /// Iterations started and not ended (cut off at the end: interrupted).
+    running: AtomicU64,
+    /// The mix's weights, summed in order.
+    cumulative_weights: Vec<u64>,
+    /// The open model's workers, started by the arrival clock.
+    open_workers: Mutex<JoinSet<()>>,
 }
 
-struct Shard {
-    endpoints: Vec<EndpointStats>,
-    /// Seconds not yet cut into rows, the first being `first_second`.
-    seconds: VecDeque<Bucket>,
-    first_second: u64,
-    last_end: Option<Instant>,
+impl Run {
+    fn past_deadline(&self, shared: &Shared, at: Instant) -> bool {
+        shared.stopping.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| at >= d)
+    }
 }
 
 struct Shared {
@@ -124,32 +138,27 @@ struct Shared {
     /// Requests that end before this are the warm-up: in the timeline only.
     counted_from: Instant,
     warmup_requests: AtomicU64,
-    deadline: Option<Instant>,
     shards: Vec<Mutex<Shard>>,
     /// Requests started, checked against `max_requests`.
     issued: AtomicU64,
     /// Requests in flight, per endpoint.
     in_flight: Vec<AtomicU64>,
-    dropped: AtomicU64,
-    workers: AtomicU64,
     stopping: AtomicBool,
-    cumulative_weights: Vec<u64>,
-    /// The open model's workers, started by the arrival clock.
-    open_workers: Mutex<JoinSet<()>>,
+    runs: Vec<Run>,
     /// The first failure of each kind, by `ErrorKind as usize`.
     examples: [OnceLock<String>; ErrorKind::ALL.len()],
 }
 
 impl Shared {
-    fn pick(&self, rng: &mut SmallRng) -> &Endpoint {
-        let eps = &self.cfg.endpoints;
-        if eps.len() == 1 {
-            return &eps[0];
-        }
-        let total = *self.cumulative_weights.last().unwrap_or(&1);
-        let x = rng.random_range(0..total);
-        let i = self.cumulative_weights.partition_point(|&c| c <= x);
-        &eps[i.min(eps.len() - 1)]
+    fn pick(&self, run: &Run, eps: &[usize], rng: &mut SmallRng) -> &Endpoint {
+        let i = if eps.len() == 1 {
+            0
+        } else {
+            let total = *run.cumulative_weights.last().unwrap_or(&1);
+            let x = rng.random_range(0..total);
+            run.cumulative_weights.partition_point(|&c| c <= x).min(eps.len() - 1)
+        };
+        &self.cfg.endpoints[eps[i]]
     }
 
     /// Claims one request from `max_requests`; false when none are left.
@@ -160,8 +169,10 @@ impl Shared {
         }
     }
 
-    fn past_deadline(&self, at: Instant) -> bool {
-        self.stopping.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| at >= d)
+    fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[thread_shard() % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn record(&self, rec: &Record, gaps: Option<&Hist>) {
@@ -170,71 +181,75 @@ impl Shared {
         }
         let end = Instant::now();
         let second = end.saturating_duration_since(self.t0).as_secs();
-        let mut s = self.shards[thread_shard() % self.shards.len()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if end >= self.counted_from {
-            let ep = &mut s.endpoints[rec.endpoint];
-            ep.record(rec);
-            let gaps = gaps.filter(|g| !g.is_empty());
-            if let Some(gaps) = gaps {
-                add(&mut ep.chunk_gap, gaps);
-            }
-            ep.chunks += u64::from(rec.first_chunk.is_some()) + gaps.map_or(0, |g| g.len());
-        } else {
+        let counted = end >= self.counted_from;
+        if !counted {
             self.warmup_requests.fetch_add(1, Ordering::Relaxed);
         }
-        let idx = second.saturating_sub(s.first_second) as usize;
-        while s.seconds.len() <= idx {
-            s.seconds.push_back(Bucket {
-                requests: 0,
-                errors: 0,
-                latency: new_hist(),
-            });
-        }
-        let b = &mut s.seconds[idx];
-        b.requests += 1;
-        b.errors += u64::from(rec.error.is_some());
-        if rec.answered() {
-            record(&mut b.latency, rec.latency);
-        }
-        s.last_end = Some(s.last_end.map_or(end, |l| l.max(end)));
+        self.shard().record(rec, gaps, end, second, counted);
     }
 
-    /// Cuts the rows of seconds `from..upto`; a second without requests
-    /// still gets its row.
-    fn cut_rows(&self, from: u64, upto: u64, now: Instant) -> Vec<TimelineRow> {
-        let mut rows: Vec<(u64, Bucket)> = Vec::new();
-        for shard in &self.shards {
-            let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
-            while s.first_second < upto {
-                let b = s.seconds.pop_front();
-                let sec = s.first_second;
-                s.first_second += 1;
-                let Some(b) = b else { continue };
-                match rows.iter_mut().find(|(k, _)| *k == sec) {
-                    Some((_, r)) => {
-                        r.requests += b.requests;
-                        r.errors += b.errors;
-                        add(&mut r.latency, &b.latency);
-                    }
-                    None => rows.push((sec, b)),
+    /// Adds how an iteration of scenario `sc` ended.
+    fn record_iteration(&self, sc: usize, outcome: Outcome) {
+        if Instant::now() < self.counted_from {
+            return;
+        }
+        let mut shard = self.shard();
+        let f = &mut shard.flows[sc];
+        match outcome {
+            Outcome::Done { flow, active } => {
+                f.iterations += 1;
+                super::stats::record(&mut f.flow, flow);
+                super::stats::record(&mut f.active, active);
+            }
+            Outcome::Failed { step, why } => {
+                f.iterations += 1;
+                f.failed += 1;
+                if let Some(s) = f.failed_by_step.get_mut(step) {
+                    s.0 += 1;
+                    s.1.get_or_insert(why);
                 }
             }
+            Outcome::Interrupted => f.interrupted += 1,
         }
+    }
+
+    fn rows(&self, from: u64, upto: u64, now: Instant) -> Vec<super::aggregate::TimelineRow> {
         let elapsed = now.saturating_duration_since(self.t0).as_secs_f64();
-        (from..upto)
-            .map(|sec| {
-                let b = rows.iter().find(|(k, _)| *k == sec).map(|(_, b)| b);
-                TimelineRow {
-                    elapsed_s: sec,
-                    width_s: (elapsed - sec as f64).clamp(0.0, 1.0),
-                    requests: b.map_or(0, |b| b.requests),
-                    errors: b.map_or(0, |b| b.errors),
-                    latency: b.and_then(|b| Percentiles::of(&b.latency)),
-                }
-            })
-            .collect()
+        cut_rows(
+            self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner())),
+            from,
+            upto,
+            elapsed,
+        )
+    }
+}
+
+impl Recorder for Shared {
+    fn request(&self, rec: &Record, gaps: Option<&Hist>) {
+        self.record(rec, gaps);
+    }
+
+    fn poll(&self, endpoint: usize, turnaround: Duration, attempts: u32) {
+        if Instant::now() < self.counted_from {
+            return;
+        }
+        let mut shard = self.shard();
+        shard.endpoints[endpoint]
+            .poll
+            .get_or_insert_with(PollStats::default)
+            .record(turnaround, attempts);
+    }
+
+    fn in_flight(&self, endpoint: usize, starts: bool) {
+        if starts {
+            self.in_flight[endpoint].fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.in_flight[endpoint].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 }
 
@@ -274,12 +289,15 @@ fn thread_shard() -> usize {
     })
 }
 
-/// What a worker waits on for its next request.
+/// What a worker waits on for its next iteration.
 enum Pacer {
     Closed {
+        /// This user's place among the scenario's users (for a ramp).
+        index: usize,
         start_at: Instant,
         think: ThinkTime,
         iterations_left: Option<u64>,
+        ramp: Option<RatePlan>,
         started: bool,
     },
     Open {
@@ -290,13 +308,15 @@ enum Pacer {
 }
 
 impl Pacer {
-    /// The intended start of the next request, or `None` when this worker is done.
-    async fn next(&mut self, shared: &Shared, rng: &mut SmallRng) -> Option<Instant> {
+    /// The intended start of the next iteration, or `None` when this worker is done.
+    async fn next(&mut self, shared: &Shared, run: &Run, rng: &mut SmallRng) -> Option<Instant> {
         match self {
             Pacer::Closed {
+                index,
                 start_at,
                 think,
                 iterations_left,
+                ramp,
                 started,
             } => {
                 let first = !*started;
@@ -308,11 +328,30 @@ impl Pacer {
                     (!pause.is_zero()).then(|| Instant::now() + pause)
                 };
                 if let Some(wake) = wake {
-                    let wake = shared.deadline.map_or(wake, |d| wake.min(d));
+                    let wake = run.deadline.map_or(wake, |d| wake.min(d));
                     tokio::time::sleep_until(wake.into()).await;
                 }
+                if let Some(plan) = ramp {
+                    // Below the ramp's level, this user waits for it to rise.
+                    let since = Instant::now().saturating_duration_since(run.start);
+                    let at = plan.first_at_least((*index + 1) as f64, since)?;
+                    if at > since {
+                        let wake = run.start + at;
+                        if run.past_deadline(shared, wake) {
+                            return None;
+                        }
+                        tokio::time::sleep_until(wake.into()).await;
+                    }
+                }
                 let now = Instant::now();
-                if shared.past_deadline(now) || *iterations_left == Some(0) || !shared.claim() {
+                if run.past_deadline(shared, now) || *iterations_left == Some(0) || !shared.claim() {
+                    return None;
+                }
+                if let Some(left) = &run.shared_left
+                    && left
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                        .is_err()
+                {
                     return None;
                 }
                 if let Some(n) = iterations_left {
@@ -320,7 +359,7 @@ impl Pacer {
                 }
                 if first {
                     // Counted once started: a user due after the end never runs.
-                    shared.workers.fetch_add(1, Ordering::Relaxed);
+                    run.workers.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(now)
             }
@@ -335,19 +374,48 @@ impl Pacer {
     }
 }
 
-async fn worker(shared: Arc<Shared>, mut pacer: Pacer, index: u64) {
+async fn worker(shared: Arc<Shared>, sc: usize, mut pacer: Pacer, index: u64) {
     let mut rng = SmallRng::seed_from_u64(index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ rand::rng().random::<u64>());
     let mut conn = WorkerConn::new();
+    let run = &shared.runs[sc];
     let correct = shared.cfg.latency_correction;
-    while let Some(intended) = pacer.next(&shared, &mut rng).await {
-        let ep = shared.pick(&mut rng);
-        let intended = if correct { intended } else { Instant::now() };
-        shared.in_flight[ep.index].fetch_add(1, Ordering::Relaxed);
-        let rec = conn
-            .exchange(&shared.connector, ep, &mut rng, shared.limits, intended)
-            .await;
-        shared.in_flight[ep.index].fetch_sub(1, Ordering::Relaxed);
-        shared.record(&rec, conn.gaps.as_ref());
+    match &shared.cfg.scenarios[sc].flow {
+        Flow::Mix(eps) => {
+            while let Some(intended) = pacer.next(&shared, run, &mut rng).await {
+                let ep = shared.pick(run, eps, &mut rng);
+                let intended = if correct { intended } else { Instant::now() };
+                shared.in_flight[ep.index].fetch_add(1, Ordering::Relaxed);
+                let rec = conn
+                    .exchange(
+                        &shared.connector,
+                        ep,
+                        &mut rng,
+                        shared.limits,
+                        intended,
+                        PerUser::default(),
+                    )
+                    .await;
+                shared.in_flight[ep.index].fetch_sub(1, Ordering::Relaxed);
+                shared.record(&rec, conn.gaps.as_ref());
+            }
+        }
+        Flow::Steps(journey) => {
+            let ctx = Ctx {
+                connector: &shared.connector,
+                endpoints: &shared.cfg.endpoints,
+                limits: shared.limits,
+                hard_end: run.hard_end,
+                correct,
+                recorder: &*shared,
+            };
+            let mut user = User::new(journey);
+            while let Some(intended) = pacer.next(&shared, run, &mut rng).await {
+                run.running.fetch_add(1, Ordering::Relaxed);
+                let outcome = iteration(&ctx, journey, &mut user, &mut conn, &mut rng, intended).await;
+                run.running.fetch_sub(1, Ordering::Relaxed);
+                shared.record_iteration(sc, outcome);
+            }
+        }
     }
 }
 
@@ -356,11 +424,12 @@ const CLOCK_SLICE: Duration = Duration::from_millis(50);
 
 /// The open model: runs the arrival clock on a thread of its own, then
 /// waits for the workers it started.
-async fn arrivals(shared: Arc<Shared>) {
+async fn arrivals(shared: Arc<Shared>, sc: usize) {
     let handle = tokio::runtime::Handle::current();
     let s = shared.clone();
-    let _ = tokio::task::spawn_blocking(move || arrival_clock(&s, &handle)).await;
-    let mut workers = std::mem::take(&mut *shared.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
+    let _ = tokio::task::spawn_blocking(move || arrival_clock(&s, sc, &handle)).await;
+    let run = &shared.runs[sc];
+    let mut workers = std::mem::take(&mut *run.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
     while workers.join_next().await.is_some() {}
 }
 
@@ -371,15 +440,16 @@ async fn arrivals(shared: Arc<Shared>) {
 /// rounded to the runtime's millisecond timer wheel nor delayed by busy
 /// workers; whatever lateness remains is still measured, since latency
 /// counts from the intended time.
-fn arrival_clock(shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
+fn arrival_clock(shared: &Arc<Shared>, sc: usize, handle: &tokio::runtime::Handle) {
     let Executor::Open {
         plan,
         poisson,
         max_in_flight,
-    } = shared.cfg.executor.clone()
+    } = shared.cfg.scenarios[sc].executor.clone()
     else {
         return;
     };
+    let run = &shared.runs[sc];
     let (tx, rx) = mpsc::unbounded_channel();
     let tickets = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
@@ -387,10 +457,10 @@ fn arrival_clock(shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
     let mut rng = SmallRng::seed_from_u64(rand::rng().random());
     let mut u = 0.0f64;
     while let Some(at) = plan.time_of(u) {
-        let intended = shared.t0 + at;
+        let intended = run.start + at;
         // The wall clock too: a schedule that has fallen behind (arrivals
         // due faster than they can be handed out) still ends on time.
-        if shared.past_deadline(intended) || shared.past_deadline(Instant::now()) {
+        if run.past_deadline(shared, intended) || run.past_deadline(shared, Instant::now()) {
             return;
         }
         loop {
@@ -409,21 +479,21 @@ fn arrival_clock(shared: &Arc<Shared>, handle: &tokio::runtime::Handle) {
         if claimed_idle {
             let _ = tx.send(intended);
         } else if started < max_in_flight {
-            let mut workers = shared.open_workers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut workers = run.open_workers.lock().unwrap_or_else(|e| e.into_inner());
             // The run may have ended while this arrival was due.
             if shared.stopping.load(Ordering::Relaxed) {
                 return;
             }
             started += 1;
-            let n = shared.workers.fetch_add(1, Ordering::Relaxed);
+            let n = run.workers.fetch_add(1, Ordering::Relaxed);
             let pacer = Pacer::Open {
                 first: Some(intended),
                 tickets: tickets.clone(),
                 idle: idle.clone(),
             };
-            workers.spawn_on(worker(shared.clone(), pacer, n), handle);
+            workers.spawn_on(worker(shared.clone(), sc, pacer, n), handle);
         } else {
-            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            run.dropped.fetch_add(1, Ordering::Relaxed);
         }
         u += if poisson {
             // A unit exponential draw: the gap to the next Poisson arrival.
@@ -459,6 +529,48 @@ async fn preflight(cfg: &LoadConfig) -> Result<SocketAddr, LoadError> {
     })
 }
 
+fn new_run(t0: Instant, sc: &Scenario, endpoints: &[Endpoint]) -> Run {
+    let start = t0 + sc.start;
+    let deadline = sc.duration.map(|d| start + d);
+    Run {
+        start,
+        deadline,
+        hard_end: deadline.map(|d| d + sc.graceful_stop),
+        shared_left: match &sc.executor {
+            Executor::Closed {
+                shared_iterations: Some(n),
+                ..
+            } => Some(AtomicU64::new(*n)),
+            _ => None,
+        },
+        dropped: AtomicU64::new(0),
+        workers: AtomicU64::new(0),
+        running: AtomicU64::new(0),
+        cumulative_weights: match &sc.flow {
+            Flow::Mix(eps) => eps
+                .iter()
+                .scan(0u64, |acc, &e| {
+                    *acc += u64::from(endpoints[e].weight);
+                    Some(*acc)
+                })
+                .collect(),
+            Flow::Steps(_) => Vec::new(),
+        },
+        open_workers: Mutex::new(JoinSet::new()),
+    }
+}
+
+/// The flow statistics each shard keeps: one per scenario, sized to its steps.
+fn empty_flows(cfg: &LoadConfig) -> Vec<FlowStats> {
+    cfg.scenarios
+        .iter()
+        .map(|s| match &s.flow {
+            Flow::Steps(j) => FlowStats::new(j.on_start.len() + j.steps.len()),
+            Flow::Mix(_) => FlowStats::new(0),
+        })
+        .collect()
+}
+
 /// Runs the load described by `cfg` until it ends or `stop` trips, calling
 /// `on_row` with each second of the timeline as it completes.
 pub async fn run(
@@ -482,59 +594,50 @@ pub async fn run(
         t0,
         counted_from: t0 + cfg.warmup,
         warmup_requests: AtomicU64::new(0),
-        deadline: cfg.duration.map(|d| t0 + d),
         shards: (0..n_shards)
-            .map(|_| {
-                Mutex::new(Shard {
-                    endpoints: vec![EndpointStats::default(); cfg.endpoints.len()],
-                    seconds: VecDeque::new(),
-                    first_second: 0,
-                    last_end: None,
-                })
-            })
+            .map(|_| Mutex::new(Shard::new(cfg.endpoints.len(), empty_flows(&cfg))))
             .collect(),
         issued: AtomicU64::new(0),
         in_flight: cfg.endpoints.iter().map(|_| AtomicU64::new(0)).collect(),
-        dropped: AtomicU64::new(0),
-        workers: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
-        cumulative_weights: cfg
-            .endpoints
-            .iter()
-            .scan(0u64, |acc, e| {
-                *acc += u64::from(e.weight);
-                Some(*acc)
-            })
-            .collect(),
+        runs: cfg.scenarios.iter().map(|s| new_run(t0, s, &cfg.endpoints)).collect(),
         cfg: cfg.clone(),
-        open_workers: Mutex::new(JoinSet::new()),
         examples: Default::default(),
     });
 
     let mut tasks = JoinSet::new();
-    match &cfg.executor {
-        Executor::Closed {
-            users,
-            spawn_rate,
-            think,
-            iterations,
-        } => {
-            for i in 0..*users {
-                let pacer = Pacer::Closed {
-                    start_at: t0 + user_start(i, *spawn_rate),
-                    think: *think,
-                    iterations_left: *iterations,
-                    started: false,
-                };
-                tasks.spawn(worker(shared.clone(), pacer, i as u64));
+    for (sc, scenario) in cfg.scenarios.iter().enumerate() {
+        match &scenario.executor {
+            Executor::Closed {
+                users,
+                spawn_rate,
+                think,
+                iterations,
+                ramp,
+                ..
+            } => {
+                let start = shared.runs[sc].start;
+                for i in 0..*users {
+                    let pacer = Pacer::Closed {
+                        index: i,
+                        start_at: start + user_start(i, *spawn_rate),
+                        think: *think,
+                        iterations_left: *iterations,
+                        ramp: ramp.clone(),
+                        started: false,
+                    };
+                    tasks.spawn(worker(shared.clone(), sc, pacer, i as u64));
+                }
             }
-        }
-        Executor::Open { .. } => {
-            tasks.spawn(arrivals(shared.clone()));
+            Executor::Open { .. } => {
+                tasks.spawn(arrivals(shared.clone(), sc));
+            }
         }
     }
 
-    let hard_end = shared.deadline.map(|d| d + cfg.graceful_stop);
+    // The load ends when every scenario's graceful stop has; a scenario
+    // without a deadline (iterations) ends when its users are done.
+    let hard_end = shared.runs.iter().try_fold(t0, |m, r| Some(m.max(r.hard_end?)));
     let mut second = 0u64;
     let mut stopped = None;
     loop {
@@ -555,7 +658,7 @@ pub async fn run(
             break;
         }
         if now >= tick {
-            for row in shared.cut_rows(second, second + 1, now) {
+            for row in shared.rows(second, second + 1, now) {
                 on_row(&row);
             }
             second += 1;
@@ -567,10 +670,12 @@ pub async fn run(
     shared.stopping.store(true, Ordering::Relaxed);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    // Set under the lock by the arrival clock, so no worker starts after this.
-    let mut open = std::mem::take(&mut *shared.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
-    open.abort_all();
-    while open.join_next().await.is_some() {}
+    for run in &shared.runs {
+        // Set under the lock by the arrival clock, so no worker starts after this.
+        let mut open = std::mem::take(&mut *run.open_workers.lock().unwrap_or_else(|e| e.into_inner()));
+        open.abort_all();
+        while open.join_next().await.is_some() {}
+    }
     // Aborted workers never lowered the count for the request they were in.
     let in_flight: Vec<u64> = shared.in_flight.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     let still_waiting: u64 = in_flight.iter().sum();
@@ -582,7 +687,7 @@ pub async fn run(
         // stop: a server that never answers has failed them.
         let why = format!(
             "no answer when the load ended ({} after the last request was due)",
-            crate::config::units::format_duration(cfg.graceful_stop)
+            crate::config::units::format_duration(cfg.graceful_stop())
         );
         for (endpoint, &n) in in_flight.iter().enumerate() {
             let rec = Record {
@@ -597,6 +702,14 @@ pub async fn run(
         }
         (0, still_waiting)
     };
+    if stopped.is_none() {
+        // Iterations the end cut off where they were.
+        for (sc, run) in shared.runs.iter().enumerate() {
+            for _ in 0..run.running.load(Ordering::Relaxed) {
+                shared.record_iteration(sc, Outcome::Interrupted);
+            }
+        }
+    }
 
     let now = Instant::now();
     let last_end = shared
@@ -609,7 +722,7 @@ pub async fn run(
         _ => now,
     };
     let last_second = end.saturating_duration_since(t0).as_secs_f64().ceil() as u64;
-    for row in shared.cut_rows(second, last_second.max(second), end) {
+    for row in shared.rows(second, last_second.max(second), end) {
         on_row(&row);
     }
     let mut endpoints: Vec<(String, EndpointStats)> = cfg
@@ -617,39 +730,79 @@ pub async fn run(
         .iter()
         .map(|e| (e.name.clone(), EndpointStats::default()))
         .collect();
+    let mut flows = empty_flows(&cfg);
     for shard in &shared.shards {
         let s = shard.lock().unwrap_or_else(|e| e.into_inner());
         for (i, e) in s.endpoints.iter().enumerate() {
             endpoints[i].1.merge(e);
         }
+        for (mine, theirs) in flows.iter_mut().zip(&s.flows) {
+            mine.merge(theirs);
+        }
     }
     let duration = end.saturating_duration_since(t0);
     let counted = end.saturating_duration_since(shared.counted_from);
-    Ok(LoadRecording {
-        model: cfg.executor.model(),
-        target_rate: match &cfg.executor {
+    let scenarios = cfg
+        .scenarios
+        .iter()
+        .zip(&shared.runs)
+        .zip(flows)
+        .filter(|((s, _), _)| !s.name.is_empty())
+        .map(|((s, run), flow)| ScenarioRecording {
+            name: s.name.clone(),
+            executor: s.executor_name.clone(),
+            model: s.executor.model(),
+            target_rate: match &s.executor {
+                Executor::Open { plan, .. } => Some(plan.peak()),
+                Executor::Closed { .. } => None,
+            },
+            start: s.start,
+            workers: run.workers.load(Ordering::Relaxed),
+            dropped: run.dropped.load(Ordering::Relaxed),
+            steps: match &s.flow {
+                Flow::Steps(j) => j.on_start.iter().chain(&j.steps).map(|st| st.name.clone()).collect(),
+                Flow::Mix(_) => Vec::new(),
+            },
+            flow,
+        })
+        .collect();
+    let open_rates: Vec<f64> = cfg
+        .scenarios
+        .iter()
+        .filter_map(|s| match &s.executor {
             Executor::Open { plan, .. } => Some(plan.peak()),
             Executor::Closed { .. } => None,
-        },
+        })
+        .collect();
+    let caps: Vec<u64> = cfg
+        .scenarios
+        .iter()
+        .filter_map(|s| match &s.executor {
+            Executor::Open { max_in_flight, .. } => Some(*max_in_flight as u64),
+            Executor::Closed { .. } => None,
+        })
+        .collect();
+    let model = cfg.model();
+    Ok(LoadRecording {
+        model,
+        target_rate: (!open_rates.is_empty()).then(|| open_rates.iter().sum()),
         started_at,
         ended_at: started_at + duration,
         duration: counted,
         warmup: cfg.warmup.min(duration),
         warmup_requests: shared.warmup_requests.load(Ordering::Relaxed),
         endpoints,
-        dropped: shared.dropped.load(Ordering::Relaxed),
+        dropped: shared.runs.iter().map(|r| r.dropped.load(Ordering::Relaxed)).sum(),
         cancelled,
         unanswered,
-        latency_corrected: cfg.latency_correction && cfg.executor.model() == Model::Open,
+        latency_corrected: cfg.latency_correction && model != Model::Closed,
         stop: stopped,
-        workers: shared.workers.load(Ordering::Relaxed),
+        workers: shared.runs.iter().map(|r| r.workers.load(Ordering::Relaxed)).sum(),
         error_examples: ErrorKind::ALL
             .iter()
             .filter_map(|k| Some((k.name(), shared.examples[*k as usize].get()?.clone())))
             .collect(),
-        max_in_flight: match &cfg.executor {
-            Executor::Open { max_in_flight, .. } => Some(*max_in_flight as u64),
-            Executor::Closed { .. } => None,
-        },
+        max_in_flight: (!caps.is_empty()).then(|| caps.iter().sum()),
+        scenarios,
     })
 }

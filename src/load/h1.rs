@@ -7,7 +7,7 @@
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Most header lines read from one response.
-const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 << 10;
 /// The first read's room, enough for a small answer whole; a connection
@@ -61,6 +61,8 @@ pub struct H1Conn<S> {
     pos: usize,
     /// Room made for the next read.
     room: usize,
+    /// Where the last answer's head starts in `buf` (it ends at `pos`).
+    head_at: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
@@ -70,6 +72,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             buf: Vec::new(),
             pos: 0,
             room: FIRST_READ,
+            head_at: 0,
         }
     }
 
@@ -98,6 +101,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                     return Err(H1Error::Closed);
                 }
             };
+            self.head_at = self.pos;
             self.pos += used;
             // 1xx answers (100 Continue, 103 Early Hints) precede the real one.
             if (100..200).contains(&head.status) && head.status != 101 {
@@ -111,6 +115,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             let keep_alive = head.keep_alive && kind != BodyKind::Close;
             return Ok((Head { keep_alive, ..head }, reader));
         }
+    }
+
+    /// The last answer's head, as received; valid until its body is read.
+    pub fn head(&self) -> &[u8] {
+        self.buf.get(self.head_at..self.pos).unwrap_or_default()
     }
 
     /// Reads more bytes into the buffer; returns how many (0 at end of stream).

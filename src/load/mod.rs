@@ -5,9 +5,11 @@
 //! per-second timeline. It never prints and never writes files; the caller
 //! gets each timeline row through a callback and the summary at the end.
 
+mod aggregate;
 pub mod client;
 mod engine;
 pub mod h1;
+pub mod journey;
 pub mod plan;
 pub mod stats;
 pub mod stream;
@@ -19,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
-pub use engine::{LoadError, LoadRecording, TimelineRow, run};
+pub use engine::{LoadError, LoadRecording, ScenarioRecording, TimelineRow, run};
 use plan::{RatePlan, ThinkTime};
 use stream::StreamKind;
 use template::Template;
@@ -168,6 +170,10 @@ pub struct Endpoint {
     /// Accepted status codes; `None`: any status below 400.
     pub expect_status: Option<Vec<u16>>,
     pub expect_body: Option<regex::Regex>,
+    /// Keep the start of the body (for `expect_body`, captures, polls).
+    pub keep_body: bool,
+    /// Answer headers to keep (captures, `Set-Cookie` for a cookie jar).
+    pub keep_headers: Vec<http::HeaderName>,
 }
 
 impl StreamKind {
@@ -176,18 +182,25 @@ impl StreamKind {
     }
 }
 
-/// Which model drives the requests.
+/// Which model drives a scenario's iterations (one request of the mix, or
+/// one pass through a journey's steps).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Executor {
-    /// `users` virtual users, each sending a request, waiting for the
-    /// whole answer, thinking, and sending the next.
+    /// `users` virtual users, each running an iteration, waiting for its
+    /// end, thinking, and running the next.
     Closed {
         users: usize,
         spawn_rate: Option<f64>,
         think: ThinkTime,
+        /// Iterations per user.
         iterations: Option<u64>,
+        /// Iterations shared by all users: each takes the next until none are left.
+        shared_iterations: Option<u64>,
+        /// Users active over time (`ramping-users`): user `i` runs while
+        /// the plan's level is above `i`.
+        ramp: Option<RatePlan>,
     },
-    /// Requests arrive on a schedule whatever the answers do. At most
+    /// Iterations arrive on a schedule whatever the answers do. At most
     /// `max_in_flight` are in flight; arrivals beyond that are dropped and
     /// counted.
     Open {
@@ -204,6 +217,15 @@ impl Executor {
             Executor::Open { .. } => Model::Open,
         }
     }
+
+    /// How long the executor runs by its own plan, when it says.
+    fn planned(&self) -> Option<Duration> {
+        match self {
+            Executor::Open { plan, .. } => plan.duration(),
+            Executor::Closed { ramp: Some(plan), .. } => plan.duration(),
+            Executor::Closed { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -211,17 +233,55 @@ impl Executor {
 pub enum Model {
     Closed,
     Open,
+    /// Scenarios of both models ran at once.
+    Mixed,
+}
+
+/// What one iteration of a scenario does.
+#[derive(Debug, Clone)]
+pub enum Flow {
+    /// One request, picked by weight from these endpoints (`[[load.request]]`).
+    Mix(Vec<usize>),
+    /// A journey's steps, in order.
+    Steps(journey::Journey),
+}
+
+/// A load shape and what each of its iterations does. A profile with
+/// `[[load.request]]` is one scenario; `[scenarios.NAME]` tables are many,
+/// run side by side on one clock.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Empty for the `[[load.request]]` mix.
+    pub name: String,
+    /// The executor as the profile names it (`constant-users`), for reports.
+    pub executor_name: String,
+    pub executor: Executor,
+    /// From the start of the load to this scenario's first iteration.
+    pub start: Duration,
+    /// Stop starting iterations this long after `start`; `None`: when the
+    /// plan, the iterations or `max_requests` run out.
+    pub duration: Option<Duration>,
+    /// How long iterations running at the end may take to finish.
+    pub graceful_stop: Duration,
+    pub flow: Flow,
+}
+
+impl Scenario {
+    /// When the scenario stops starting iterations, from the start of the load.
+    pub fn end(&self) -> Option<Duration> {
+        self.duration
+            .or_else(|| self.executor.planned())
+            .map(|d| self.start + d)
+    }
 }
 
 /// Everything the engine needs, validated.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
     pub origin: Origin,
+    /// Every endpoint of every scenario; `Endpoint::index` is the place here.
     pub endpoints: Vec<Endpoint>,
-    pub executor: Executor,
-    /// Stop starting requests after this long; `None`: when the plan, the
-    /// iterations or `max_requests` run out.
-    pub duration: Option<Duration>,
+    pub scenarios: Vec<Scenario>,
     /// Stop after this many requests in all.
     pub max_requests: Option<u64>,
     /// Requests that end within this long of the start are not counted.
@@ -234,18 +294,36 @@ pub struct LoadConfig {
     pub insecure: bool,
     /// Measure open-model latency from each request's intended start.
     pub latency_correction: bool,
-    /// How long requests in flight at the end may take to finish.
-    pub graceful_stop: Duration,
 }
 
 impl LoadConfig {
     /// The total length of the run, when it is known in advance.
     pub fn planned_duration(&self) -> Option<Duration> {
-        match (&self.executor, self.duration) {
-            (_, Some(d)) => Some(d),
-            (Executor::Open { plan, .. }, None) => plan.duration(),
-            _ => None,
+        self.scenarios
+            .iter()
+            .map(Scenario::end)
+            .try_fold(Duration::ZERO, |m, e| Some(m.max(e?)))
+    }
+
+    /// The model all scenarios share, or `Mixed`.
+    pub fn model(&self) -> Model {
+        let mut models = self.scenarios.iter().map(|s| s.executor.model());
+        let first = models.next().unwrap_or(Model::Closed);
+        if models.all(|m| m == first) {
+            first
+        } else {
+            Model::Mixed
         }
+    }
+
+    /// The longest graceful stop of any scenario.
+    pub fn graceful_stop(&self) -> Duration {
+        self.scenarios.iter().map(|s| s.graceful_stop).max().unwrap_or_default()
+    }
+
+    /// Whether any scenario is a journey (named scenarios with steps).
+    pub fn has_journeys(&self) -> bool {
+        self.scenarios.iter().any(|s| matches!(s.flow, Flow::Steps(_)))
     }
 }
 

@@ -96,6 +96,52 @@ impl RatePlan {
     }
 }
 
+impl RatePlan {
+    /// The level (a rate, or for `ramping-users` a number of users) at
+    /// `t`; `None` once the plan has ended.
+    pub fn level_at(&self, t: Duration) -> Option<f64> {
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            let Some(d) = s.duration else { return Some(s.from) };
+            if t < start + d {
+                let x = (t - start).as_secs_f64() / d.as_secs_f64();
+                return Some(s.from + (s.to - s.from) * x);
+            }
+            start += d;
+        }
+        None
+    }
+
+    /// The first time at or after `from` at which the level is at least
+    /// `level`; `None` if the plan ends first.
+    pub fn first_at_least(&self, level: f64, from: Duration) -> Option<Duration> {
+        let mut start = Duration::ZERO;
+        for s in &self.stages {
+            let end = s.duration.map(|d| start + d);
+            if end.is_some_and(|e| e <= from) {
+                start = end.unwrap_or(start);
+                continue;
+            }
+            let t0 = start.max(from);
+            let at_t0 = self.level_at(t0).unwrap_or(s.from);
+            if at_t0 >= level {
+                return Some(t0);
+            }
+            if let (Some(d), true) = (s.duration, s.to >= level && s.to > s.from) {
+                // The ramp crosses `level` inside this stage.
+                let x = (level - s.from) / (s.to - s.from);
+                let t = start + d.mul_f64(x.clamp(0.0, 1.0));
+                return Some(t.max(t0));
+            }
+            match end {
+                Some(e) => start = e,
+                None => return None,
+            }
+        }
+        None
+    }
+}
+
 /// A fixed or uniformly random pause between a user's requests.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ThinkTime {
@@ -133,6 +179,31 @@ pub fn share_of(total: u64, index: u32, count: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ramp_of_users_says_when_each_user_is_wanted() {
+        let s = |from: f64, to: f64, secs: u64| Stage {
+            from,
+            to,
+            duration: Some(Duration::from_secs(secs)),
+        };
+        // 0 -> 10 users over 10 s, hold 10 s, down to 2 over 8 s.
+        let plan = RatePlan {
+            stages: vec![s(0.0, 10.0, 10), s(10.0, 10.0, 10), s(10.0, 2.0, 8)],
+        };
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+        assert_eq!(plan.level_at(Duration::from_secs(5)), Some(5.0));
+        assert_eq!(plan.level_at(Duration::from_secs(24)), Some(6.0));
+        assert_eq!(plan.level_at(Duration::from_secs(28)), None);
+        // User 0 (level 1) at 1 s, user 9 (level 10) at 10 s.
+        assert_eq!(secs(plan.first_at_least(1.0, Duration::ZERO)), Some(1.0));
+        assert_eq!(secs(plan.first_at_least(10.0, Duration::ZERO)), Some(10.0));
+        // Already above: now.
+        assert_eq!(secs(plan.first_at_least(3.0, Duration::from_secs(15))), Some(15.0));
+        // User 5 (level 6) after the ramp down passed below it: never again.
+        assert_eq!(plan.first_at_least(6.0, Duration::from_secs(25)), None);
+        assert_eq!(plan.first_at_least(11.0, Duration::ZERO), None);
+    }
 
     fn secs(d: Option<Duration>) -> f64 {
         d.unwrap().as_secs_f64()

@@ -171,6 +171,34 @@ pub struct EndpointStats {
     pub first_chunk: Hist,
     pub chunk_gap: Hist,
     pub chunks: u64,
+    /// A poll step: from the start of its first request until its
+    /// condition held, and how many requests that took (as a count, in
+    /// the histogram's unit).
+    pub poll: Option<PollStats>,
+}
+
+/// What a journey's poll step measured.
+#[derive(Debug, Clone)]
+pub struct PollStats {
+    pub turnaround: Hist,
+    pub attempts: Hist,
+}
+
+impl PollStats {
+    pub fn record(&mut self, turnaround: std::time::Duration, attempts: u32) {
+        record(&mut self.turnaround, turnaround);
+        // Attempts go in as a plain count.
+        let _ = self.attempts.record(u64::from(attempts.max(1)));
+    }
+}
+
+impl Default for PollStats {
+    fn default() -> PollStats {
+        PollStats {
+            turnaround: new_hist(),
+            attempts: new_hist(),
+        }
+    }
 }
 
 impl Default for EndpointStats {
@@ -187,6 +215,7 @@ impl Default for EndpointStats {
             first_chunk: new_hist(),
             chunk_gap: new_hist(),
             chunks: 0,
+            poll: None,
         }
     }
 }
@@ -233,6 +262,11 @@ impl EndpointStats {
         add(&mut self.first_chunk, &o.first_chunk);
         add(&mut self.chunk_gap, &o.chunk_gap);
         self.chunks += o.chunks;
+        if let Some(p) = &o.poll {
+            let mine = self.poll.get_or_insert_with(PollStats::default);
+            add(&mut mine.turnaround, &p.turnaround);
+            add(&mut mine.attempts, &p.attempts);
+        }
     }
 
     pub fn ok(&self) -> u64 {

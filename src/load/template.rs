@@ -7,6 +7,8 @@
 //! | `{{line FILE}}` | the next line of FILE, cycling; every request takes the next one |
 //! | `{{random_int A B}}` | a random integer from A to B, both included |
 //! | `{{uuid}}` | a random UUID (version 4) |
+//! | `{{env NAME}}` | the environment variable NAME, read once at start |
+//! | `{{VAR}}` | in a journey's step, what an earlier step captured as VAR |
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -47,7 +49,14 @@ enum Part {
     Line(Arc<LineSource>),
     RandomInt(i64, i64),
     Uuid,
+    /// A value fixed at start (`{{env NAME}}`), escaped like the others.
+    Value(String),
+    /// What a journey's user captured, by slot.
+    Var(usize),
 }
+
+/// The template helpers: a capture may not take one of these names.
+pub const HELPERS: [&str; 5] = ["pick", "line", "random_int", "uuid", "env"];
 
 /// A compiled template.
 #[derive(Debug, Clone)]
@@ -62,7 +71,7 @@ pub enum TemplateError {
     #[error("unknown variable '{name}' in {{{{pick {name}}}}}; {}", known_vars(.known))]
     UnknownVar { name: String, known: Vec<String> },
     #[error(
-        "{{{{{0}}}}} is not a placeholder; use {{{{pick VAR}}}}, {{{{line FILE}}}}, {{{{random_int A B}}}} or {{{{uuid}}}}"
+        "{{{{{0}}}}} is not a placeholder; use {{{{pick VAR}}}}, {{{{line FILE}}}}, {{{{random_int A B}}}}, {{{{uuid}}}} or {{{{env NAME}}}} (and in a journey's steps, {{{{NAME}}}} for what an earlier step captured)"
     )]
     Unknown(String),
     #[error("{{{{{0}}}}}: expected {{{{random_int A B}}}} with integers A <= B, e.g. {{{{random_int 1 100}}}}")]
@@ -76,6 +85,24 @@ pub enum TemplateError {
     EmptyLineFile(String),
     #[error("variable '{0}' in [vars] is an empty list")]
     EmptyVar(String),
+    #[error("{{{{env {0}}}}}: {0} is not set in the environment; set it or remove the placeholder")]
+    UnsetEnv(String),
+    #[error("{{{{{name}}}}}: no earlier step captures '{name}' and [vars] does not define it; {}", in_scope(.captured, .vars))]
+    Uncaptured {
+        name: String,
+        captured: Vec<String>,
+        vars: Vec<String>,
+    },
+}
+
+fn in_scope(captured: &[String], vars: &[String]) -> String {
+    let mut known: Vec<String> = captured.to_vec();
+    known.extend(vars.iter().cloned());
+    if known.is_empty() {
+        "nothing is captured before this step (add capture.NAME to an earlier step)".into()
+    } else {
+        format!("known here: {}", known.join(", "))
+    }
 }
 
 fn known_vars(known: &[String]) -> String {
@@ -94,6 +121,11 @@ pub struct TemplateContext {
     vars: BTreeMap<String, Arc<[String]>>,
     base_dir: PathBuf,
     files: HashMap<PathBuf, Arc<LineSource>>,
+    /// The captures a journey's step may use, by slot: those of the steps
+    /// before it.
+    captured: Vec<String>,
+    /// Compiling a journey's steps: an unknown `{{NAME}}` is an uncaptured name.
+    journey: bool,
 }
 
 impl TemplateContext {
@@ -102,7 +134,20 @@ impl TemplateContext {
             vars: vars.into_iter().map(|(k, v)| (k, v.into())).collect(),
             base_dir: base_dir.to_path_buf(),
             files: HashMap::new(),
+            captured: Vec::new(),
+            journey: false,
         }
+    }
+
+    /// Sets the captures in scope for the next templates (slot order).
+    pub fn set_captured(&mut self, names: &[String]) {
+        self.captured = names.to_vec();
+        self.journey = true;
+    }
+
+    /// Whether `[vars]` defines `name`.
+    pub fn has_var(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
     }
 
     /// Compiles `src`, checking every placeholder now so that a bad one is
@@ -146,6 +191,24 @@ impl TemplateContext {
             },
             ["random_int", ..] => Err(TemplateError::BadRandomInt(inner.to_string())),
             ["uuid"] => Ok(Part::Uuid),
+            ["env", name] => std::env::var(name)
+                .map(Part::Value)
+                .map_err(|_| TemplateError::UnsetEnv(name.to_string())),
+            [name] if !HELPERS.contains(name) && is_name(name) => {
+                if let Some(slot) = self.captured.iter().position(|c| c == name) {
+                    return Ok(Part::Var(slot));
+                }
+                match self.vars.get(*name) {
+                    Some(list) if list.is_empty() => Err(TemplateError::EmptyVar(name.to_string())),
+                    Some(list) => Ok(Part::Pick(list.clone())),
+                    None if !self.journey => Err(TemplateError::Unknown(inner.to_string())),
+                    None => Err(TemplateError::Uncaptured {
+                        name: name.to_string(),
+                        captured: self.captured.clone(),
+                        vars: self.vars.keys().cloned().collect(),
+                    }),
+                }
+            }
             _ => Err(TemplateError::Unknown(inner.to_string())),
         }
     }
@@ -174,6 +237,13 @@ impl TemplateContext {
 /// The non-blank lines of a query file, trailing spaces trimmed, within
 /// the bounds of [`crate::files`]: the file's size, the number of lines
 /// and the length of each.
+/// A capture or variable name: a letter or `_`, then letters, digits, `_`.
+pub fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn read_lines(path: &Path) -> Result<Vec<String>, String> {
     use crate::files::{LINE_MAX_BYTES, LINES_LIMIT, LINES_MAX_COUNT, read_text_bounded, show_limit};
     let text = read_text_bounded(path, LINES_LIMIT, "query file")?;
@@ -225,9 +295,18 @@ impl Template {
     }
 
     /// Appends one rendering to `out`.
-    pub fn render(&self, rng: &mut impl Rng, out: &mut String) {
+    /// Whether rendering reads a journey user's captures.
+    pub fn uses_captures(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Var(_)))
+    }
+
+    /// Renders into `out`; `vars` are the user's captures by slot (an
+    /// unset one renders empty).
+    pub fn render(&self, rng: &mut impl Rng, vars: &[String], out: &mut String) {
         for p in &self.parts {
             match p {
+                Part::Value(v) => self.push(out, v),
+                Part::Var(slot) => self.push(out, vars.get(*slot).map_or("", String::as_str)),
                 Part::Text(t) => out.push_str(t),
                 Part::Pick(list) => self.push(out, &list[rng.random_range(0..list.len())]),
                 Part::Line(src) => self.push(out, src.next()),
@@ -277,7 +356,7 @@ mod tests {
 
     fn render(t: &Template, rng: &mut SmallRng) -> String {
         let mut s = String::new();
-        t.render(rng, &mut s);
+        t.render(rng, &[], &mut s);
         s
     }
 

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::stats::{self, EndpointStats, ErrorCounts, Hist, Percentiles};
+use super::scenarios::{Attempts, ScenarioSection};
+use crate::load::stats::{self, EndpointStats, ErrorCounts, Hist, Percentiles, PollStats};
 use crate::load::{LoadRecording, Model};
 
 /// A latency distribution: its percentiles and its histogram.
@@ -27,7 +28,7 @@ impl Latency {
         })
     }
 
-    fn hist(l: &Option<Latency>, what: &str) -> Result<Hist, String> {
+    pub(crate) fn hist(l: &Option<Latency>, what: &str) -> Result<Hist, String> {
         match l {
             Some(l) => stats::decode(&l.hdr).map_err(|e| format!("{what}.hdr: {e}")),
             None => Ok(stats::new_hist()),
@@ -65,6 +66,12 @@ pub struct EndpointSection {
     pub connect: Option<Latency>,
     pub chunk_gap: Option<Latency>,
     pub chunks: u64,
+    /// A poll step: from the start of its first request until its condition held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnaround: Option<Latency>,
+    /// A poll step: requests until its condition held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Attempts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +104,9 @@ pub struct LoadSection {
     pub latency: Option<Latency>,
     pub latency_uncorrected: Option<Latency>,
     pub endpoints: Vec<EndpointSection>,
+    /// Named scenarios (`[scenarios.NAME]`), in the profile's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioSection>,
 }
 
 fn round3(v: f64) -> f64 {
@@ -119,6 +129,8 @@ fn endpoint_section(name: &str, e: &EndpointStats, corrected: bool) -> EndpointS
         connect: Latency::of(&e.connect),
         chunk_gap: Latency::of(&e.chunk_gap),
         chunks: e.chunks,
+        turnaround: e.poll.as_ref().and_then(|p| Latency::of(&p.turnaround)),
+        attempts: e.poll.as_ref().and_then(|p| Attempts::of(&p.attempts)),
     }
 }
 
@@ -172,6 +184,7 @@ impl LoadSection {
                 .iter()
                 .map(|(name, e)| endpoint_section(name, e, corrected))
                 .collect(),
+            scenarios: rec.scenarios.iter().map(ScenarioSection::of).collect(),
         }
     }
 
@@ -198,6 +211,25 @@ impl LoadSection {
                 merged.entry(e.name.clone()).or_default().merge(&stats);
             }
         }
+        let mut scenario_names: Vec<&str> = Vec::new();
+        for p in parts {
+            for s in &p.scenarios {
+                if !scenario_names.contains(&s.name.as_str()) {
+                    scenario_names.push(&s.name);
+                }
+            }
+        }
+        let scenarios = scenario_names
+            .iter()
+            .map(|n| {
+                let same: Vec<&ScenarioSection> = parts
+                    .iter()
+                    .flat_map(|p| &p.scenarios)
+                    .filter(|s| s.name == *n)
+                    .collect();
+                ScenarioSection::merge(&same)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let corrected = parts.iter().all(|p| p.latency_corrected);
         let mut all = EndpointStats::default();
         for e in merged.values() {
@@ -227,6 +259,7 @@ impl LoadSection {
                 .iter()
                 .map(|n| endpoint_section(n, &merged[n], corrected))
                 .collect(),
+            scenarios,
         })
     }
 }
@@ -256,6 +289,13 @@ fn endpoint_stats(e: &EndpointSection, what: &str) -> Result<EndpointStats, Stri
         first_chunk: Latency::hist(&e.first_chunk, &format!("{what} first_chunk"))?,
         chunk_gap: Latency::hist(&e.chunk_gap, &format!("{what} chunk_gap"))?,
         chunks: e.chunks,
+        poll: match (&e.turnaround, &e.attempts) {
+            (None, None) => None,
+            _ => Some(PollStats {
+                turnaround: Latency::hist(&e.turnaround, &format!("{what} turnaround"))?,
+                attempts: Attempts::hist(&e.attempts, &format!("{what} attempts"))?,
+            }),
+        },
     })
 }
 
@@ -299,6 +339,7 @@ mod tests {
             workers: 2,
             max_in_flight: None,
             error_examples: Default::default(),
+            scenarios: Vec::new(),
         };
         LoadSection::from_recording(&rec)
     }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::load::{Latency, LoadSection};
 use crate::config::units::format_duration;
+use crate::escape::terminal;
 use crate::load::Model;
 
 fn ms(v: f64) -> String {
@@ -67,6 +68,72 @@ fn table(out: &mut dyn Write, title: &str, rows: &[(String, Option<&Latency>)]) 
     Ok(())
 }
 
+/// Each scenario's iterations and failures, then its flow latency and its
+/// poll steps' turnaround.
+fn write_scenarios(out: &mut dyn Write, s: &LoadSection) -> io::Result<()> {
+    for sc in &s.scenarios {
+        let who = match (sc.model, sc.target_rate) {
+            (Model::Open, Some(r)) => format!("{r}/s planned, {} workers", sc.workers),
+            _ => format!("{} users", sc.workers),
+        };
+        let mut line = format!(
+            "  {} ({}, {who}): {} iterations, {} failed",
+            sc.name,
+            sc.executor,
+            thousands(sc.iterations),
+            thousands(sc.failed_iterations)
+        );
+        if sc.interrupted_iterations > 0 {
+            line.push_str(&format!(
+                ", {} cut off at the end",
+                thousands(sc.interrupted_iterations)
+            ));
+        }
+        if sc.dropped > 0 {
+            line.push_str(&format!(", {} arrivals dropped", thousands(sc.dropped)));
+        }
+        writeln!(out, "{}", terminal(&line))?;
+        for f in sc.failed_by_step.iter().filter(|f| f.count > 0) {
+            let why = f.example.as_deref().map_or(String::new(), |w| format!(": first: {w}"));
+            writeln!(
+                out,
+                "{}",
+                terminal(&format!("    failed at {}: {}{why}", f.step, thousands(f.count)))
+            )?;
+        }
+    }
+    writeln!(out)?;
+    let mut rows: Vec<(String, Option<&Latency>)> = Vec::new();
+    for sc in &s.scenarios {
+        rows.push((format!("{} flow", sc.name), sc.flow.as_ref()));
+        rows.push((format!("{} flow, in requests", sc.name), sc.active.as_ref()));
+        let prefix = format!("{}.", sc.name);
+        for e in s
+            .endpoints
+            .iter()
+            .filter(|e| e.turnaround.is_some() && e.name.starts_with(&prefix))
+        {
+            rows.push((format!("{} turnaround", e.name), e.turnaround.as_ref()));
+        }
+    }
+    table(out, "journeys (ms)", &rows)?;
+    for e in &s.endpoints {
+        if let Some(a) = &e.attempts {
+            writeln!(
+                out,
+                "  {}: {} polls, {} requests, attempts mean {} p95 {} max {}",
+                terminal(&e.name),
+                thousands(a.polls),
+                thousands(a.total),
+                a.mean,
+                a.p95,
+                a.max
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the summary of `s` for `target` (the URL or profile).
 pub fn write_summary(
     out: &mut dyn Write,
@@ -81,7 +148,15 @@ pub fn write_summary(
             s.workers,
             s.max_in_flight.unwrap_or(s.workers)
         ),
-        (Model::Open, None) => "open model".to_string(),
+        _ if !s.scenarios.is_empty() => {
+            let names: Vec<String> = s
+                .scenarios
+                .iter()
+                .map(|sc| format!("{} ({})", sc.name, sc.executor))
+                .collect();
+            format!("{} scenarios: {}", s.scenarios.len(), names.join(", "))
+        }
+        (Model::Open, None) | (Model::Mixed, _) => "open model".to_string(),
         (Model::Closed, _) => format!("closed model, {} users", s.workers),
     };
     let dur = std::time::Duration::from_secs_f64(s.duration_s);
@@ -155,6 +230,11 @@ pub fn write_summary(
             ),
         ];
         table(out, "coordinated omission (ms)", &rows)?;
+    }
+
+    if !s.scenarios.is_empty() {
+        writeln!(out)?;
+        write_scenarios(out, s)?;
     }
 
     let streams: Vec<(String, Option<&Latency>)> = s

@@ -12,6 +12,7 @@ pub mod llm;
 pub mod load;
 pub mod load_text;
 pub mod progress;
+pub mod scenarios;
 pub mod schema;
 pub mod text;
 pub mod verdicts;

@@ -356,11 +356,11 @@ mod tests {
     fn slos() -> Vec<SloResult> {
         let eps = ["ask"];
         vec![
-            Slo::parse("ask.p95", "< 2.5s", &eps).unwrap().judge(Some(2700.0)),
-            Slo::parse("all.success_rate", ">= 98%", &eps)
+            Slo::parse("ask.p95", "< 2.5s", &eps, &[]).unwrap().judge(Some(2700.0)),
+            Slo::parse("all.success_rate", ">= 98%", &eps, &[])
                 .unwrap()
                 .judge(Some(0.995)),
-            Slo::parse("rss.max", "< 2GB", &eps).unwrap().judge(None),
+            Slo::parse("rss.max", "< 2GB", &eps, &[]).unwrap().judge(None),
         ]
     }
 
