@@ -239,16 +239,25 @@ impl Metric {
             None => {
                 let (endpoint, rest) = name.split_once('.').ok_or_else(|| unknown_metric(name))?;
                 if endpoint != "all" {
-                    let mut known: Vec<&str> = endpoints.to_vec();
-                    known.extend(scenarios.iter().copied());
-                    return Err(format!(
-                        "'{name}': no endpoint or scenario is named '{endpoint}'; the profile's are {}, or use 'all'",
-                        if known.is_empty() {
+                    let list = |names: &[&str]| {
+                        if names.is_empty() {
                             "none".to_string()
                         } else {
-                            known.join(", ")
+                            names.join(", ")
                         }
-                    ));
+                    };
+                    return Err(if scenarios.is_empty() {
+                        format!(
+                            "'{name}': no endpoint is named '{endpoint}'; the profile's endpoints are {}, or use 'all'",
+                            list(endpoints)
+                        )
+                    } else {
+                        format!(
+                            "'{name}': no endpoint or scenario is named '{endpoint}'; the profile's scenarios are {}, its endpoints {}, or use 'all'",
+                            list(scenarios),
+                            list(endpoints)
+                        )
+                    });
                 }
                 (None, rest.to_string())
             }

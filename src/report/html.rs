@@ -9,6 +9,7 @@
 mod chart;
 mod flame;
 mod heap;
+mod journeys;
 mod llm;
 mod llm_speed;
 mod load;

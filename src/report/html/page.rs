@@ -119,7 +119,11 @@ impl<'a> Report<'a> {
         }
         nav.extend(self.llm_nav());
         if !only_llm {
-            nav.extend([("load", "Load"), ("endpoints", "Endpoints")]);
+            nav.push(("load", "Load"));
+            if self.has_journeys() {
+                nav.push(("journeys", "Journeys"));
+            }
+            nav.push(("endpoints", "Endpoints"));
         }
         if resources {
             nav.push(("resources", if only_llm { "Server resources" } else { "Resources" }));
@@ -151,6 +155,7 @@ impl<'a> Report<'a> {
         self.llm(h)?;
         if !only_llm {
             self.load(h)?;
+            self.journeys(h)?;
             self.endpoints(h)?;
         }
         if resources {
