@@ -72,6 +72,11 @@ run_profile slo-gate "$o/slo-gate-second" "load.iterations=60" -- "$py" "$api" -
   -- --baseline "$o/slo-gate-first/result.json"
 run_profile agent-core-gate "$o/agent-core-gate" "load.duration=20s flame.start_after=5s flame.duration=10s" \
   -- target/scenarios/goserver -port PORT
+# The console logs in with the test server's password.
+export LOADPROF_PASSWORD=${LOADPROF_PASSWORD:-s3cret}
+run_profile prism-console "$o/prism-console" \
+  "load.duration=20s scenarios.quantum.stages=[{target=10,duration=\"20s\"}] scenarios.jobs.iterations=10" \
+  -- "$py" tests/data/scenarios/console_server.py --port PORT
 run_profile nightly-leak "$o/nightly-leak" \
   "load.duration=60s leak.warmup=10s leak.settle=10s leak.min_window=30s" -- "$py" "$api" --port PORT
 run_profile nightly-leak "$o/nightly-leak-leaking" \

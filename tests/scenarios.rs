@@ -36,7 +36,12 @@ fn run_profile(name: &str, command: &[String], port: u16, extra: &[&str], out: &
         args.push("--set".into());
         args.push(e.to_string());
     }
-    let output = loadprof().args(&args).output().unwrap();
+    // prism-console logs in with the test console's password.
+    let output = loadprof()
+        .args(&args)
+        .env("LOADPROF_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
     let doc = std::fs::read_to_string(out.join("result.json"))
         .unwrap_or_else(|e| panic!("result.json: {e}\n{}", output_text(&output)));
     assert_eq!(validate(&doc, None), "", "result.json matches the schema");
@@ -201,4 +206,51 @@ fn nightly_leak_fails_when_the_service_leaks() {
     } else {
         eprintln!("the heap profile was not taken: {}", doc["heap"]["error"]);
     }
+}
+
+#[test]
+fn prism_console_runs_three_journeys_side_by_side_and_judges_each_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The profile's 2 minutes shortened; the job scenario's users each run
+    // 4 iterations instead of 30.
+    let (out, doc) = run_profile(
+        "prism-console",
+        &python_server("console_server.py", port, &[]),
+        port,
+        &[
+            "load.duration=6s",
+            r#"scenarios.quantum.stages=[{target=10,duration="6s"}]"#,
+            "scenarios.jobs.iterations=4",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let scenarios = doc["load"]["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["ui", "quantum", "jobs"]);
+    for s in scenarios {
+        assert!(s["iterations"].as_u64().unwrap() > 0, "{s}");
+        assert_eq!(s["failed_iterations"], 0, "{s}");
+    }
+    assert_eq!(scenarios[2]["iterations"], 40, "10 users x 4 jobs");
+    // The login's token reached the simulation: no 401.
+    let simulate = endpoint(&doc, "quantum.simulate");
+    assert_eq!(simulate["errors"], 0, "{simulate}");
+    assert!(endpoint(&doc, "jobs.status")["turnaround"]["p50_ms"].as_f64().unwrap() >= 550.0);
+    let slos: Vec<&str> = doc["slo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for flow in ["ui.flow.p95", "quantum.flow.p95", "jobs.flow.p95"] {
+        assert!(slos.contains(&flow), "{slos:?}");
+    }
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("jobs.flow.p95"), "{summary}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains(r#"id="journeys""#) && html.contains("turnaround"));
+    // The console was sampled while it served the three flows.
+    assert!(doc["resources"]["rss_bytes"]["max"].as_f64().unwrap() > 0.0);
 }

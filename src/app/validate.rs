@@ -30,6 +30,9 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
         let cfg = crate::config::load::build(profile.load_spec((0, 1)).map_err(bad)?).map_err(bad)?;
         let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
         lines.push(format!("  load: {} endpoint(s): {}", names.len(), names.join(", ")));
+        for sc in cfg.scenarios.iter().filter(|s| !s.name.is_empty()) {
+            lines.extend(describe_scenario(sc));
+        }
     }
     if let Some(plan) = profile.flame_plan().map_err(bad)? {
         lines.push(format!(
@@ -79,4 +82,87 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
     }
     printed(lines.iter().try_for_each(|l| writeln!(out, "{l}")))?;
     Ok(Exit::Success)
+}
+
+/// A scenario in words: its executor and load shape, when it runs, and
+/// each step with what it captures and how it polls.
+fn describe_scenario(sc: &crate::load::Scenario) -> Vec<String> {
+    use crate::config::units::format_duration as d;
+    use crate::load::journey::{Session, Test};
+    use crate::load::{Executor, Flow};
+    let think = |t: &crate::load::plan::ThinkTime| {
+        if t.max.is_zero() {
+            String::new()
+        } else if t.min == t.max {
+            format!(", thinking {}", d(t.min))
+        } else {
+            format!(", thinking {}..{}", d(t.min), d(t.max))
+        }
+    };
+    let shape = match &sc.executor {
+        Executor::Closed {
+            users,
+            think: t,
+            iterations,
+            shared_iterations,
+            ramp,
+            ..
+        } => {
+            let mut s = match (ramp, iterations, shared_iterations) {
+                (Some(plan), _, _) => format!("up to {users} users following {} stage(s)", plan.stages.len()),
+                (_, Some(n), _) => format!("{users} users, {n} iterations each"),
+                (_, _, Some(n)) => format!("{users} users sharing {n} iterations"),
+                _ => format!("{users} users"),
+            };
+            s.push_str(&think(t));
+            s
+        }
+        Executor::Open {
+            plan, max_in_flight, ..
+        } => format!("up to {} iterations/s, at most {max_in_flight} in flight", plan.peak()),
+    };
+    let when = match (sc.start.is_zero(), sc.end()) {
+        (true, Some(end)) => format!("for {}", d(end)),
+        (true, None) => "until its iterations are done".to_string(),
+        (false, Some(end)) => format!("from {} to {}", d(sc.start), d(end)),
+        (false, None) => format!("from {} until its iterations are done", d(sc.start)),
+    };
+    let mut lines = vec![format!("  scenario {}: {}, {shape}, {when}", sc.name, sc.executor_name)];
+    let Flow::Steps(j) = &sc.flow else { return lines };
+    lines.push(format!(
+        "    captures and cookies {}{}",
+        match j.session {
+            Session::User => "live as long as each user",
+            Session::Iteration => "start afresh each iteration (from what on_start left)",
+        },
+        if j.cookies { "" } else { "; cookies off" }
+    ));
+    let steps = j
+        .on_start
+        .iter()
+        .map(|s| (s, "once per user: "))
+        .chain(j.steps.iter().map(|s| (s, "")));
+    for (step, once) in steps {
+        let mut line = format!("    {once}{}.{}", sc.name, step.name);
+        for c in &step.captures {
+            line.push_str(&format!("; captures {} from {}", c.name, c.from.describe()));
+        }
+        if let Some(p) = &step.poll {
+            let test = match &p.until.test {
+                Test::Equals(v) => format!("is {v}"),
+                Test::In(vs) => format!("is one of {}", serde_json::Value::from(vs.clone())),
+                Test::Exists => "is there".to_string(),
+            };
+            line.push_str(&format!(
+                "; polls every {} until {} {test} (timeout {}{})",
+                d(p.interval),
+                p.until.source.describe(),
+                d(p.timeout),
+                p.max_attempts
+                    .map_or(String::new(), |m| format!(", at most {m} attempts"))
+            ));
+        }
+        lines.push(line);
+    }
+    lines
 }
