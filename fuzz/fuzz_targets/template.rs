@@ -16,10 +16,17 @@ fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join("loadprof-fuzz-template-empty");
     let mut ctx = TemplateContext::new(vars, &dir);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-    for escape in [Escape::None, Escape::JsonString, Escape::Url] {
-        if let Ok(t) = ctx.compile(text, escape) {
-            let mut out = String::new();
-            t.render(&mut rng, &mut out);
+    // A journey's step: two captures in scope.
+    let captured = ["token".to_string(), "id\"x".to_string()];
+    for journey in [false, true] {
+        if journey {
+            ctx.set_captured(&captured[..1]);
+        }
+        for escape in [Escape::None, Escape::JsonString, Escape::Url] {
+            if let Ok(t) = ctx.compile(text, escape) {
+                let mut out = String::new();
+                t.render(&mut rng, &captured, &mut out);
+            }
         }
     }
 });
