@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 pub use super::aggregate::TimelineRow;
-use super::aggregate::{Shard, cut_rows};
+use super::aggregate::{ScenarioPoint, Shard, cut_rows, push_point};
 use super::client::{Connector, Limits, PerUser, WorkerConn};
 use super::journey::run::{Ctx, Recorder, User, iteration};
 use super::journey::{FlowStats, Outcome};
@@ -82,6 +82,8 @@ pub struct ScenarioRecording {
     /// Step names: `on_start` steps first (the index of `flow.failed_by_step`).
     pub steps: Vec<String>,
     pub flow: FlowStats,
+    /// Iterations over time.
+    pub timeline: Vec<ScenarioPoint>,
 }
 
 impl LoadRecording {
@@ -190,10 +192,17 @@ impl Shared {
 
     /// Adds how an iteration of scenario `sc` ended.
     fn record_iteration(&self, sc: usize, outcome: Outcome) {
-        if Instant::now() < self.counted_from {
+        let now = Instant::now();
+        let mut shard = self.shard();
+        let second = now.saturating_duration_since(self.t0).as_secs();
+        match &outcome {
+            Outcome::Done { flow, .. } => shard.iteration(sc, second, Some(*flow)),
+            Outcome::Failed { .. } => shard.iteration(sc, second, None),
+            Outcome::Interrupted => {}
+        }
+        if now < self.counted_from {
             return;
         }
-        let mut shard = self.shard();
         let f = &mut shard.flows[sc];
         match outcome {
             Outcome::Done { flow, active } => {
@@ -595,7 +604,10 @@ pub async fn run(
         counted_from: t0 + cfg.warmup,
         warmup_requests: AtomicU64::new(0),
         shards: (0..n_shards)
-            .map(|_| Mutex::new(Shard::new(cfg.endpoints.len(), empty_flows(&cfg))))
+            .map(|_| {
+                let timed = if cfg.has_journeys() { cfg.scenarios.len() } else { 0 };
+                Mutex::new(Shard::new(cfg.endpoints.len(), empty_flows(&cfg), timed))
+            })
             .collect(),
         issued: AtomicU64::new(0),
         in_flight: cfg.endpoints.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -640,6 +652,23 @@ pub async fn run(
     let hard_end = shared.runs.iter().try_fold(t0, |m, r| Some(m.max(r.hard_end?)));
     let mut second = 0u64;
     let mut stopped = None;
+    let mut lines: Vec<Vec<ScenarioPoint>> = vec![Vec::new(); cfg.scenarios.len()];
+    let mut on_row = |row: &TimelineRow| {
+        for (sc, s) in row.scenarios.iter().enumerate() {
+            push_point(
+                &mut lines[sc],
+                ScenarioPoint {
+                    elapsed_s: row.elapsed_s,
+                    width_s: 1,
+                    iterations: s.iterations,
+                    failed: s.failed,
+                    in_flight: shared.runs[sc].running.load(Ordering::Relaxed),
+                    flow_p95_ms: s.flow.map(|p| p.p95_ms),
+                },
+            );
+        }
+        on_row(row);
+    };
     loop {
         let tick = t0 + Duration::from_secs(second + 1) + ROW_GRACE;
         let wake = hard_end
@@ -747,8 +776,10 @@ pub async fn run(
         .iter()
         .zip(&shared.runs)
         .zip(flows)
-        .filter(|((s, _), _)| !s.name.is_empty())
-        .map(|((s, run), flow)| ScenarioRecording {
+        .zip(lines)
+        .filter(|(((s, _), _), _)| !s.name.is_empty())
+        .map(|(((s, run), flow), timeline)| ScenarioRecording {
+            timeline,
             name: s.name.clone(),
             executor: s.executor_name.clone(),
             model: s.executor.model(),

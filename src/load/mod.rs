@@ -21,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
+pub use aggregate::{ScenarioPoint, ScenarioSecond};
 pub use engine::{LoadError, LoadRecording, ScenarioRecording, TimelineRow, run};
 use plan::{RatePlan, ThinkTime};
 use stream::StreamKind;

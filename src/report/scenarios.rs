@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::load::Latency;
 use crate::load::journey::FlowStats;
 use crate::load::stats::{self, Hist};
-use crate::load::{Model, ScenarioRecording};
+use crate::load::{Model, ScenarioPoint, ScenarioRecording};
 
 /// Failed iterations at one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,9 @@ pub struct ScenarioSection {
     pub active: Option<Latency>,
     /// Where failed iterations failed, `on_start` steps first.
     pub failed_by_step: Vec<StepFailures>,
+    /// Iterations over time, a point a second (wider on long runs).
+    #[serde(default)]
+    pub timeline: Vec<ScenarioPoint>,
 }
 
 fn round3(v: f64) -> f64 {
@@ -85,6 +88,7 @@ impl ScenarioSection {
                     example: example.clone(),
                 })
                 .collect(),
+            timeline: r.timeline.clone(),
         }
     }
 
@@ -136,8 +140,33 @@ impl ScenarioSection {
                 .zip(flow.failed_by_step)
                 .map(|(step, (count, example))| StepFailures { step, count, example })
                 .collect(),
+            timeline: merge_lines(parts),
         })
     }
+}
+
+/// Workers' lines side by side: the points that start at the same second
+/// add up (the worst p95 is kept).
+fn merge_lines(parts: &[&ScenarioSection]) -> Vec<ScenarioPoint> {
+    let mut by_start: std::collections::BTreeMap<u64, ScenarioPoint> = std::collections::BTreeMap::new();
+    for p in parts {
+        for point in &p.timeline {
+            by_start
+                .entry(point.elapsed_s)
+                .and_modify(|m| {
+                    m.iterations += point.iterations;
+                    m.failed += point.failed;
+                    m.in_flight += point.in_flight;
+                    m.width_s = m.width_s.max(point.width_s);
+                    m.flow_p95_ms = match (m.flow_p95_ms, point.flow_p95_ms) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+                })
+                .or_insert_with(|| point.clone());
+        }
+    }
+    by_start.into_values().collect()
 }
 
 /// How many requests a poll step took until its condition held.
@@ -210,6 +239,7 @@ mod tests {
             dropped: 0,
             steps: vec!["enqueue".into(), "poll".into()],
             flow,
+            timeline: Vec::new(),
         }
     }
 

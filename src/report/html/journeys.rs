@@ -7,12 +7,44 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
+use super::chart::{Line, Unit};
 use super::page::Report;
-use super::{arr, count, esc, ms, num, pct, text, trim_num};
+use super::{AMBER, BLUE, GREEN, RED, arr, count, esc, ms, num, pct, text, trim_num};
 
 impl Report<'_> {
     pub(super) fn has_journeys(&self) -> bool {
         !arr(self.doc, "/load/scenarios").is_empty()
+    }
+
+    /// Iterations per second, iterations running and the flow's p95 over
+    /// the load's time.
+    fn scenario_chart(&self, h: &mut String, sc: &Value, name: &str) {
+        let points = arr(sc, "/timeline");
+        if points.is_empty() {
+            return;
+        }
+        // The line's seconds count from the start of the load.
+        let off = self.timeline_offset;
+        let at = |p: &Value| num(p, "/elapsed_s").unwrap_or(0.0) + num(p, "/width_s").unwrap_or(1.0) / 2.0 + off;
+        let per_s = |p: &Value, key: &str| num(p, key).unwrap_or(0.0) / num(p, "/width_s").unwrap_or(1.0).max(1.0);
+        let series = |f: &dyn Fn(&Value) -> Option<f64>| -> Vec<(f64, f64)> {
+            points.iter().map(|p| (at(p), f(p).unwrap_or(f64::NAN))).collect()
+        };
+        let bands = self.bands();
+        let mut c = self.time_chart(&format!("{name}: iterations over time"), Unit::Count, 150.0, &bands);
+        c.lines
+            .push(Line::new("iterations/s", BLUE, series(&|p| Some(per_s(p, "/iterations")))).filled());
+        c.lines
+            .push(Line::new("failed/s", RED, series(&|p| Some(per_s(p, "/failed")))));
+        c.lines
+            .push(Line::new("running", AMBER, series(&|p| num(p, "/in_flight"))));
+        h.push_str(&c.render());
+        let flow = series(&|p| num(p, "/flow_p95_ms"));
+        if flow.iter().any(|(_, y)| y.is_finite()) {
+            let mut c = self.time_chart(&format!("{name}: flow p95 over time"), Unit::Ms, 130.0, &bands);
+            c.lines.push(Line::new("flow p95", GREEN, flow));
+            h.push_str(&c.render());
+        }
     }
 
     pub(super) fn journeys(&self, h: &mut String) -> fmt::Result {
@@ -64,6 +96,7 @@ impl Report<'_> {
             }
             let class = if failed > 0.0 { "callout warn" } else { "callout good" };
             write!(h, r#"<p class="{class}">{}</p>"#, esc(&line))?;
+            self.scenario_chart(h, sc, name);
             let fails: Vec<&Value> = arr(sc, "/failed_by_step")
                 .iter()
                 .filter(|f| num(f, "/count").is_some_and(|n| n > 0.0))
