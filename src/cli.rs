@@ -742,7 +742,7 @@ impl LoadArgs {
             Some(path) => {
                 let p = LoadedProfile::read(path)?;
                 let mut spec = p.load_spec(worker)?;
-                self.apply_overrides(&mut spec);
+                self.apply_overrides(&mut spec)?;
                 let name = p.profile.name.clone();
                 (spec, path.display().to_string(), name)
             }
@@ -761,7 +761,29 @@ impl LoadArgs {
     }
 
     /// Flags that also make sense with --profile override its values.
-    fn apply_overrides(&self, spec: &mut LoadSpec) {
+    fn apply_overrides(&self, spec: &mut LoadSpec) -> Result<(), String> {
+        if spec.scenarios.is_empty() {
+            self.apply_to_mix(spec);
+        } else {
+            self.apply_to_scenarios(spec)?;
+        }
+        if let Some(t) = self.timeout {
+            spec.timeout = t;
+        }
+        if let Some(t) = self.stream_timeout {
+            spec.stream_timeout = Some(t);
+        }
+        spec.http2 |= self.http2;
+        if let Some(n) = self.h2_streams {
+            spec.h2_streams = At::new(n, "--h2-streams");
+        }
+        spec.insecure |= self.insecure;
+        spec.latency_correction &= !self.no_latency_correction;
+        Ok(())
+    }
+
+    /// `-d`, `-c` and `-n` for a `[[load.request]]` mix.
+    fn apply_to_mix(&self, spec: &mut LoadSpec) {
         if let Some(d) = self.duration {
             spec.duration = Some(d);
             if let ModelSpec::Open { stages, .. } = &mut spec.model
@@ -776,21 +798,42 @@ impl LoadArgs {
                 ModelSpec::Open { max_in_flight, .. } => *max_in_flight = At::new(c, "-c"),
             }
         }
-        if let Some(t) = self.timeout {
-            spec.timeout = t;
-        }
-        if let Some(t) = self.stream_timeout {
-            spec.stream_timeout = Some(t);
-        }
         if let Some(n) = self.requests {
             spec.max_requests = Some(At::new(n, "-n"));
         }
-        spec.http2 |= self.http2;
-        if let Some(n) = self.h2_streams {
-            spec.h2_streams = At::new(n, "--h2-streams");
+    }
+
+    /// The flags that make sense for a profile with `[scenarios]`: `-d`
+    /// is the length of every scenario that runs for a time; users, rates
+    /// and iteration counts are each scenario's own.
+    fn apply_to_scenarios(&self, spec: &mut LoadSpec) -> Result<(), String> {
+        if self.connections.is_some() || self.requests.is_some() || self.rate.is_some() {
+            let flag = if self.connections.is_some() {
+                "-c"
+            } else if self.requests.is_some() {
+                "-n"
+            } else {
+                "--rate"
+            };
+            return Err(format!(
+                "{flag}: the profile's [scenarios] each give their own users, rate or iterations; change them with loadprof run PROFILE --set scenarios.NAME.users=10 (or .rate, .iterations)"
+            ));
         }
-        spec.insecure |= self.insecure;
-        spec.latency_correction &= !self.no_latency_correction;
+        if let Some(d) = self.duration {
+            for sc in &mut spec.scenarios {
+                if sc.duration.is_some() {
+                    sc.duration = Some(d);
+                }
+                if let ModelSpec::Open { stages, .. } = &mut sc.model
+                    && let [only] = stages.as_mut_slice()
+                    && sc.ramp.is_none()
+                    && sc.executor.value == "constant-arrival-rate"
+                {
+                    only.value.duration = Some(d);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn quick_spec(&self, worker: (u32, u32)) -> Result<LoadSpec, String> {

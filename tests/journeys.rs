@@ -523,3 +523,55 @@ fn mistakes_in_journeys_are_exit_2_naming_file_line_and_key() {
         &["slo.\"a.flow.p97\"", "<scenario>.flow."],
     );
 }
+
+#[test]
+fn load_flags_shorten_scenarios_and_refuse_what_belongs_to_each() {
+    let (_srv, url) = console();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    let profile = r#"
+[load]
+base_url = "{URL}"
+duration = "10m"
+
+[scenarios.home]
+executor = "constant-users"
+users = 2
+
+  [[scenarios.home.steps]]
+  path = "/health"
+
+[scenarios.rate]
+executor = "constant-arrival-rate"
+rate = 10
+
+  [[scenarios.rate.steps]]
+  path = "/health"
+"#;
+    std::fs::write(&path, profile.replace("{URL}", &url)).unwrap();
+    let started = std::time::Instant::now();
+    let out = loadprof()
+        .args(["load", "--profile"])
+        .arg(&path)
+        .args(["-d", "1s", "--json", "-o"])
+        .arg(dir.path().join("r.json"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(started.elapsed().as_secs() < 60, "-d shortened both scenarios");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rate = u(&scenario(&doc, "rate")["iterations"]);
+    assert!((8..=11).contains(&rate), "10/s for 1 s: {rate}");
+    assert!(u(&scenario(&doc, "home")["iterations"]) > 0);
+    assert!(endpoint(&doc, "home.step0")["requests"].as_u64().unwrap() > 0);
+    for flag in [&["-c", "5"][..], &["-n", "100"][..]] {
+        let out = loadprof()
+            .args(["load", "--profile"])
+            .arg(&path)
+            .args(flag)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+        assert!(output_text(&out).contains(&format!("{}: the profile's [scenarios]", flag[0])));
+    }
+}

@@ -621,3 +621,179 @@ fn source(t: &SourceTable, at: &str, condition: bool) -> Result<(SourceSpec, Tes
     };
     Ok((src, test))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::load::LoadSpec;
+
+    fn spec(scenarios: &str) -> Result<LoadSpec, String> {
+        let text = format!("[load]\nbase_url = \"http://127.0.0.1:9\"\nduration = \"30s\"\n{scenarios}");
+        LoadedProfile::from_text(Path::new("p.toml"), text, &[])?.load_spec((0, 1))
+    }
+
+    fn err(scenarios: &str) -> String {
+        spec(scenarios).unwrap_err()
+    }
+
+    const STEP: &str = "[[scenarios.s.steps]]\npath = \"/\"\n";
+
+    #[test]
+    fn executors_read_their_own_keys_and_defaults() {
+        let s = spec(&format!(
+            "[scenarios.s]\nexecutor = \"ramping-users\"\nstart_users = 2\nstages = [{{ target = 7, duration = \"10s\" }}, {{ target = 3, duration = \"5s\" }}]\n{STEP}"
+        ))
+        .unwrap();
+        let sc = &s.scenarios[0];
+        assert!(matches!(&sc.model, ModelSpec::Closed { users, .. } if users.value == 7));
+        let ramp = sc.ramp.as_ref().unwrap();
+        assert_eq!(
+            (ramp[0].value.from, ramp[0].value.to, ramp[1].value.to),
+            (2.0, 7.0, 3.0)
+        );
+        assert_eq!(sc.duration, None, "a ramp's own stages say how long it runs");
+
+        let s = spec(&format!(
+            "[scenarios.s]\nexecutor = \"shared-iterations\"\nusers = 3\niterations = 9\nsession = \"iteration\"\ncookies = false\nstart_time = \"5s\"\n{STEP}"
+        ))
+        .unwrap();
+        let sc = &s.scenarios[0];
+        assert!(sc.shared_iterations && !sc.cookies && sc.session == Session::Iteration);
+        assert_eq!(sc.start, Duration::from_secs(5));
+        assert_eq!(
+            sc.duration,
+            Some(Duration::from_secs(30)),
+            "[load] duration is the default cap"
+        );
+
+        let s = spec(&format!(
+            "[scenarios.s]\nexecutor = \"constant-arrival-rate\"\nrate = 4\nduration = \"2s\"\n{STEP}"
+        ))
+        .unwrap();
+        let ModelSpec::Open {
+            stages, max_in_flight, ..
+        } = &s.scenarios[0].model
+        else {
+            panic!("open model")
+        };
+        assert_eq!(stages[0].value.duration, Some(Duration::from_secs(2)));
+        assert_eq!(max_in_flight.value, DEFAULT_MAX_IN_FLIGHT);
+    }
+
+    #[test]
+    fn scenarios_keep_the_order_they_are_written_in() {
+        let s = spec(
+            "[scenarios.zeta]\nexecutor = \"constant-users\"\n[[scenarios.zeta.steps]]\npath = \"/\"\n\
+             [scenarios.alpha]\nexecutor = \"constant-users\"\n[[scenarios.alpha.steps]]\npath = \"/\"\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = s.scenarios.iter().map(|s| s.name.value.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+    }
+
+    #[test]
+    fn mistakes_name_the_key_and_what_would_be_valid() {
+        let cases = [
+            (
+                format!("[scenarios.s]\nexecutor = \"per-user-iterations\"\n{STEP}"),
+                "needs iterations",
+            ),
+            (
+                format!("[scenarios.s]\nexecutor = \"constant-arrival-rate\"\nusers = 3\n{STEP}"),
+                "p.toml:6: scenarios.s.users: executor 'constant-arrival-rate' does not take users",
+            ),
+            (
+                format!("[scenarios.s]\nexecutor = \"ramping-arrival-rate\"\n{STEP}"),
+                "needs stages",
+            ),
+            (
+                format!("[scenarios.s]\nexecutor = \"constant-users\"\nsession = \"vu\"\n{STEP}"),
+                "'vu' is not a session",
+            ),
+            (
+                "[scenarios.s]\nexecutor = \"constant-users\"\n".to_string(),
+                "has no steps",
+            ),
+            (
+                format!("[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}weight = 2\n"),
+                "steps run in order",
+            ),
+            (
+                format!("[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}name = \"flow\"\n"),
+                "cannot be named 'flow'",
+            ),
+            (
+                format!("[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}name = \"a\"\n{STEP}name = \"a\"\n"),
+                "p.toml:11: scenarios.s.steps[1].name: two steps of scenario 's' are named 'a'",
+            ),
+            (
+                format!(
+                    "[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}capture.x = {{ regex = 'a(b)', group = 2 }}\n"
+                ),
+                "group must be from 0 to 1",
+            ),
+            (
+                format!(
+                    "[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}capture.x = {{ json = \"/a\", equals = 1 }}\n"
+                ),
+                "belong to a poll",
+            ),
+            (
+                format!(
+                    "[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}capture.x = {{ json = \"/a\", header = \"X\" }}\n"
+                ),
+                "give one of json",
+            ),
+            (
+                format!(
+                    "[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}poll = {{ until = {{ json = \"/s\", exists = false }}, timeout = \"1s\" }}\n"
+                ),
+                "false would never hold",
+            ),
+            (
+                format!(
+                    "[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}poll = {{ until = {{ json = \"/s\" }}, timeout = \"0s\" }}\n"
+                ),
+                "must be greater than zero",
+            ),
+            (
+                format!(
+                    "[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}[scenarios.t]\nexecutor = \"constant-users\"\n"
+                ),
+                "p.toml:8: scenarios.t: the scenario has no steps",
+            ),
+            (
+                format!("users = 3\n[scenarios.s]\nexecutor = \"constant-users\"\n{STEP}"),
+                "move users into the scenarios",
+            ),
+        ];
+        for (profile, expect) in cases {
+            let e = err(&profile);
+            assert!(e.contains(expect), "expected {expect:?} in: {e}\n{profile}");
+        }
+    }
+
+    #[test]
+    fn steps_become_endpoints_named_by_scenario_and_step() {
+        let text = format!(
+            "[load]\nbase_url = \"http://127.0.0.1:9\"\nduration = \"1s\"\n[scenarios.s]\nexecutor = \"constant-users\"\n\
+             [[scenarios.s.on_start]]\nname = \"login\"\npath = \"/login\"\ncapture.token = {{ header = \"X-Token\" }}\n{STEP}\
+             headers = {{ Authorization = \"Bearer {{{{token}}}}\" }}\n"
+        );
+        let p = LoadedProfile::from_text(Path::new("p.toml"), text, &[]).unwrap();
+        assert_eq!(p.endpoint_names(), ["s.login", "s.step0"]);
+        assert_eq!(p.scenario_names(), ["s"]);
+        let cfg = crate::config::load::build(p.load_spec((0, 1)).unwrap()).unwrap();
+        let names: Vec<&str> = cfg.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["s.login", "s.step0"]);
+        // The login keeps its X-Token and Set-Cookie headers; the step keeps Set-Cookie.
+        assert_eq!(cfg.endpoints[0].keep_headers.len(), 2);
+        assert!(!cfg.endpoints[0].keep_body);
+        let crate::load::Flow::Steps(j) = &cfg.scenarios[0].flow else {
+            panic!()
+        };
+        assert_eq!((j.on_start.len(), j.steps.len(), j.slots), (1, 1, 1));
+    }
+}
