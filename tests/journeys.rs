@@ -50,7 +50,7 @@ fn stats(url: &str) -> Value {
 /// Runs `loadprof run` on `profile` (with `{URL}` replaced), or with
 /// `load` set `loadprof load --profile`; returns the output and the result
 /// (Null when none was written).
-fn run_as(dir: &Path, url: &str, profile: &str, load: bool) -> (Output, Value) {
+fn run_as(dir: &Path, url: &str, profile: &str, load: bool, extra: &[&str]) -> (Output, Value) {
     let path = dir.join("journey.toml");
     std::fs::write(&path, profile.replace("{URL}", url)).unwrap();
     let out_dir = dir.join("out");
@@ -63,7 +63,7 @@ fn run_as(dir: &Path, url: &str, profile: &str, load: bool) -> (Output, Value) {
     } else {
         cmd.arg("run").arg(&path).arg("--out").arg(&out_dir);
     }
-    let out = cmd.env("CONSOLE_PASSWORD", "s3cret").output().unwrap();
+    let out = cmd.args(extra).env("CONSOLE_PASSWORD", "s3cret").output().unwrap();
     let doc = match std::fs::read_to_string(&result) {
         Ok(text) => {
             assert_eq!(validate(&text, None), "", "result.json matches the schema");
@@ -75,7 +75,7 @@ fn run_as(dir: &Path, url: &str, profile: &str, load: bool) -> (Output, Value) {
 }
 
 fn run(dir: &Path, url: &str, profile: &str) -> (Output, Value) {
-    run_as(dir, url, profile, false)
+    run_as(dir, url, profile, false, &[])
 }
 
 fn scenario<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -131,7 +131,7 @@ session = "iteration"
   headers = { Authorization = "Bearer {{token}}" }
   json = { shots = 10 }
 "#;
-    let (out, doc) = run_as(dir.path(), &url, profile, true);
+    let (out, doc) = run_as(dir.path(), &url, profile, true, &[]);
     assert_ok(&out);
     let s = stats(&url);
     // shared-iterations: 40 in all, whatever the users.
@@ -426,9 +426,21 @@ iterations = 5
 
     // A flow SLO no flow can meet: exit 1, named in the summary.
     let strict = profile.replace(r#""forms.flow.p95" = "< 5s""#, r#""forms.flow.p95" = "< 1us""#);
-    let (out, _) = run(dir.path(), &url, &strict);
+    let alerts = dir.path().join("alerts.jsonl");
+    let (out, _) = run_as(
+        dir.path(),
+        &url,
+        &strict,
+        false,
+        &["--alerts", alerts.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(output_text(&out).contains("forms.flow.p95"), "{}", output_text(&out));
+    let alerts = std::fs::read_to_string(&alerts).unwrap();
+    assert!(
+        alerts.contains("forms.flow.p95") && alerts.lines().count() == 1,
+        "{alerts}"
+    );
 
     // A capture that finds nothing fails its iteration, not the run.
     let missing = profile.replace(r#"value="([0-9a-f]+)""#, r#"value="(NOPE[0-9]+)""#);

@@ -119,9 +119,10 @@ min_window = "{min_window}"
             _ => "",
         },
         // After the flame graph, whose in-process profiler allocates its
-        // buckets while it runs.
+        // buckets while it runs and symbolises its stacks after it (seconds
+        // of allocations in a debug build).
         heap_table = if heap {
-            format!("\n[heap]\nprofiler = \"jemalloc\"\nstart_after = \"{}\"\n", at(0.35))
+            format!("\n[heap]\nprofiler = \"jemalloc\"\nstart_after = \"{}\"\n", at(0.5))
         } else {
             String::new()
         },

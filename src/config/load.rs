@@ -189,7 +189,9 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
             } = &mut executor
             {
                 if sc.shared_iterations {
-                    *shared_iterations = iterations.take();
+                    // Workers side by side share the iterations too.
+                    let (index, count) = spec.worker;
+                    *shared_iterations = iterations.take().map(|n| share_of(n, index, count));
                 }
                 if let Some(stages) = &sc.ramp {
                     let plan = RatePlan {

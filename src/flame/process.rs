@@ -31,6 +31,8 @@ pub struct Finished {
     pub signalled: bool,
     /// The stop token fired while it ran.
     pub interrupted: bool,
+    /// With [`Output::Data`]: stdout went past its limit (only the start is kept).
+    pub truncated: bool,
 }
 
 impl Finished {
@@ -53,15 +55,18 @@ pub fn isolate(cmd: &mut Command) -> &mut Command {
     }
 }
 
-/// The tail of a stream, filled by a thread until the stream closes.
+/// A stream read by a thread until it closes: its tail (for messages), or
+/// its start up to a limit (for data).
 struct Drain {
-    kept: Arc<Mutex<Vec<u8>>>,
+    kept: Arc<Mutex<(Vec<u8>, bool)>>,
     done: std::sync::mpsc::Receiver<()>,
 }
 
 impl Drain {
-    fn start(mut r: impl Read + Send + 'static) -> Drain {
-        let kept = Arc::new(Mutex::new(Vec::new()));
+    /// `head`: keep the first this many bytes (and note more); `None`: the
+    /// last [`KEEP`].
+    fn start(mut r: impl Read + Send + 'static, head: Option<usize>) -> Drain {
+        let kept = Arc::new(Mutex::new((Vec::new(), false)));
         let (tx, done) = std::sync::mpsc::channel();
         let sink = kept.clone();
         std::thread::spawn(move || {
@@ -71,10 +76,20 @@ impl Drain {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let mut k = sink.lock().unwrap_or_else(|e| e.into_inner());
-                        k.extend_from_slice(&buf[..n]);
-                        if k.len() > 2 * KEEP {
-                            let cut = k.len() - KEEP;
-                            k.drain(..cut);
+                        let (data, over) = &mut *k;
+                        match head {
+                            Some(limit) => {
+                                let room = limit.saturating_sub(data.len());
+                                data.extend_from_slice(&buf[..n.min(room)]);
+                                *over |= n > room;
+                            }
+                            None => {
+                                data.extend_from_slice(&buf[..n]);
+                                if data.len() > 2 * KEEP {
+                                    let cut = data.len() - KEEP;
+                                    data.drain(..cut);
+                                }
+                            }
                         }
                     }
                 }
@@ -84,11 +99,12 @@ impl Drain {
         Drain { kept, done }
     }
 
-    /// What was read, waiting at most until `until` for the stream to close.
-    fn finish(self, until: Instant) -> String {
+    /// What was read, and whether more came than was kept, waiting at most
+    /// until `until` for the stream to close.
+    fn finish(self, until: Instant) -> (String, bool) {
         let _ = self.done.recv_timeout(until.saturating_duration_since(Instant::now()));
         let k = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&k).into_owned()
+        (String::from_utf8_lossy(&k.0).into_owned(), k.1)
     }
 }
 
@@ -108,6 +124,10 @@ fn signal(child: &Child, sig: i32) {
 pub enum Output {
     /// Kept (the end of it) for error messages.
     Capture,
+    /// stdout is the helper's result: its first this many bytes are kept
+    /// (`Finished::truncated` says when there was more); stderr as with
+    /// `Capture`.
+    Data(usize),
     /// To loadprof's stderr, as it comes: for a profiler that runs the
     /// target itself, whose output the user should see.
     Stderr,
@@ -118,12 +138,16 @@ pub enum Output {
 pub fn run(mut cmd: Command, output: Output, deadline: Option<Instant>, stop: &StopToken) -> std::io::Result<Finished> {
     isolate(&mut cmd).stdin(Stdio::null());
     match output {
-        Output::Capture => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
+        Output::Capture | Output::Data(_) => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
         Output::Stderr => cmd.stdout(std::io::stderr()).stderr(std::io::stderr()),
     };
     let mut child = cmd.spawn()?;
-    let out = child.stdout.take().map(Drain::start);
-    let err = child.stderr.take().map(Drain::start);
+    let head = match output {
+        Output::Data(limit) => Some(limit),
+        _ => None,
+    };
+    let out = child.stdout.take().map(|r| Drain::start(r, head));
+    let err = child.stderr.take().map(|r| Drain::start(r, None));
     let mut signalled_at: Option<Instant> = None;
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -150,13 +174,15 @@ pub fn run(mut cmd: Command, output: Output, deadline: Option<Instant>, stop: &S
         }
     };
     let until = Instant::now() + DRAIN_GRACE;
+    let (stdout, truncated) = out.map(|d| d.finish(until)).unwrap_or_default();
     Ok(Finished {
         pid: child.id(),
         status,
-        stdout: out.map(|d| d.finish(until)).unwrap_or_default(),
-        stderr: err.map(|d| d.finish(until)).unwrap_or_default(),
+        stdout,
+        stderr: err.map(|d| d.finish(until).0).unwrap_or_default(),
         signalled: signalled_at.is_some(),
         interrupted: stop.reason().is_some(),
+        truncated,
     })
 }
 
@@ -237,5 +263,24 @@ mod tests {
         assert!(f.stdout.contains("started"));
         assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
         let _ = Command::new("pkill").args(["-f", "^sleep 31.7$"]).status();
+    }
+
+    #[test]
+    fn data_output_is_kept_whole_up_to_its_limit_and_messages_keep_their_tail() {
+        // 300 000 bytes: more than a message's tail keeps.
+        let script = "i=0; while [ $i -lt 3000 ]; do printf '%099d\\n' $i; i=$((i+1)); done";
+        let out = |output| {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", script]);
+            run(cmd, output, None, &StopToken::new()).unwrap()
+        };
+        let whole = out(Output::Data(1 << 20));
+        assert_eq!(whole.stdout.len(), 300_000);
+        assert!(!whole.truncated && whole.stdout.starts_with("000"));
+        let cut = out(Output::Data(1000));
+        assert_eq!(cut.stdout.len(), 1000);
+        assert!(cut.truncated);
+        let tail = out(Output::Capture);
+        assert!(tail.stdout.len() < 300_000 && tail.stdout.ends_with("2999\n"));
     }
 }

@@ -235,9 +235,11 @@ pub fn parse_lines(text: &str) -> std::collections::HashMap<String, (String, u32
 fn jeprof(args: &[&std::ffi::OsStr], stop: &StopToken) -> Result<String, FlameError> {
     let mut cmd = Command::new("jeprof");
     cmd.args(args);
+    // Its output is the profile: all of it, up to the bound on folded stacks.
+    let limit = crate::files::FOLDED_LIMIT as usize;
     let run = process::run(
         cmd,
-        process::Output::Capture,
+        process::Output::Data(limit),
         Some(Instant::now() + JEPROF_TIMEOUT),
         stop,
     )
@@ -246,6 +248,12 @@ fn jeprof(args: &[&std::ffi::OsStr], stop: &StopToken) -> Result<String, FlameEr
         return Err(FlameError::CannotProfile(format!(
             "jeprof failed: {}",
             process::tail(&run.stderr, 4)
+        )));
+    }
+    if run.truncated {
+        return Err(FlameError::CannotProfile(format!(
+            "jeprof wrote more than {}, the most loadprof reads of a profile's stacks",
+            crate::files::show_limit(limit as u64)
         )));
     }
     Ok(run.stdout)

@@ -152,6 +152,9 @@ async fn run_step<R: Recorder>(
         Some(u) => u.path().to_string(),
         None => ep.path.skeleton(),
     };
+    // A Cookie header the step sets itself takes the jar's place.
+    let own_cookie = ep.headers.contains_key(http::header::COOKIE)
+        || ep.header_templates.iter().any(|(n, _)| n == http::header::COOKIE);
     let poll_start = Instant::now();
     let mut attempts = 0u32;
     loop {
@@ -159,8 +162,9 @@ async fn run_step<R: Recorder>(
             return Err(StepEnd::Interrupted);
         }
         attempts += 1;
-        let cookie = (journey.cookies && user.jar.header(&cookie_path, SystemTime::now(), &mut user.cookie))
-            .then_some(user.cookie.as_str());
+        let cookie =
+            (journey.cookies && !own_cookie && user.jar.header(&cookie_path, SystemTime::now(), &mut user.cookie))
+                .then_some(user.cookie.as_str());
         let sent = Instant::now();
         let intended = match first {
             Some(t) if attempts == 1 && ctx.correct => t,
