@@ -30,6 +30,9 @@ Usage: bench_flows.py LOADPROF [--seconds 10] [--rounds 3] [--mem-seconds 15]
 """
 import argparse, csv, json, os, resource, signal, socket, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import free_port, wait_port  # noqa: E402
+
 NGINX_CONF = """
 worker_processes auto;
 worker_rlimit_nofile 65536;
@@ -83,23 +86,6 @@ class Flow(FastHttpUser):
         token = r.json()["access_token"]
         self.client.get("/item", headers={{"Authorization": "Bearer " + token}}, name="item")
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"nginx does not listen on {port}")
 
 
 def proc_kib(pid):
@@ -244,7 +230,7 @@ def bench(a, d, url, port, users, locust_users, has_locust, nofile):
                 "-t", f"{seconds}s", "--host", url, "--only-summary", "--csv", prefix, "--loglevel", "WARNING"] + \
             (["--json-file", prefix] if json_file else [])
 
-    wait_port(port)
+    wait_port(port, 10, "nginx")
     print(f"nginx on {url} ({os.cpu_count()} workers), temp dir {d}, open file limit {nofile}")
     if has_locust:
         v = subprocess.run([sys.executable, "-c", "import locust; print(locust.__version__)"],

@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Guard, assert_ok, loadprof, output_text, python, serve, validate};
+use common::{Guard, assert_ok, endpoint, loadprof, output_text, python, serve, validate};
 use serde_json::Value;
 
 const JOB_DELAY_S: f64 = 0.6;
@@ -85,15 +85,6 @@ fn scenario<'a>(doc: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no scenario {name}"))
-}
-
-fn endpoint<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["load"]["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
 fn u(v: &Value) -> u64 {

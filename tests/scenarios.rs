@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{RUN_FILES, free_port, go_server_binary, loadprof, output_text, python, validate};
+use common::{RUN_FILES, endpoint, free_port, go_server_binary, loadprof, output_text, python, validate};
 use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
@@ -57,15 +57,6 @@ fn python_server(script: &str, port: u16, extra: &[&str]) -> Vec<String> {
     ];
     c.extend(extra.iter().map(|s| s.to_string()));
     c
-}
-
-fn endpoint<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["load"]["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
 fn hottest(doc: &Value) -> Vec<String> {

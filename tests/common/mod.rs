@@ -457,3 +457,13 @@ pub fn gunicorn_two_workers(chdir: &Path, app: &str, env: &[(&str, &Path)]) -> (
     });
     (master, port)
 }
+
+/// An endpoint's entry in a result's `load.endpoints`.
+pub fn endpoint<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["load"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no endpoint {name}"))
+}
