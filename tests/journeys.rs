@@ -414,6 +414,26 @@ iterations = 5
     let slos = doc["slo"].as_array().unwrap();
     assert_eq!(slos.len(), 4);
     assert!(slos.iter().all(|s| s["pass"] == true), "{slos:?}");
+    // `gate` judges a stored result's journey metrics too.
+    let result = dir.path().join("out/result.json");
+    let gate = |slo: &str| {
+        loadprof()
+            .arg("gate")
+            .arg(&result)
+            .args(["--slo", slo])
+            .output()
+            .unwrap()
+    };
+    assert_ok(&gate("forms.submit.p95=< 5s"));
+    assert_eq!(gate("forms.flow.active.p99=< 1us").status.code(), Some(1));
+    assert_eq!(gate("forms.iterations=>= 11").status.code(), Some(1));
+    let unknown = gate("formz.flow.p95=< 1s");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        output_text(&unknown).contains("scenarios are forms"),
+        "{}",
+        output_text(&unknown)
+    );
 
     // A flow SLO no flow can meet: exit 1, named in the summary.
     let strict = profile.replace(r#""forms.flow.p95" = "< 5s""#, r#""forms.flow.p95" = "< 1us""#);
