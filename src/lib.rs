@@ -21,6 +21,7 @@ pub mod http;
 pub mod leak;
 pub mod llm;
 pub mod load;
+pub mod metrics;
 pub mod outdir;
 pub mod redact;
 pub mod report;
