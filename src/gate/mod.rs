@@ -54,6 +54,11 @@ pub enum Unit {
     Count,
     /// Percent of one core (CPU); thresholds as numbers or percent.
     CpuPercent,
+    /// Seconds (a server metric named `_seconds`); thresholds as numbers
+    /// of seconds or as durations (`< 0.3`, `< 300ms`).
+    Seconds,
+    /// A number in the server metric's own unit.
+    Number,
     /// The leak verdict; the only threshold is `none`.
     Verdict,
 }
@@ -69,6 +74,8 @@ impl Unit {
             Unit::BytesPerSecond => "bytes_per_s",
             Unit::Count => "count",
             Unit::CpuPercent => "percent",
+            Unit::Seconds => "s",
+            Unit::Number => "number",
             Unit::Verdict => "verdict",
         }
     }
@@ -82,6 +89,8 @@ impl Unit {
             Unit::BytesPerSecond => "\"< 1MB/min\"",
             Unit::Count => "\"< 200\"",
             Unit::CpuPercent => "\"< 150\" (percent of one core)",
+            Unit::Seconds => "\"< 0.3\" or \"< 300ms\"",
+            Unit::Number => "\"< 0.3\" (in the metric's own unit)",
             Unit::Verdict => "\"none\"",
         }
     }
@@ -99,8 +108,64 @@ pub enum Stat {
     Mean,
 }
 
+/// What is taken of a server series over the load window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ServerAgg {
+    /// Counters: per-second rate, and increase, as PromQL's.
+    Rate,
+    Increase,
+    /// Histograms: `histogram_quantile` of the buckets' increase.
+    Quantile(f64),
+    /// Gauges (and queries): over the samples in the window.
+    Max,
+    Mean,
+    Last,
+}
+
+impl ServerAgg {
+    fn parse(s: &str) -> Option<ServerAgg> {
+        Some(match s {
+            "rate" => ServerAgg::Rate,
+            "increase" => ServerAgg::Increase,
+            "p50" => ServerAgg::Quantile(0.5),
+            "p90" => ServerAgg::Quantile(0.9),
+            "p95" => ServerAgg::Quantile(0.95),
+            "p99" => ServerAgg::Quantile(0.99),
+            "p999" => ServerAgg::Quantile(0.999),
+            "max" => ServerAgg::Max,
+            "mean" => ServerAgg::Mean,
+            "last" => ServerAgg::Last,
+            _ => return None,
+        })
+    }
+}
+
+/// Reads `server.METRIC.<agg>` (METRIC a name, or a selector in single
+/// quotes: `server.'errors_total{kind="x"}'.rate`).
+fn server_metric(name: &str, rest: &str) -> Result<Metric, String> {
+    let (selector, agg) = match rest.strip_prefix('\'') {
+        Some(quoted) => {
+            let end = quoted
+                .find('\'')
+                .ok_or_else(|| format!("'{name}': the quoted selector has no closing '"))?;
+            let agg = quoted[end + 1..]
+                .strip_prefix('.')
+                .ok_or_else(|| format!("'{name}': put .<rate|increase|p95|max|mean|last> after the quoted selector"))?;
+            (&quoted[..end], agg)
+        }
+        None => rest
+            .rsplit_once('.')
+            .ok_or_else(|| format!("'{name}': expected server.METRIC.<rate|increase|p50|p90|p95|p99|max|mean|last>"))?,
+    };
+    let selector = crate::metrics::selector::Selector::parse(selector).map_err(|e| format!("'{name}': {e}"))?;
+    let agg = ServerAgg::parse(agg).ok_or_else(|| {
+        format!("'{name}': '{agg}' is not one of rate, increase, p50, p90, p95, p99, p999, max, mean, last")
+    })?;
+    Ok(Metric::Server { selector, agg })
+}
+
 /// A metric an SLO can name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
     /// `<endpoint|all>.<stat>`: whole-answer latency.
     Latency {
@@ -152,6 +217,17 @@ pub enum Metric {
     IterationFailRate {
         scenario: String,
     },
+    /// `server.METRIC.<agg>`: the target's own scraped series over the load
+    /// window, the selected series summed (`max` takes the largest).
+    Server {
+        selector: crate::metrics::selector::Selector,
+        agg: ServerAgg,
+    },
+    /// `metrics.QUERY.<max|mean|last>`: a `[metrics.queries]` entry.
+    Query {
+        name: String,
+        agg: ServerAgg,
+    },
     RssMax,
     RssSlope,
     ThreadsMax,
@@ -175,6 +251,23 @@ impl Metric {
         };
         if let Some(m) = fixed {
             return Ok(m);
+        }
+        if let Some(rest) = name.strip_prefix("server.") {
+            return server_metric(name, rest);
+        }
+        if let Some(rest) = name.strip_prefix("metrics.") {
+            let (query, agg) = rest
+                .rsplit_once('.')
+                .ok_or_else(|| format!("'{name}': expected metrics.QUERY.<max|mean|last>"))?;
+            return match ServerAgg::parse(agg) {
+                Some(agg @ (ServerAgg::Max | ServerAgg::Mean | ServerAgg::Last)) if !query.is_empty() => {
+                    Ok(Metric::Query {
+                        name: query.to_string(),
+                        agg,
+                    })
+                }
+                _ => Err(format!("'{name}': a query's SLO is metrics.QUERY.<max|mean|last>")),
+            };
         }
         let stat = |s: &str| match s {
             "p50" => Some(Stat::P50),
@@ -288,6 +381,23 @@ impl Metric {
                 Unit::Ms
             }
             Metric::Attempts { .. } | Metric::Iterations { .. } => Unit::Count,
+            Metric::Server { selector, agg } => {
+                let n = selector.name.as_str();
+                let base = n
+                    .strip_suffix("_total")
+                    .or_else(|| n.strip_suffix("_sum"))
+                    .or_else(|| n.strip_suffix("_count"))
+                    .or_else(|| n.strip_suffix("_bucket"))
+                    .unwrap_or(n);
+                match agg {
+                    ServerAgg::Rate => Unit::Number,
+                    _ if n.ends_with("_count") => Unit::Number,
+                    _ if base.ends_with("_seconds") => Unit::Seconds,
+                    _ if base.ends_with("_bytes") => Unit::Bytes,
+                    _ => Unit::Number,
+                }
+            }
+            Metric::Query { .. } => Unit::Number,
             Metric::IterationFailRate { .. } => Unit::Ratio,
             Metric::Rps { .. } => Unit::PerSecond,
             Metric::ErrorRate { .. } | Metric::SuccessRate { .. } | Metric::CheckFailRate { .. } => Unit::Ratio,
@@ -303,7 +413,8 @@ impl Metric {
 fn unknown_metric(name: &str) -> String {
     format!(
         "'{name}' is not a metric; use <endpoint|all>.<p50|p90|p95|p99|p999|max|mean|rps|error_rate|success_rate|check_fail_rate>, \
-         <endpoint|all>.first_chunk.<p50|p90|p95|p99|p999|max|mean>, rss.max, rss.slope, threads.max, cpu.mean, gpu_mem.max or leak"
+         <endpoint|all>.first_chunk.<p50|p90|p95|p99|p999|max|mean>, rss.max, rss.slope, threads.max, cpu.mean, gpu_mem.max, leak, \
+         server.METRIC.<rate|increase|p95|max|mean|last> or metrics.QUERY.<max|mean|last>"
     )
 }
 
@@ -341,7 +452,11 @@ impl Expr {
                 None => number(rest).map_err(bad)?,
             },
             Unit::PerSecond => number(rest.strip_suffix("/s").unwrap_or(rest)).map_err(bad)?,
-            Unit::Count => number(rest).map_err(bad)?,
+            Unit::Count | Unit::Number => number(rest).map_err(bad)?,
+            Unit::Seconds => match number(rest) {
+                Ok(n) => n,
+                Err(_) => parse_duration(rest).map_err(|e| bad(e.to_string()))?.as_secs_f64(),
+            },
             Unit::Bytes => parse_size(rest).map_err(bad)?,
             Unit::BytesPerSecond => parse_byte_rate(rest).map_err(bad)?,
             Unit::Verdict => unreachable!("handled above"),
@@ -511,6 +626,58 @@ mod tests {
         assert!(e.contains("is not a metric"), "{e}");
         assert!(Metric::parse("latency", &EPS, &[]).is_err());
         assert!(Metric::parse("ask.first_chunk.rps", &EPS, &[]).is_err());
+    }
+
+    #[test]
+    fn server_and_query_metrics_take_their_unit_from_the_name() {
+        let slo = |name: &str, expr: &str| Slo::parse(name, expr, &EPS, &[]);
+        let s = slo(r#"server.'retrieval_latency_seconds{route="/ask"}'.p95"#, "< 300ms").unwrap();
+        assert_eq!(s.metric.unit(), Unit::Seconds);
+        assert_eq!(s.expr, Expr::Compare { op: Op::Lt, limit: 0.3 });
+        assert_eq!(
+            slo("server.retrieval_latency_seconds.p95", "< 0.3").unwrap().expr,
+            s.expr
+        );
+        assert_eq!(
+            slo("server.process_resident_memory_bytes.max", "< 2GB")
+                .unwrap()
+                .metric
+                .unit(),
+            Unit::Bytes
+        );
+        let rate = slo(r#"server.'retrieval_errors_total{kind="openai_error"}'.rate"#, "< 0.5").unwrap();
+        assert_eq!(rate.metric.unit(), Unit::Number);
+        let Metric::Server { selector, agg } = &rate.metric else {
+            panic!()
+        };
+        assert_eq!(
+            (selector.name.as_str(), *agg),
+            ("retrieval_errors_total", ServerAgg::Rate)
+        );
+        assert_eq!(
+            slo("server.http_requests_total.increase", ">= 100")
+                .unwrap()
+                .metric
+                .unit(),
+            Unit::Number
+        );
+        assert_eq!(
+            slo("metrics.retrieval_p95.max", "< 1.2").unwrap().metric,
+            Metric::Query {
+                name: "retrieval_p95".into(),
+                agg: ServerAgg::Max
+            }
+        );
+        for (name, expect) in [
+            ("server.x.p97", "'p97' is not one of"),
+            ("server.'x{a=\"b\"}.rate", "no closing '"),
+            ("server.'x'rate", "after the quoted selector"),
+            ("server.9x.rate", "not a metric name"),
+            ("metrics.q.rate", "metrics.QUERY.<max|mean|last>"),
+        ] {
+            let e = Metric::parse(name, &EPS, &[]).unwrap_err();
+            assert!(e.contains(expect), "{name}: {e}");
+        }
     }
 
     #[test]

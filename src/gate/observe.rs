@@ -4,7 +4,10 @@
 
 use serde_json::Value;
 
-use super::{Better, Comparison, Metric, Stat, compare};
+use super::{Better, Comparison, Metric, ServerAgg, Stat, compare};
+use crate::metrics::exposition::bound;
+use crate::metrics::promql::histogram_quantile;
+use crate::metrics::selector::Selector;
 
 fn stat_key(stat: Stat) -> &'static str {
     match stat {
@@ -92,6 +95,14 @@ pub fn observe(metric: &Metric, doc: &Value) -> Option<f64> {
         } => scenario(doc, sc)?[if *active { "active" } else { "flow" }][stat_key(*stat)].as_f64(),
         Metric::Iterations { scenario: sc } => scenario(doc, sc)?["iterations"].as_f64(),
         Metric::IterationFailRate { scenario: sc } => scenario(doc, sc)?["iteration_fail_rate"].as_f64(),
+        Metric::Server { selector, agg } => server(doc, selector, *agg),
+        Metric::Query { name, agg } => {
+            let q = doc["metrics"]["queries"]
+                .as_array()?
+                .iter()
+                .find(|q| q["name"] == name.as_str())?;
+            q[gauge_key(*agg)?].as_f64()
+        }
         Metric::RssMax => doc["resources"]["rss_bytes"]["max"].as_f64(),
         Metric::RssSlope => doc["leak"]["slope_bytes_per_s"].as_f64(),
         Metric::ThreadsMax => doc["resources"]["threads"]["max"].as_f64(),
@@ -101,6 +112,79 @@ pub fn observe(metric: &Metric, doc: &Value) -> Option<f64> {
             .as_str()
             .map(|v| if v == "leak" { 1.0 } else { 0.0 }),
     }
+}
+
+fn gauge_key(agg: ServerAgg) -> Option<&'static str> {
+    match agg {
+        ServerAgg::Max => Some("max"),
+        ServerAgg::Mean => Some("mean"),
+        ServerAgg::Last => Some("last"),
+        _ => None,
+    }
+}
+
+/// A scraped series' labels, as result.json keeps them (an object).
+fn labels(series: &Value) -> Vec<(String, String)> {
+    series["labels"].as_object().map_or_else(Vec::new, |m| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect()
+    })
+}
+
+/// A server metric over the load window, from `metrics.series`: the
+/// selected series summed (as PromQL's `sum`), the largest for `max`; a
+/// quantile from the summed increase of each bucket. None when no selected
+/// series has the figure (a series that never appeared is not measured).
+fn server(doc: &Value, selector: &Selector, agg: ServerAgg) -> Option<f64> {
+    let series = doc["metrics"]["series"].as_array()?;
+    if let ServerAgg::Quantile(q) = agg {
+        let name = if selector.name.ends_with("_bucket") {
+            selector.name.clone()
+        } else {
+            format!("{}_bucket", selector.name)
+        };
+        let buckets_of = Selector {
+            name,
+            matchers: selector.matchers.iter().filter(|(l, _)| l != "le").cloned().collect(),
+        };
+        let mut buckets: Vec<(f64, f64)> = Vec::new();
+        for s in series {
+            let (Some(name), Some(increase)) = (s["name"].as_str(), s["increase"].as_f64()) else {
+                continue;
+            };
+            let labels = labels(s);
+            if !buckets_of.selects(name, &labels) {
+                continue;
+            }
+            let Some(le) = labels.iter().find(|(l, _)| l == "le").and_then(|(_, v)| bound(v)) else {
+                continue;
+            };
+            match buckets.iter_mut().find(|(b, _)| *b == le) {
+                Some((_, n)) => *n += increase,
+                None => buckets.push((le, increase)),
+            }
+        }
+        let v = histogram_quantile(q, &buckets);
+        return v.is_finite().then_some(v);
+    }
+    let key = match agg {
+        ServerAgg::Rate => "rate",
+        ServerAgg::Increase => "increase",
+        other => gauge_key(other)?,
+    };
+    let values: Vec<f64> = series
+        .iter()
+        .filter(|s| s["name"].as_str().is_some_and(|n| selector.selects(n, &labels(s))))
+        .filter_map(|s| s[key].as_f64())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    Some(match agg {
+        ServerAgg::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        _ => values.iter().sum(),
+    })
 }
 
 /// Compares `current` with `baseline`: each endpoint's p95 (both runs have
@@ -184,6 +268,47 @@ mod tests {
         assert_eq!(observe(&m("rss.slope"), &d), Some(10.0));
         // A load-only result has no resources or leak verdict.
         assert_eq!(observe(&m("rss.max"), &json!({"load": {}})), None);
+    }
+
+    #[test]
+    fn server_metrics_sum_the_selected_series_and_quantiles_come_from_buckets() {
+        let d = json!({
+            "metrics": {
+                "series": [
+                    {"name": "errors_total", "labels": {"kind": "openai"}, "rate": 0.5, "increase": 30.0},
+                    {"name": "errors_total", "labels": {"kind": "timeout"}, "rate": 0.25, "increase": 15.0},
+                    // Python writes le="5.0", Go le="5": one bucket.
+                    {"name": "lat_seconds_bucket", "labels": {"le": "0.1", "route": "/a"}, "increase": 50.0},
+                    {"name": "lat_seconds_bucket", "labels": {"le": "1.0", "route": "/a"}, "increase": 90.0},
+                    {"name": "lat_seconds_bucket", "labels": {"le": "1", "route": "/b"}, "increase": 10.0},
+                    {"name": "lat_seconds_bucket", "labels": {"le": "+Inf", "route": "/a"}, "increase": 100.0},
+                    {"name": "lat_seconds_bucket", "labels": {"le": "+Inf", "route": "/b"}, "increase": 10.0},
+                    {"name": "rss_bytes", "labels": {}, "max": 9e8, "mean": 5e8, "last": 6e8}
+                ],
+                "queries": [{"name": "p95", "expr": "x", "max": 0.4, "mean": 0.3, "last": null}]
+            }
+        });
+        let m = |name: &str| Metric::parse(name, &[], &[]).unwrap();
+        assert_eq!(observe(&m("server.errors_total.rate"), &d), Some(0.75));
+        assert_eq!(
+            observe(&m(r#"server.'errors_total{kind="openai"}'.increase"#), &d),
+            Some(30.0)
+        );
+        assert_eq!(
+            observe(&m(r#"server.'errors_total{kind=~"open.*|time.*"}'.rate"#), &d),
+            Some(0.75)
+        );
+        assert_eq!(observe(&m("server.missing_total.rate"), &d), None);
+        // All routes: 110 observations, 50 under 0.1 s, 100 under 1 s.
+        let p50 = observe(&m("server.lat_seconds.p50"), &d).unwrap();
+        assert!((p50 - (0.1 + 0.9 * (55.0 - 50.0) / 50.0)).abs() < 1e-9, "{p50}");
+        // One route; a rank in the +Inf bucket gives the highest finite bound.
+        assert_eq!(observe(&m(r#"server.'lat_seconds{route="/a"}'.p99"#), &d), Some(1.0));
+        assert_eq!(observe(&m(r#"server.'lat_seconds{route="/c"}'.p99"#), &d), None);
+        assert_eq!(observe(&m("server.rss_bytes.max"), &d), Some(9e8));
+        assert_eq!(observe(&m("metrics.p95.max"), &d), Some(0.4));
+        assert_eq!(observe(&m("metrics.p95.last"), &d), None);
+        assert_eq!(observe(&m("metrics.nope.max"), &d), None);
     }
 
     #[test]

@@ -5,3 +5,4 @@
 
 pub mod exposition;
 pub mod promql;
+pub mod selector;

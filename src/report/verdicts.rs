@@ -63,6 +63,8 @@ pub fn show(observed: Option<f64>, unit: &str) -> String {
         "bytes" => format_bytes(v),
         "bytes_per_s" => format!("{}/min", format_bytes(v * 60.0)),
         "percent" => format!("{v:.1}%"),
+        "s" if v.abs() < 1.0 => format!("{:.1} ms", v * 1000.0),
+        "s" => format!("{v:.3} s"),
         "verdict" => if v == 0.0 { "no leak" } else { "leak" }.into(),
         _ => format!("{v}"),
     }
