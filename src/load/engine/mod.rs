@@ -327,7 +327,7 @@ async fn preflight(cfg: &LoadConfig) -> Result<SocketAddr, LoadError> {
 
 fn new_run(t0: Instant, sc: &Scenario, endpoints: &[Endpoint]) -> Run {
     let start = t0 + sc.start;
-    let deadline = sc.duration.map(|d| start + d);
+    let deadline = sc.duration.or_else(|| sc.executor.planned()).map(|d| start + d);
     Run {
         start,
         deadline,

@@ -137,6 +137,8 @@ pub(super) async fn worker(shared: Arc<Shared>, sc: usize, mut pacer: Pacer, ind
             };
             let mut user = User::new(journey);
             while let Some(intended) = pacer.next(&shared, run, &mut rng).await {
+                // Without the correction a flow counts from its real start too.
+                let intended = if correct { intended } else { Instant::now() };
                 run.running.fetch_add(1, Ordering::Relaxed);
                 let outcome = iteration(&ctx, journey, &mut user, &mut conn, &mut rng, intended).await;
                 run.running.fetch_sub(1, Ordering::Relaxed);
