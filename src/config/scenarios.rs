@@ -43,6 +43,9 @@ pub struct ScenarioTable {
     pub steps: Vec<Spanned<StepTable>>,
 }
 
+/// A step: every key of a `[[load.request]]` (written out again, as
+/// serde's `flatten` cannot be combined with `deny_unknown_fields`, which
+/// gives unknown keys their "did you mean" error), and the journey's own.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepTable {

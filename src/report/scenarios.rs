@@ -121,27 +121,18 @@ impl ScenarioSection {
             workers += p.workers;
             dropped += p.dropped;
         }
-        Ok(ScenarioSection {
+        Ok(ScenarioSection::of(&ScenarioRecording {
             name: first.name.clone(),
             executor: first.executor.clone(),
             model: first.model,
-            start_s: first.start_s,
             target_rate: parts.iter().map(|p| p.target_rate).sum(),
+            start: std::time::Duration::from_secs_f64(first.start_s.max(0.0)),
             workers,
             dropped,
-            iterations: flow.iterations,
-            failed_iterations: flow.failed,
-            interrupted_iterations: flow.interrupted,
-            iteration_fail_rate: rate(flow.failed, flow.iterations),
-            flow: Latency::of(&flow.flow),
-            active: Latency::of(&flow.active),
-            failed_by_step: steps
-                .into_iter()
-                .zip(flow.failed_by_step)
-                .map(|(step, (count, example))| StepFailures { step, count, example })
-                .collect(),
+            steps,
+            flow,
             timeline: merge_lines(parts),
-        })
+        }))
     }
 }
 
