@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use http::HeaderName;
 use libfuzzer_sys::fuzz_target;
 use loadprof::load::journey::cookies::{CookieJar, MAX_COOKIE_BYTES, MAX_COOKIES};
-use loadprof::load::journey::{Condition, MAX_CAPTURE_BYTES, Source, Test, holds, read};
+use loadprof::load::journey::{Answer, Condition, MAX_CAPTURE_BYTES, Source, Test, holds, read};
 
 fuzz_target!(|data: &[u8]| {
     // The first line: Set-Cookie values separated by `\x00`; the rest: the body.
@@ -35,12 +35,13 @@ fuzz_target!(|data: &[u8]| {
         Source::Regex(regex::Regex::new(r#"value="([^"]*)""#).unwrap(), 1),
         Source::Header(HeaderName::from_static("x-token")),
     ];
+    let answer = Answer::new(body, &headers);
     for s in &sources {
-        if let Ok(Some(v)) = read(s, body, &headers) {
+        if let Ok(Some(v)) = read(s, &answer) {
             assert!(v.len() <= MAX_CAPTURE_BYTES);
         }
         for test in [Test::Exists, Test::Equals("done".into()), Test::In(vec![3.into(), "x".into()])] {
-            let _ = holds(&Condition { source: s.clone(), test }, body, &headers);
+            let _ = holds(&Condition { source: s.clone(), test }, &answer);
         }
     }
 });

@@ -71,6 +71,12 @@ pub fn build(
                 ep.keep_headers.push(http::header::SET_COOKIE);
             }
             steps.push(Step {
+                cookie_path: match &ep.uri {
+                    Some(u) => u.path().to_string(),
+                    None => ep.path.skeleton(),
+                },
+                own_cookie: ep.headers.contains_key(http::header::COOKIE)
+                    || ep.header_templates.iter().any(|(n, _)| n == http::header::COOKIE),
                 name: spec.request.name.value.clone(),
                 endpoint: ep.index,
                 captures,

@@ -48,6 +48,10 @@ pub struct Step {
     pub poll: Option<Poll>,
     /// A pause after the step (not part of the flow's active time).
     pub think: Option<super::plan::ThinkTime>,
+    /// The request's path as cookies match it (placeholders stand as `0`).
+    pub cookie_path: String,
+    /// The step sets its own `Cookie` header, which takes the jar's place.
+    pub own_cookie: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -119,12 +123,39 @@ pub struct Poll {
 /// Longest captured value: more is a hostile or broken answer.
 pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
 
+/// An answer as captures and conditions read it: its kept body and
+/// headers, and the body parsed as JSON once, when something first asks.
+pub struct Answer<'a> {
+    pub body: &'a [u8],
+    pub headers: &'a [(HeaderName, Vec<u8>)],
+    json: std::cell::OnceCell<Result<serde_json::Value, String>>,
+}
+
+impl<'a> Answer<'a> {
+    pub fn new(body: &'a [u8], headers: &'a [(HeaderName, Vec<u8>)]) -> Answer<'a> {
+        Answer {
+            body,
+            headers,
+            json: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The value at `pointer` in the body; an error when the body is not JSON.
+    fn json_at(&self, pointer: &str) -> Result<Option<&serde_json::Value>, String> {
+        let doc = self
+            .json
+            .get_or_init(|| serde_json::from_slice(self.body).map_err(|e| format!("the body is not JSON ({e})")));
+        Ok(doc.as_ref().map_err(Clone::clone)?.pointer(pointer))
+    }
+}
+
 /// Reads `source` out of an answer. `Ok(None)`: not there.
-pub fn read(source: &Source, body: &[u8], headers: &[(HeaderName, Vec<u8>)]) -> Result<Option<String>, String> {
+pub fn read(source: &Source, answer: &Answer<'_>) -> Result<Option<String>, String> {
+    let (body, headers) = (answer.body, answer.headers);
     let value = match source {
-        Source::Json(pointer) => match json_at(body, pointer)? {
+        Source::Json(pointer) => match answer.json_at(pointer)? {
             None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
         },
         Source::Regex(re, group) => {
@@ -147,23 +178,22 @@ pub fn read(source: &Source, body: &[u8], headers: &[(HeaderName, Vec<u8>)]) -> 
     }
 }
 
-fn json_at(body: &[u8], pointer: &str) -> Result<Option<serde_json::Value>, String> {
-    let mut doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON ({e})"))?;
-    Ok(doc.pointer_mut(pointer).map(serde_json::Value::take))
-}
-
 /// Whether `c` holds for an answer; a body that is not JSON when the
 /// condition reads JSON is an error.
-pub fn holds(c: &Condition, body: &[u8], headers: &[(HeaderName, Vec<u8>)]) -> Result<bool, String> {
+pub fn holds(c: &Condition, answer: &Answer<'_>) -> Result<bool, String> {
+    let read_text;
     let found = match &c.source {
-        Source::Json(pointer) => json_at(body, pointer)?.filter(|v| !v.is_null()),
-        other => read(other, body, headers)?.map(serde_json::Value::String),
+        Source::Json(pointer) => answer.json_at(pointer)?.filter(|v| !v.is_null()),
+        other => {
+            read_text = read(other, answer)?.map(serde_json::Value::String);
+            read_text.as_ref()
+        }
     };
     let Some(found) = found else { return Ok(false) };
     Ok(match &c.test {
         Test::Exists => true,
-        Test::Equals(v) => loosely_equal(&found, v),
-        Test::In(vs) => vs.iter().any(|v| loosely_equal(&found, v)),
+        Test::Equals(v) => loosely_equal(found, v),
+        Test::In(vs) => vs.iter().any(|v| loosely_equal(found, v)),
     })
 }
 
@@ -272,29 +302,44 @@ mod tests {
         let body = br#"{"access_token":"t0k","n":3,"job":{"id":"a/b"},"nil":null,"list":[1,2]}"#;
         let headers = vec![(HeaderName::from_static("x-token"), b"h1".to_vec())];
         assert_eq!(
-            read(&json("/access_token"), body, &headers).unwrap().as_deref(),
+            read(&json("/access_token"), &Answer::new(body, &headers))
+                .unwrap()
+                .as_deref(),
             Some("t0k")
         );
-        assert_eq!(read(&json("/n"), body, &headers).unwrap().as_deref(), Some("3"));
-        assert_eq!(read(&json("/job/id"), body, &headers).unwrap().as_deref(), Some("a/b"));
-        assert_eq!(read(&json("/list"), body, &headers).unwrap().as_deref(), Some("[1,2]"));
-        assert_eq!(read(&json("/nil"), body, &headers).unwrap(), None);
-        assert_eq!(read(&json("/missing"), body, &headers).unwrap(), None);
+        assert_eq!(
+            read(&json("/n"), &Answer::new(body, &headers)).unwrap().as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            read(&json("/job/id"), &Answer::new(body, &headers)).unwrap().as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            read(&json("/list"), &Answer::new(body, &headers)).unwrap().as_deref(),
+            Some("[1,2]")
+        );
+        assert_eq!(read(&json("/nil"), &Answer::new(body, &headers)).unwrap(), None);
+        assert_eq!(read(&json("/missing"), &Answer::new(body, &headers)).unwrap(), None);
         let re = Source::Regex(regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap(), 1);
         let html = br#"<input type="hidden" name="csrf" value="beef01">"#;
-        assert_eq!(read(&re, html, &[]).unwrap().as_deref(), Some("beef01"));
-        assert_eq!(read(&re, b"<p>none</p>", &[]).unwrap(), None);
+        assert_eq!(read(&re, &Answer::new(html, &[])).unwrap().as_deref(), Some("beef01"));
+        assert_eq!(read(&re, &Answer::new(b"<p>none</p>", &[])).unwrap(), None);
         let h = Source::Header(HeaderName::from_static("x-token"));
-        assert_eq!(read(&h, b"", &headers).unwrap().as_deref(), Some("h1"));
+        assert_eq!(read(&h, &Answer::new(b"", &headers)).unwrap().as_deref(), Some("h1"));
         assert_eq!(
-            read(&Source::Header(HeaderName::from_static("x-other")), b"", &headers).unwrap(),
+            read(
+                &Source::Header(HeaderName::from_static("x-other")),
+                &Answer::new(b"", &headers)
+            )
+            .unwrap(),
             None
         );
-        let e = read(&json("/a"), b"<html>", &[]).unwrap_err();
+        let e = read(&json("/a"), &Answer::new(b"<html>", &[])).unwrap_err();
         assert!(e.contains("not JSON"), "{e}");
         let big = format!("{{\"t\":\"{}\"}}", "x".repeat(MAX_CAPTURE_BYTES + 1));
         assert!(
-            read(&json("/t"), big.as_bytes(), &[])
+            read(&json("/t"), &Answer::new(big.as_bytes(), &[]))
                 .unwrap_err()
                 .contains("more than")
         );
@@ -304,18 +349,30 @@ mod tests {
     fn conditions_compare_values_loosely_only_across_text() {
         let c = |p: &str, test: Test| Condition { source: json(p), test };
         let body = br#"{"status":"done","n":3,"ok":true}"#;
-        assert!(holds(&c("/status", Test::Equals("done".into())), body, &[]).unwrap());
-        assert!(!holds(&c("/status", Test::Equals("queued".into())), body, &[]).unwrap());
-        assert!(holds(&c("/status", Test::In(vec!["failed".into(), "done".into()])), body, &[]).unwrap());
-        assert!(holds(&c("/n", Test::Equals(3.into())), body, &[]).unwrap());
-        assert!(!holds(&c("/n", Test::Equals("3".into())), body, &[]).unwrap());
-        assert!(holds(&c("/ok", Test::Exists), body, &[]).unwrap());
-        assert!(!holds(&c("/gone", Test::Exists), body, &[]).unwrap());
+        assert!(holds(&c("/status", Test::Equals("done".into())), &Answer::new(body, &[])).unwrap());
+        assert!(!holds(&c("/status", Test::Equals("queued".into())), &Answer::new(body, &[])).unwrap());
+        assert!(
+            holds(
+                &c("/status", Test::In(vec!["failed".into(), "done".into()])),
+                &Answer::new(body, &[])
+            )
+            .unwrap()
+        );
+        assert!(holds(&c("/n", Test::Equals(3.into())), &Answer::new(body, &[])).unwrap());
+        assert!(!holds(&c("/n", Test::Equals("3".into())), &Answer::new(body, &[])).unwrap());
+        assert!(holds(&c("/ok", Test::Exists), &Answer::new(body, &[])).unwrap());
+        assert!(!holds(&c("/gone", Test::Exists), &Answer::new(body, &[])).unwrap());
         let header = Condition {
             source: Source::Header(HeaderName::from_static("x-n")),
             test: Test::Equals(3.into()),
         };
-        assert!(holds(&header, b"", &[(HeaderName::from_static("x-n"), b"3".to_vec())]).unwrap());
+        assert!(
+            holds(
+                &header,
+                &Answer::new(b"", &[(HeaderName::from_static("x-n"), b"3".to_vec())])
+            )
+            .unwrap()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 
 use super::cookies::CookieJar;
-use super::{Journey, Outcome, Step, holds, read};
+use super::{Answer, Journey, Outcome, Step, holds, read};
 use crate::config::units::format_duration;
 use crate::load::Endpoint;
 use crate::load::client::{Connector, Limits, PerUser, WorkerConn};
@@ -148,13 +148,7 @@ async fn run_step<R: Recorder>(
     active: &mut Duration,
 ) -> Result<(), StepEnd> {
     let ep = &ctx.endpoints[step.endpoint];
-    let cookie_path = match &ep.uri {
-        Some(u) => u.path().to_string(),
-        None => ep.path.skeleton(),
-    };
-    // A Cookie header the step sets itself takes the jar's place.
-    let own_cookie = ep.headers.contains_key(http::header::COOKIE)
-        || ep.header_templates.iter().any(|(n, _)| n == http::header::COOKIE);
+    let cookie_path = step.cookie_path.as_str();
     let poll_start = Instant::now();
     let mut attempts = 0u32;
     loop {
@@ -163,7 +157,7 @@ async fn run_step<R: Recorder>(
         }
         attempts += 1;
         let cookie =
-            (journey.cookies && !own_cookie && user.jar.header(&cookie_path, SystemTime::now(), &mut user.cookie))
+            (journey.cookies && !step.own_cookie && user.jar.header(cookie_path, SystemTime::now(), &mut user.cookie))
                 .then_some(user.cookie.as_str());
         let sent = Instant::now();
         let intended = match first {
@@ -191,7 +185,7 @@ async fn run_step<R: Recorder>(
             let now = SystemTime::now();
             for (name, value) in conn.headers() {
                 if name == http::header::SET_COOKIE {
-                    user.jar.store(value, &cookie_path, now);
+                    user.jar.store(value, cookie_path, now);
                 }
             }
         }
@@ -199,20 +193,20 @@ async fn run_step<R: Recorder>(
             return Err(StepEnd::Failed(format!("{} ({})", why, kind.name())));
         }
         let Some(poll) = &step.poll else { break };
-        let (body, headers) = (conn.body(), conn.headers());
+        let answer = Answer::new(conn.body(), conn.headers());
         if let Some(f) = &poll.fail_if {
-            match holds(f, body, headers) {
+            match holds(f, &answer) {
                 Ok(true) => {
                     return Err(StepEnd::Failed(format!(
                         "fail_if held at attempt {attempts} ({})",
-                        value_of(f, body, headers)
+                        value_of(f, &answer)
                     )));
                 }
                 Ok(false) => {}
                 Err(e) => return Err(StepEnd::Failed(format!("poll: {e}"))),
             }
         }
-        match holds(&poll.until, body, headers) {
+        match holds(&poll.until, &answer) {
             Ok(true) => {
                 ctx.recorder.poll(ep.index, poll_start.elapsed(), attempts);
                 break;
@@ -235,8 +229,9 @@ async fn run_step<R: Recorder>(
             return Err(StepEnd::Interrupted);
         }
     }
+    let answer = Answer::new(conn.body(), conn.headers());
     for c in &step.captures {
-        match read(&c.from, conn.body(), conn.headers()) {
+        match read(&c.from, &answer) {
             Ok(Some(v)) => user.vars[c.slot] = v,
             Ok(None) if !step.required => user.vars[c.slot].clear(),
             Ok(None) => {
@@ -279,8 +274,8 @@ fn shown(body: &[u8]) -> String {
 }
 
 /// The value a condition read, shortened, for an example in words.
-fn value_of(c: &super::Condition, body: &[u8], headers: &[(http::HeaderName, Vec<u8>)]) -> String {
-    match read(&c.source, body, headers) {
+fn value_of(c: &super::Condition, answer: &Answer<'_>) -> String {
+    match read(&c.source, answer) {
         Ok(Some(v)) => format!("{} is {:?}", c.source.describe(), super::clip(&v, 60)),
         _ => c.source.describe(),
     }
