@@ -415,6 +415,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
         leak: None,
         flame: None,
         heap: None,
+        metrics: None,
         llm: Some(section),
         slo: None,
         baseline: None,

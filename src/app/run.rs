@@ -14,6 +14,7 @@ use super::printed;
 use crate::cancel::{self, StopReason, StopToken};
 use crate::config::flame::FlamePlan;
 use crate::config::heap::HeapPlan;
+use crate::config::metrics::MetricsPlan;
 use crate::config::profile::LoadedProfile;
 use crate::error::{Error, Exit};
 use crate::flame::FlameError;
@@ -25,12 +26,13 @@ use crate::report::csv::{SamplesWriter, TimelineWriter};
 use crate::report::flame::FlameSection;
 use crate::report::heap::HeapSection;
 use crate::report::leak::LeakSection;
+use crate::report::metrics::{MetricsSection, MetricsWriter};
 use crate::report::progress::LoadProgress;
 use crate::report::schema::{self, Baseline, Resources, ResultDoc, Run, Tool, Windows};
 use crate::report::verdicts::{self, Verdicts};
 use crate::report::{write_atomic, write_atomic_with};
 use crate::sample::{Outcome, ProcRow, SampleSink, TreeSample};
-use crate::session::observer::{FlameWindow, HeapWindow, Observation, Observed, Observer};
+use crate::session::observer::{FlameWindow, HeapWindow, MetricsWindow, Observation, Observed, Observer};
 use crate::session::{self, Event, SessionPlan, SessionResult, TargetOutput};
 
 /// A profile read and checked, with what the command line added.
@@ -40,6 +42,9 @@ pub struct RunSetup {
     /// The observers' plans, in the order of `plan.observers`.
     pub flame: Option<FlamePlan>,
     pub heap: Option<HeapPlan>,
+    /// `[metrics]`, whose observer joins the plan when the run's folder
+    /// is ready for its metrics.csv.
+    pub metrics: Option<MetricsPlan>,
     pub slos: Vec<Slo>,
     /// A leak verdict fails the run (the profile has a [leak] table or a
     /// `leak` SLO).
@@ -141,6 +146,7 @@ pub fn setup(
         },
         flame,
         heap,
+        metrics: profile.metrics_plan().map_err(bad)?,
         slos,
         gate_leak,
         allowed_pct: profile.max_regression_pct().map_err(bad)?,
@@ -242,6 +248,7 @@ struct Files {
     markdown: PathBuf,
     junit: PathBuf,
     log: PathBuf,
+    metrics: PathBuf,
 }
 
 impl Files {
@@ -258,6 +265,7 @@ impl Files {
             markdown: dir.join("summary.md"),
             junit: dir.join("junit.xml"),
             log: dir.join("target.log"),
+            metrics: dir.join("metrics.csv"),
         }
     }
 }
@@ -271,9 +279,10 @@ pub fn execute(
 ) -> Result<Exit, Error> {
     let RunSetup {
         name,
-        plan,
+        mut plan,
         flame: flame_plan,
         heap: heap_plan,
+        metrics: metrics_plan,
         slos,
         gate_leak,
         allowed_pct,
@@ -293,6 +302,15 @@ pub fn execute(
         None => None,
     });
     let mut timeline = TimelineWriter::create(&files.timeline).map_err(|e| cannot_write(&files.timeline, e))?;
+    if let Some(m) = &metrics_plan {
+        let sink = MetricsWriter::create(&files.metrics).map_err(|e| cannot_write(&files.metrics, e))?;
+        plan.observers.push(Box::new(MetricsWindow {
+            plan: m.clone(),
+            watch: crate::report::metrics::watched(&slos),
+            warmup: plan.load.warmup,
+            sink: Box::new(sink),
+        }));
+    }
     let target_output = match &plan.target {
         Some(t) if matches!(t.spec, crate::sample::TargetSpec::Command(_)) => {
             TargetOutput::File(std::fs::File::create(&files.log).map_err(|e| cannot_write(&files.log, e))?)
@@ -356,6 +374,7 @@ pub fn execute(
     let mut observed = std::mem::take(&mut result.observed).into_iter();
     let flame_taken = flame_plan.as_ref().and_then(|_| observed.next().flatten());
     let heap_taken = heap_plan.as_ref().and_then(|_| observed.next().flatten());
+    let metrics_taken = metrics_plan.as_ref().and_then(|_| observed.next().flatten());
     let flame_window = flame_taken.as_ref().map(|o| o.window);
     let flame_target = flame_of.unwrap_or(target_command.clone());
     let flame = flame_section(flame_taken, &files, &flame_target, flame_profiler, &mut notes)?;
@@ -376,6 +395,16 @@ pub fn execute(
     // The document without its verdicts, so they can be read out of it the
     // way `loadprof gate` reads a stored one.
     let mut doc = document(&name, &result, flame, flame_window, heap);
+    if let Some(Observed {
+        what: Observation::Metrics(rec),
+        ..
+    }) = &metrics_taken
+    {
+        if let Some(e) = &rec.write_error {
+            return Err(cannot_write(&files.metrics, std::io::Error::other(e.clone())));
+        }
+        doc.metrics = Some(MetricsSection::from_recording(rec, &slos, result.windows.end_s));
+    }
     if let (Some(l), Some(h)) = (&mut doc.leak, &doc.heap)
         && l.verdict == Verdict::Leak
         && let Some(blame) = h.blame(3)
@@ -441,6 +470,9 @@ pub fn execute(
         }
         if let Some(h) = &doc.heap {
             crate::report::heap::write_summary(to, h)?;
+        }
+        if let Some(m) = &doc.metrics {
+            crate::report::metrics::write_summary(to, m)?;
         }
         verdicts::write_gate(to, &judged, &comparisons)?;
         if gate_leak && leaked && !judged.iter().any(|s| s.name == "leak") {
@@ -683,6 +715,7 @@ fn document<S>(
         leak: r.leak.as_ref().map(|l| LeakSection::from_report(l, "rss_bytes")),
         flame,
         heap,
+        metrics: None,
         llm: None,
         slo: None,
         baseline: None,

@@ -6,6 +6,7 @@ pub mod heap;
 mod journeys;
 pub mod load;
 pub mod load_table;
+pub mod metrics;
 pub mod overrides;
 pub mod plans;
 pub mod profile;

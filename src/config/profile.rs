@@ -33,6 +33,7 @@ pub struct Profile {
     pub sample: Option<SampleTable>,
     pub flame: Option<Spanned<FlameTable>>,
     pub heap: Option<Spanned<super::heap::HeapTable>>,
+    pub metrics: Option<Spanned<super::metrics::MetricsTable>>,
     pub leak: Option<LeakTable>,
     /// `"metric" = "expression"`, e.g. `"ask.p95" = "< 2.5s"`.
     pub slo: Option<BTreeMap<String, Spanned<String>>>,
@@ -221,6 +222,7 @@ impl LoadedProfile {
         // too, so a mistake is found before anything runs.
         loaded.flame_plan()?;
         loaded.heap_plan()?;
+        loaded.metrics_plan()?;
         loaded.slos()?;
         loaded.target_plan()?;
         loaded.sample_plan()?;

@@ -60,33 +60,26 @@ const EXTRAPOLATION_SLACK: f64 = 1.1;
 /// counter resets corrected, extrapolated towards the window's edges.
 /// `None` with fewer than two samples in the window.
 pub fn increase(points: &[Point], start: f64, end: f64) -> Option<f64> {
-    extrapolated_change(points, start, end, true, false)
+    Running::over(points, start, end).increase(start, end)
 }
 
 /// `rate(x[range])` for a counter over `[start, end]`: [`increase`] per
 /// second of the window's length. `None` with fewer than two samples.
 pub fn rate(points: &[Point], start: f64, end: f64) -> Option<f64> {
-    extrapolated_change(points, start, end, true, true)
+    Running::over(points, start, end).rate(start, end)
 }
 
 /// `delta(x[range])` for a gauge over `[start, end]`: the last sample
 /// minus the first, extrapolated like [`increase`] but with no reset
 /// handling and no floor at zero. `None` with fewer than two samples.
 pub fn delta(points: &[Point], start: f64, end: f64) -> Option<f64> {
-    extrapolated_change(points, start, end, false, false)
+    Running::over(points, start, end).delta(start, end)
 }
 
 /// `max_over_time`: the largest sample in `[start, end]`; NaN samples
 /// count only when every sample is NaN. `None` when the window is empty.
 pub fn max(points: &[Point], start: f64, end: f64) -> Option<f64> {
-    let w = window(points, start, end);
-    let mut best = w.first()?.v;
-    for p in &w {
-        if p.v > best || best.is_nan() {
-            best = p.v;
-        }
-    }
-    Some(best)
+    Running::over(points, start, end).max()
 }
 
 /// `avg_over_time`: the mean of the samples in `[start, end]` (not
@@ -94,31 +87,161 @@ pub fn max(points: &[Point], start: f64, end: f64) -> Option<f64> {
 /// compensated summation so that large values do not overflow. `None` when
 /// the window is empty.
 pub fn mean(points: &[Point], start: f64, end: f64) -> Option<f64> {
-    let w = window(points, start, end);
-    if w.is_empty() {
-        return None;
-    }
-    let (mut mean, mut count, mut c) = (0.0_f64, 0.0_f64, 0.0_f64);
-    for p in &w {
-        count += 1.0;
-        if mean.is_infinite() {
-            // Inf minus Inf would turn a correct infinite mean into NaN.
-            if p.v.is_infinite() && (mean > 0.0) == (p.v > 0.0) {
-                continue;
-            }
-            if !p.v.is_infinite() && !p.v.is_nan() {
-                continue;
-            }
-        }
-        (mean, c) = kahan_add(p.v / count - mean / count, mean, c);
-    }
-    Some(if mean.is_infinite() { mean } else { mean + c })
+    Running::over(points, start, end).mean()
 }
 
 /// `last_over_time`: the latest sample in `[start, end]`. `None` when the
 /// window is empty.
 pub fn last(points: &[Point], start: f64, end: f64) -> Option<f64> {
-    window(points, start, end).last().map(|p| p.v)
+    Running::over(points, start, end).last()
+}
+
+/// Everything the functions above need from a window's samples, taken one
+/// sample at a time, so that a long run's series need not be kept: the
+/// first and last samples, their number, the values before each counter
+/// drop, the largest sample and the running mean. The functions over
+/// slices are this fed with the window's samples, so both agree exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Running {
+    first: Option<Point>,
+    last: Option<Point>,
+    count: usize,
+    /// The sum of the values just before each drop (counter resets).
+    resets: f64,
+    max: f64,
+    /// The running mean, its compensation, and the samples it has taken.
+    mean: (f64, f64, f64),
+}
+
+impl Default for Running {
+    fn default() -> Running {
+        Running {
+            first: None,
+            last: None,
+            count: 0,
+            resets: 0.0,
+            max: f64::NAN,
+            mean: (0.0, 0.0, 0.0),
+        }
+    }
+}
+
+impl Running {
+    /// The window `[start, end]` of `points`, taken in time order.
+    pub fn over(points: &[Point], start: f64, end: f64) -> Running {
+        let mut r = Running::default();
+        for p in window(points, start, end) {
+            r.push(p);
+        }
+        r
+    }
+
+    /// Takes the next sample. One that is not later than the last one taken
+    /// is refused (`false`), as Prometheus's storage refuses it.
+    pub fn push(&mut self, p: Point) -> bool {
+        if p.t.is_nan() || self.last.is_some_and(|l| p.t <= l.t) {
+            return false;
+        }
+        match self.last {
+            None => {
+                self.first = Some(p);
+                self.max = p.v;
+            }
+            Some(prev) => {
+                if p.v < prev.v {
+                    self.resets += prev.v;
+                }
+                if p.v > self.max || self.max.is_nan() {
+                    self.max = p.v;
+                }
+            }
+        }
+        self.last = Some(p);
+        self.count += 1;
+        let (mut mean, mut c, mut count) = self.mean;
+        count += 1.0;
+        // Inf minus Inf would turn a correct infinite mean into NaN.
+        let keep = mean.is_infinite()
+            && ((p.v.is_infinite() && (mean > 0.0) == (p.v > 0.0)) || (!p.v.is_infinite() && !p.v.is_nan()));
+        if !keep {
+            (mean, c) = kahan_add(p.v / count - mean / count, mean, c);
+        }
+        self.mean = (mean, c, count);
+        true
+    }
+
+    /// Samples taken.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// As [`increase`], over the window the samples were taken from.
+    pub fn increase(&self, start: f64, end: f64) -> Option<f64> {
+        self.extrapolated_change(start, end, true, false)
+    }
+
+    /// As [`rate`].
+    pub fn rate(&self, start: f64, end: f64) -> Option<f64> {
+        self.extrapolated_change(start, end, true, true)
+    }
+
+    /// As [`delta`].
+    pub fn delta(&self, start: f64, end: f64) -> Option<f64> {
+        self.extrapolated_change(start, end, false, false)
+    }
+
+    /// As [`max`].
+    pub fn max(&self) -> Option<f64> {
+        self.last.map(|_| self.max)
+    }
+
+    /// As [`mean`].
+    pub fn mean(&self) -> Option<f64> {
+        let (mean, c, _) = self.mean;
+        self.last.map(|_| if mean.is_infinite() { mean } else { mean + c })
+    }
+
+    /// As [`last`].
+    pub fn last(&self) -> Option<f64> {
+        self.last.map(|p| p.v)
+    }
+
+    /// Prometheus's `extrapolatedRate`: the change from the first sample
+    /// to the last (plus, for counters, the value before each drop),
+    /// stretched from the sampled span towards the window's edges. An edge
+    /// is reached when the gap to it is under 1.1 average intervals,
+    /// otherwise the series is taken to start or stop half an interval
+    /// beyond its samples. A rising counter is never extrapolated back past
+    /// its zero point; in 2.42 that clamp applies before the threshold test.
+    fn extrapolated_change(&self, start: f64, end: f64, counter: bool, per_second: bool) -> Option<f64> {
+        let (first, last) = match (self.first, self.last) {
+            (Some(f), Some(l)) if self.count >= 2 => (f, l),
+            _ => return None,
+        };
+        let mut change = last.v - first.v;
+        if counter {
+            change += self.resets;
+        }
+        let mut to_start = first.t - start;
+        let to_end = end - last.t;
+        let sampled = last.t - first.t;
+        let average = sampled / (self.count - 1) as f64;
+        if counter && change > 0.0 && first.v >= 0.0 {
+            let to_zero = sampled * (first.v / change);
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
+        }
+        let threshold = average * EXTRAPOLATION_SLACK;
+        let mut span = sampled;
+        span += if to_start < threshold { to_start } else { average / 2.0 };
+        span += if to_end < threshold { to_end } else { average / 2.0 };
+        let mut factor = span / sampled;
+        if per_second {
+            factor /= end - start;
+        }
+        Some(change * factor)
+    }
 }
 
 /// `histogram_quantile(q, buckets)` over classic buckets given as
@@ -189,48 +312,6 @@ fn window(points: &[Point], start: f64, end: f64) -> Vec<Point> {
         w.dedup_by(|later, earlier| later.t == earlier.t);
     }
     w
-}
-
-/// Prometheus's `extrapolatedRate`: the change from the first sample to
-/// the last (plus, for counters, the value before each drop), stretched
-/// from the sampled span towards the window's edges. An edge is reached
-/// when the gap to it is under 1.1 average intervals, otherwise the
-/// series is taken to start or stop half an interval beyond its samples.
-/// A rising counter is never extrapolated back past its zero point; in
-/// 2.42 that clamp applies before the threshold test.
-fn extrapolated_change(points: &[Point], start: f64, end: f64, counter: bool, per_second: bool) -> Option<f64> {
-    let w = window(points, start, end);
-    let (first, last) = match w.as_slice() {
-        [first, .., last] => (*first, *last),
-        _ => return None,
-    };
-    let mut change = last.v - first.v;
-    if counter {
-        for pair in w.windows(2) {
-            if pair[1].v < pair[0].v {
-                change += pair[0].v;
-            }
-        }
-    }
-    let mut to_start = first.t - start;
-    let to_end = end - last.t;
-    let sampled = last.t - first.t;
-    let average = sampled / (w.len() - 1) as f64;
-    if counter && change > 0.0 && first.v >= 0.0 {
-        let to_zero = sampled * (first.v / change);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = average * EXTRAPOLATION_SLACK;
-    let mut span = sampled;
-    span += if to_start < threshold { to_start } else { average / 2.0 };
-    span += if to_end < threshold { to_end } else { average / 2.0 };
-    let mut factor = span / sampled;
-    if per_second {
-        factor /= end - start;
-    }
-    Some(change * factor)
 }
 
 /// Merges buckets with the same bound (input sorted by bound).

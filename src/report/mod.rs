@@ -11,6 +11,7 @@ pub mod leak;
 pub mod llm;
 pub mod load;
 pub mod load_text;
+pub mod metrics;
 pub mod progress;
 pub mod scenarios;
 pub mod schema;

@@ -26,6 +26,8 @@ pub struct ResultDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heap: Option<super::heap::HeapSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<super::metrics::MetricsSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<super::llm::LlmSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<Vec<crate::gate::SloResult>>,
@@ -231,6 +233,7 @@ impl ResultDoc {
             leak: None,
             flame: None,
             heap: None,
+            metrics: None,
             llm: None,
             slo: None,
             baseline: None,
@@ -262,6 +265,7 @@ impl ResultDoc {
             leak: None,
             flame: None,
             heap: None,
+            metrics: None,
             llm: None,
             slo: None,
             baseline: None,

@@ -66,8 +66,32 @@ pub fn show(observed: Option<f64>, unit: &str) -> String {
         "s" if v.abs() < 1.0 => format!("{:.1} ms", v * 1000.0),
         "s" => format!("{v:.3} s"),
         "verdict" => if v == 0.0 { "no leak" } else { "leak" }.into(),
+        "number" => significant(v),
         _ => format!("{v}"),
     }
+}
+
+/// A number to four significant digits, without trailing zeros.
+fn significant(v: f64) -> String {
+    if !v.is_finite() || v == v.trunc() && v.abs() < 1e15 {
+        return format!("{v}");
+    }
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn numbers_are_shown_to_four_significant_digits() {
+    assert_eq!(show(Some(102.203333261853), "number"), "102.2");
+    assert_eq!(show(Some(0.0047500001), "number"), "0.00475");
+    assert_eq!(show(Some(39.0), "number"), "39");
+    assert_eq!(show(Some(123456.78), "number"), "123457");
 }
 
 /// One line per SLO and per baseline comparison: `pass`/`FAIL`, what was

@@ -10,6 +10,7 @@
 pub mod observer;
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +21,7 @@ use crate::load::{LoadConfig, LoadError, LoadRecording, TimelineRow};
 use crate::sample::{
     self, GpuState, Outcome, ProcRow, Recording, SampleSink, SamplerConfig, Target, TargetError, TargetSpec, TreeSample,
 };
-use observer::{Observed, Observer};
+use observer::{Clock, Closes, Observed, Observer, Watch};
 
 /// Everything a session does, validated.
 pub struct SessionPlan {
@@ -227,43 +228,56 @@ pub fn run<S: SampleSink + Send + 'static>(
     }
 
     // Each observer's window: when it opened and closed, and what it saw.
-    type Watch = JoinHandle<Option<Observed>>;
-    let mut watches: Vec<(Watch, bool)> = Vec::new();
+    type Watched = JoinHandle<Option<Observed>>;
+    let mut watches: Vec<Watched> = Vec::new();
     let in_process: Vec<bool> = observers.iter().map(|o| o.in_process()).collect();
     let settles: Vec<Option<Duration>> = observers.iter().map(|o| o.settles_after()).collect();
+    let lingers = observers.iter().any(|o| o.closes() == Closes::SessionEnd);
+    let clock = Arc::new(Clock::new(t0, started_at));
     // Closes the windows that last until the load ends.
     let load_over = stop.linked();
+    // Closes the windows that last until the session ends.
+    let settled = stop.linked();
     // Closes every window: the session failed before the load ended.
     let abandon = stop.linked();
     let mut load_rec = None;
     let mut unstarted = Some(observers);
     if failure.is_none() && stop.reason().is_none() {
-        // The observers' clock starts with the load.
+        // Windows open from the start of the load, or before it.
         let load_t0 = Instant::now();
         for o in unstarted.take().unwrap_or_default() {
-            let until_load_end = o.until_load_end();
-            let end = if until_load_end {
-                load_over.linked()
-            } else {
-                abandon.linked()
+            let end = match o.closes() {
+                Closes::Itself => abandon.linked(),
+                Closes::LoadEnd => load_over.linked(),
+                Closes::SessionEnd => settled.linked(),
             };
-            let (start_after, wait) = (o.start_after(), abandon.clone());
+            let (opens, wait, clock) = (o.start_after().map(|d| load_t0 + d), abandon.clone(), clock.clone());
             let handle = std::thread::Builder::new()
                 .name("loadprof-observer".into())
                 .spawn(move || {
-                    if wait.wait_until(load_t0 + start_after).is_some() || end.reason().is_some() {
+                    if let Some(at) = opens
+                        && wait.wait_until(at).is_some()
+                    {
+                        return None;
+                    }
+                    if end.reason().is_some() {
                         return None;
                     }
                     let from = Instant::now();
-                    let what = o.observe(target_pid, &end);
+                    let what = o.observe(&Watch {
+                        target: target_pid,
+                        end: &end,
+                        clock: &clock,
+                    });
                     Some(Observed {
                         window: (secs(t0, from), secs(t0, Instant::now())),
                         what,
                     })
                 })
                 .map_err(|e| SessionError::CannotRun(format!("cannot start an observer thread: {e}")))?;
-            watches.push((handle, until_load_end));
+            watches.push(handle);
         }
+        clock.mark_load_start(load_t0);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -271,8 +285,10 @@ pub fn run<S: SampleSink + Send + 'static>(
         let recorded = runtime.block_on(crate::load::run(load, stop, on_row));
         drop(runtime);
         let load_end = Instant::now();
+        clock.mark_load_end(load_end);
         // Windows that last until the load ends close now; the others (a
-        // flame graph of fixed length) may run on into the settle phase.
+        // flame graph of fixed length, the metrics) run on into the settle
+        // phase.
         load_over.stop(StopReason::Finished);
         match recorded {
             Ok(r) => {
@@ -287,16 +303,17 @@ pub fn run<S: SampleSink + Send + 'static>(
             Err(e @ (LoadError::Unreachable { .. } | LoadError::Resolve { .. })) => failure = Some(e.to_string()),
             Err(LoadError::Setup(e)) => failure = Some(e),
         }
-        if failure.is_none() && stop.reason().is_none() && sampler.is_some() {
+        if failure.is_none() && stop.reason().is_none() && (sampler.is_some() || lingers) {
             stop.wait_until(Instant::now() + leak.settle);
         }
     }
     if failure.is_some() || load_rec.is_none() {
         abandon.stop(StopReason::Finished);
     }
+    settled.stop(StopReason::Finished);
     let observed: Vec<Option<Observed>> = watches
         .into_iter()
-        .map(|(h, _)| h.join().unwrap_or(None))
+        .map(|h| h.join().unwrap_or(None))
         .chain(unstarted.into_iter().flatten().map(|_| None))
         .collect();
     sampler_stop.stop(StopReason::Finished);

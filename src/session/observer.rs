@@ -1,9 +1,11 @@
-//! Observers of a session: each watches a window of the load on the
-//! session's one clock (a flame graph, a heap profile), on a thread of its
-//! own. The session opens every window at its time and closes those that
-//! last until the load ends; it knows nothing of what each one records.
+//! Observers of a session: each watches a window of the run on the
+//! session's one clock (a flame graph, a heap profile, the target's
+//! metrics), on a thread of its own. The session opens every window at its
+//! time and closes it when the load or the session ends, as the observer
+//! asks; it knows nothing of what each one records.
 
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::cancel::StopToken;
 use crate::config::flame::FlamePlan;
@@ -15,6 +17,69 @@ use crate::heap::{HeapProfile, HeapSpec};
 pub enum Observation {
     Flame(Result<Capture, FlameError>),
     Heap(Result<HeapProfile, FlameError>),
+    Metrics(Box<crate::metrics::scraper::Recording>),
+}
+
+/// The session's clock: its start, and when the load started and ended
+/// (set once each, as they happen).
+#[derive(Debug)]
+pub struct Clock {
+    pub t0: Instant,
+    pub started_at: SystemTime,
+    load_start: OnceLock<Instant>,
+    load_end: OnceLock<Instant>,
+}
+
+impl Clock {
+    pub fn new(t0: Instant, started_at: SystemTime) -> Clock {
+        Clock {
+            t0,
+            started_at,
+            load_start: OnceLock::new(),
+            load_end: OnceLock::new(),
+        }
+    }
+
+    /// Seconds from the session's start.
+    pub fn secs(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.t0).as_secs_f64()
+    }
+
+    pub fn load_started(&self) -> Option<Instant> {
+        self.load_start.get().copied()
+    }
+
+    pub fn load_ended(&self) -> Option<Instant> {
+        self.load_end.get().copied()
+    }
+
+    pub(crate) fn mark_load_start(&self, at: Instant) {
+        let _ = self.load_start.set(at);
+    }
+
+    pub(crate) fn mark_load_end(&self, at: Instant) {
+        let _ = self.load_end.set(at);
+    }
+}
+
+/// When a window closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closes {
+    /// When the observer is done (a window of fixed length).
+    Itself,
+    /// When the load ends.
+    LoadEnd,
+    /// When the session ends, after the settle phase.
+    SessionEnd,
+}
+
+/// What an observer watches with.
+pub struct Watch<'a> {
+    /// The target's pid, when there is a target.
+    pub target: Option<u32>,
+    /// Fires when the window closes (or the session is stopping).
+    pub end: &'a StopToken,
+    pub clock: &'a Clock,
 }
 
 /// One observer's window and what it recorded; the window is on the
@@ -26,10 +91,11 @@ pub struct Observed {
 
 /// A watcher of a window of the load.
 pub trait Observer: Send {
-    /// When the window opens, counted from the start of the load.
-    fn start_after(&self) -> Duration;
-    /// The window closes when the load ends (else the observer ends it).
-    fn until_load_end(&self) -> bool;
+    /// When the window opens, counted from the start of the load; None:
+    /// before the load starts (once the target is ready).
+    fn start_after(&self) -> Option<Duration>;
+    /// When the window closes.
+    fn closes(&self) -> Closes;
     /// The observer runs inside the target (an in-process profiler whose
     /// buffers the target's memory holds while it runs).
     fn in_process(&self) -> bool {
@@ -45,30 +111,30 @@ pub trait Observer: Send {
     fn target_env(&self) -> Vec<(String, String)> {
         Vec::new()
     }
-    /// Watches from the window's start until `end` fires (the load ended,
-    /// or the session is stopping) or the observer is done.
-    fn observe(self: Box<Self>, target: Option<u32>, end: &StopToken) -> Observation;
+    /// Watches from the window's start until `watch.end` fires (the window
+    /// closed, or the session is stopping) or the observer is done.
+    fn observe(self: Box<Self>, watch: &Watch) -> Observation;
 }
 
 /// The flame graph of `[flame]`: its own length from its start.
 pub struct FlameWindow(pub FlamePlan);
 
 impl Observer for FlameWindow {
-    fn start_after(&self) -> Duration {
-        self.0.start_after
+    fn start_after(&self) -> Option<Duration> {
+        Some(self.0.start_after)
     }
 
-    fn until_load_end(&self) -> bool {
-        false
+    fn closes(&self) -> Closes {
+        Closes::Itself
     }
 
     fn in_process(&self) -> bool {
         self.0.pprof_url.is_some()
     }
 
-    fn observe(self: Box<Self>, target: Option<u32>, end: &StopToken) -> Observation {
-        let spec = self.0.spec(Source::Pid(target.unwrap_or(0)));
-        Observation::Flame(crate::flame::capture(&spec, end))
+    fn observe(self: Box<Self>, watch: &Watch) -> Observation {
+        let spec = self.0.spec(Source::Pid(watch.target.unwrap_or(0)));
+        Observation::Flame(crate::flame::capture(&spec, watch.end))
     }
 }
 
@@ -113,12 +179,15 @@ impl HeapWindow {
 const MEMRAY_SETTLE: Duration = Duration::from_secs(3);
 
 impl Observer for HeapWindow {
-    fn start_after(&self) -> Duration {
-        self.plan.start_after.unwrap_or(self.default_start)
+    fn start_after(&self) -> Option<Duration> {
+        Some(self.plan.start_after.unwrap_or(self.default_start))
     }
 
-    fn until_load_end(&self) -> bool {
-        self.plan.duration.is_none()
+    fn closes(&self) -> Closes {
+        match self.plan.duration {
+            None => Closes::LoadEnd,
+            Some(_) => Closes::Itself,
+        }
     }
 
     fn settles_after(&self) -> Option<Duration> {
@@ -137,7 +206,8 @@ impl Observer for HeapWindow {
         }
     }
 
-    fn observe(self: Box<Self>, target: Option<u32>, end: &StopToken) -> Observation {
+    fn observe(self: Box<Self>, watch: &Watch) -> Observation {
+        let (target, end) = (watch.target, watch.end);
         if let Some(why) = self.unavailable {
             return Observation::Heap(Err(FlameError::CannotProfile(why)));
         }
@@ -169,5 +239,38 @@ impl Observer for HeapWindow {
         }
         // Finishing must run after a stop too: it detaches the profiler.
         Observation::Heap(running.finish(&StopToken::new()))
+    }
+}
+
+/// The target's metrics of `[metrics]`: scraped from before the load until
+/// the session ends, judged over the load after its warm-up.
+pub struct MetricsWindow {
+    pub plan: crate::config::metrics::MetricsPlan,
+    /// The series the SLOs name, kept whole for their charts.
+    pub watch: Vec<crate::metrics::selector::Selector>,
+    pub warmup: Duration,
+    pub sink: Box<dyn crate::metrics::scraper::Sink>,
+}
+
+impl Observer for MetricsWindow {
+    fn start_after(&self) -> Option<Duration> {
+        None
+    }
+
+    fn closes(&self) -> Closes {
+        Closes::SessionEnd
+    }
+
+    fn observe(mut self: Box<Self>, watch: &Watch) -> Observation {
+        let watched = std::mem::take(&mut self.watch);
+        let rec = crate::metrics::scraper::run(
+            &self.plan,
+            watched,
+            self.warmup,
+            watch.clock,
+            watch.end,
+            self.sink.as_mut(),
+        );
+        Observation::Metrics(Box::new(rec))
     }
 }

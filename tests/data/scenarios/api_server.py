@@ -8,6 +8,9 @@ work done in plain Python so that a flame graph names its functions.
   POST /vector/search          {"vector": [64 floats]} or {"query": "..."}, and
                                "top_k": cosine similarity over stored embeddings
   GET  /health                 {"status": "ok", ...}
+  GET  /metrics                Prometheus metrics: requests by route, and the
+                               retrieval's own latency (retrieval_latency_ms,
+                               in milliseconds as the seed's service has it)
 
   python3 api_server.py --port 8001 [--leak] [--leak-kib 64] [--docs 1500]
 
@@ -21,6 +24,7 @@ and exits cleanly on SIGTERM.
 
 import asyncio
 import collections
+import contextlib
 import heapq
 import itertools
 import math
@@ -30,6 +34,7 @@ import sys
 import time
 import zlib
 
+import prometheus_client
 from aiohttp import web
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the servers
@@ -155,6 +160,28 @@ def compose_reply(message, hits):
     return " ".join(parts)
 
 
+RETRIEVAL_MS = prometheus_client.Histogram(
+    "retrieval_latency_ms",
+    "Time to retrieve documents, in milliseconds, by kind of request",
+    ["kind"],
+    registry=serving.REGISTRY,
+    buckets=(0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+RETRIEVAL_ERRORS = prometheus_client.Counter(
+    "retrieval_errors", "Requests refused before retrieval, by kind", ["kind"], registry=serving.REGISTRY
+)
+
+
+@contextlib.contextmanager
+def retrieval(kind):
+    """Times a retrieval into retrieval_latency_ms."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        RETRIEVAL_MS.labels(kind).observe((time.perf_counter() - t0) * 1000)
+
+
 class Service:
     def __init__(self, args):
         self.args = args
@@ -168,6 +195,7 @@ class Service:
     async def search(self, request):
         q = request.query.get("q", "").strip()
         if not q:
+            RETRIEVAL_ERRORS.labels("bad_request").inc()
             return web.json_response({"error": "give a query: /search?q=words"}, status=400)
         try:
             k = int(request.query.get("k", "10"))
@@ -175,7 +203,8 @@ class Service:
                 raise ValueError
         except ValueError:
             return web.json_response({"error": "k must be an integer from 1 to 100"}, status=400)
-        results = self.store.bm25_search(q, k)
+        with retrieval("search"):
+            results = self.store.bm25_search(q, k)
         self.counts["search"] += 1
         if self.args.leak:
             # The bug this flag plants: every answer is kept "for analytics".
@@ -192,7 +221,8 @@ class Service:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "expected JSON {\"message\": str, \"session_id\": str}"}, status=400)
-        hits = self.store.bm25_search(message, 3)
+        with retrieval("chat"):
+            hits = self.store.bm25_search(message, 3)
         reply = compose_reply(message, hits)
         lo, hi = self.args.model_ms
         await asyncio.sleep(self.rng.uniform(lo, hi) / 1000)
@@ -223,7 +253,8 @@ class Service:
                 {"error": f"expected JSON {{\"vector\": [{DIM} numbers]}} or {{\"query\": str}}, and top_k from 1 to 100"},
                 status=400,
             )
-        results = self.store.cosine_top_k(vector, k)
+        with retrieval("vector"):
+            results = self.store.cosine_top_k(vector, k)
         self.counts["vector"] += 1
         return web.json_response({"count": len(results), "results": results})
 
@@ -253,7 +284,7 @@ def main():
     if args.leak_kib < 1:
         p.error("--leak-kib must be at least 1")
     svc = Service(args)
-    app = web.Application()
+    app = serving.application()
     app.router.add_get("/search", svc.search)
     app.router.add_post("/chat", svc.chat)
     app.router.add_post("/vector/search", svc.vector_search)

@@ -252,7 +252,7 @@ def main():
     if args.job_delay < 0 or args.simulate_ms < 0:
         p.error("--job-delay and --simulate-ms must not be negative")
     svc = Service(args)
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[svc.observe])
+    app = serving.application(client_max_size=MAX_BODY, middlewares=[svc.observe])
     app.router.add_get("/", svc.index)
     app.router.add_get("/static/app.js", svc.app_js)
     app.router.add_post("/login", svc.login)

@@ -222,7 +222,7 @@ def main():
     if args.max_tokens < 2:
         p.error("--max-tokens must be at least 2")
     svc = Service(args)
-    app = web.Application()
+    app = serving.application()
     app.router.add_post("/ask", svc.ask)
     app.router.add_get("/history/{user}", svc.history_of)
     app.router.add_get("/health", svc.health)

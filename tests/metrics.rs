@@ -1,0 +1,290 @@
+//! `[metrics]`: the target's own metrics scraped on the run's clock, judged
+//! as Prometheus would judge them. The figures are checked against a real
+//! Prometheus (Debian's `prometheus` and `promtool`, started here on a free
+//! port) fed the very samples loadprof scraped.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Guard, free_port, loadprof, output_text, wait_for};
+use serde_json::Value;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Whether `prometheus` and `promtool` are here; says why not otherwise.
+fn have_prometheus() -> bool {
+    let found = ["prometheus", "promtool"].iter().all(|p| {
+        Command::new(p)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !found {
+        eprintln!("skipped: prometheus and promtool are not installed (Debian: apt-get install prometheus)");
+    }
+    found
+}
+
+/// A Prometheus on a free port with `config` and its data in `tsdb`.
+fn start_prometheus(dir: &Path, config: &str, tsdb: &Path) -> (Guard, String) {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.retention.time=10y")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let guard = Guard(child);
+    wait_for("prometheus to be ready", Duration::from_secs(30), || {
+        get(&format!("{url}/-/ready")).is_some_and(|(s, _)| s == 200)
+    });
+    (guard, url)
+}
+
+/// A GET with curl-free std: status and body.
+fn get(url: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Prometheus's answer to an instant query at `time` (unix seconds): the
+/// value of its only series.
+fn instant(base: &str, query: &str, time: f64) -> f64 {
+    let (status, body) = get(&format!("{base}/api/v1/query?query={}&time={time:.3}", encode(query))).unwrap();
+    let doc: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status}: {body}"));
+    assert_eq!(doc["status"], "success", "{query}: {body}");
+    let result = doc["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{query}: {body}");
+    result[0]["value"][1].as_str().unwrap().parse().unwrap()
+}
+
+fn run(profile: &Path, out: &Path, extra: &[&str]) -> (Output, Value) {
+    let o = loadprof()
+        .arg("run")
+        .arg(profile)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let doc = std::fs::read(out.join("result.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    (o, doc)
+}
+
+fn exporter_profile(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let p = dir.join("p.toml");
+    let py = common::python();
+    let exporter = repo("tests/data/metrics/exporter.py");
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"exporter\"\n\
+             [target]\ncommand = [\"{py}\", \"{}\", \"--port\", \"{port}\", \"--reset\", \"130\"]\n\
+             ready_url = \"http://127.0.0.1:{port}/metrics\"\n\
+             [load]\nbase_url = \"http://127.0.0.1:{port}\"\nrate = 40\nduration = \"10s\"\nwarmup = \"2s\"\n\
+             [[load.request]]\npath = \"/\"\n\
+             [leak]\nsettle = \"2s\"\n\
+             [slo]\n\"server.served_total.rate\" = \"> 1\"\n\"server.latency_seconds.p90\" = \"< 1s\"\n\
+             \"server.latency_seconds.p50\" = \"< 1s\"\n\
+             {extra}",
+            exporter.display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// metrics.csv as OpenMetrics text with timestamps, for promtool.
+fn csv_to_openmetrics(csv: &Path, started_unix: f64) -> String {
+    use std::collections::BTreeMap;
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("elapsed_s,metric,labels,value"));
+    // name -> labels -> [(t, value)]
+    let mut families: BTreeMap<String, BTreeMap<String, Vec<(f64, String)>>> = BTreeMap::new();
+    for line in lines {
+        let (t, rest) = line.split_once(',').unwrap();
+        let (name, rest) = rest.split_once(',').unwrap();
+        // The labels field is quoted, with quotes doubled.
+        let rest = rest.strip_prefix('"').unwrap();
+        let end = rest.rfind("\",").unwrap();
+        let labels = rest[..end].replace("\"\"", "\"");
+        let value = &rest[end + 2..];
+        families
+            .entry(name.to_string())
+            .or_default()
+            .entry(labels)
+            .or_default()
+            .push((started_unix + t.parse::<f64>().unwrap(), value.to_string()));
+    }
+    let mut om = String::new();
+    for (name, series) in families {
+        om.push_str(&format!("# TYPE {name} unknown\n"));
+        for (labels, points) in series {
+            for (t, v) in points {
+                om.push_str(&format!("{name}{{{labels}}} {v} {t:.3}\n"));
+            }
+        }
+    }
+    om.push_str("# EOF\n");
+    om
+}
+
+fn started_unix(doc: &Value) -> f64 {
+    let s = doc["run"]["started_at"].as_str().unwrap();
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis() as f64 / 1000.0
+}
+
+fn series<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["metrics"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no series {name}"))
+}
+
+fn slo(doc: &Value, name: &str) -> f64 {
+    doc["slo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["observed"].as_f64())
+        .unwrap_or_else(|| panic!("{name} was not measured: {}", doc["slo"]))
+}
+
+fn close(ours: f64, theirs: f64, what: &str) {
+    // The samples' times went through metrics.csv at millisecond precision.
+    let tolerance = 2e-3 * theirs.abs().max(1e-9);
+    assert!(
+        (ours - theirs).abs() <= tolerance,
+        "{what}: loadprof {ours}, Prometheus {theirs}"
+    );
+}
+
+#[test]
+fn rates_quantiles_and_gauges_agree_with_prometheus_on_the_same_samples_resets_included() {
+    if !have_prometheus() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let profile = exporter_profile(
+        dir.path(),
+        port,
+        &format!("[metrics]\nscrape = [\"http://127.0.0.1:{port}/metrics\"]\ninterval = \"500ms\"\n"),
+    );
+    let out = dir.path().join("out");
+    let (o, doc) = run(&profile, &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let m = &doc["metrics"];
+    assert_eq!(m["scrapes"][0]["errors"], 0, "{m}");
+    let scrapes = m["scrapes"][0]["scrapes"].as_u64().unwrap();
+    assert!(scrapes >= 20, "about 2 scrapes a second for 14 s: {scrapes}");
+    let (start, end) = (
+        m["window"]["start_s"].as_f64().unwrap(),
+        m["window"]["end_s"].as_f64().unwrap(),
+    );
+    let load = doc["run"]["windows"]["load"].as_array().unwrap();
+    assert!(
+        (start - (load[0].as_f64().unwrap() + 2.0)).abs() < 0.5,
+        "the window opens after the warm-up: {start}"
+    );
+    assert!(
+        (end - load[1].as_f64().unwrap()).abs() < 0.1,
+        "and closes with the load: {end}"
+    );
+
+    // Feed the scraped samples to Prometheus and ask it about the window.
+    let t0 = started_unix(&doc);
+    let om = dir.path().join("samples.om");
+    std::fs::write(&om, csv_to_openmetrics(&out.join("metrics.csv"), t0)).unwrap();
+    let tsdb = dir.path().join("tsdb");
+    let made = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&tsdb)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "promtool: {}", output_text(&made));
+    let (_prom, base) = start_prometheus(dir.path(), "global:\n  scrape_interval: 1m\n", &tsdb);
+    let at = ((t0 + end) * 1000.0).round() / 1000.0;
+    let range = format!("{}ms", ((end - start) * 1000.0).round());
+
+    let served = series(&doc, "served_total");
+    assert_eq!(served["type"], "counter");
+    let promql = |q: &str| instant(&base, q, at);
+    let increase = promql(&format!("increase(served_total[{range}])"));
+    close(served["increase"].as_f64().unwrap(), increase, "increase");
+    close(
+        served["rate"].as_f64().unwrap(),
+        promql(&format!("rate(served_total[{range}])")),
+        "rate",
+    );
+    // The counter starts again every 130 requests (40 a second): over 8 s
+    // it rose by far more than its highest value, as only a corrected
+    // increase can say.
+    assert!(increase > 200.0, "resets were corrected: {increase}");
+    let depth = series(&doc, "queue_depth");
+    assert_eq!(depth["type"], "gauge");
+    for (key, f) in [
+        ("max", "max_over_time"),
+        ("mean", "avg_over_time"),
+        ("last", "last_over_time"),
+    ] {
+        close(
+            depth[key].as_f64().unwrap(),
+            promql(&format!("{f}(queue_depth[{range}])")),
+            key,
+        );
+    }
+    for (name, q) in [("server.latency_seconds.p90", 0.9), ("server.latency_seconds.p50", 0.5)] {
+        let theirs = promql(&format!(
+            "histogram_quantile({q}, sum by (le) (increase(latency_seconds_bucket[{range}])))"
+        ));
+        close(slo(&doc, name), theirs, name);
+    }
+}
