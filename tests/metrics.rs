@@ -288,3 +288,125 @@ fn rates_quantiles_and_gauges_agree_with_prometheus_on_the_same_samples_resets_i
         close(slo(&doc, name), theirs, name);
     }
 }
+
+#[test]
+fn a_prometheus_server_is_asked_about_the_run_and_its_answers_are_gated() {
+    if !have_prometheus() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: exporter\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+    );
+    let (_prom, base) = start_prometheus(dir.path(), &config, &dir.path().join("tsdb"));
+    let profile = exporter_profile(
+        dir.path(),
+        port,
+        &format!(
+            "\"metrics.served.mean\" = \"> 20\"\n\"metrics.broken.max\" = \"< 1\"\n\
+             [metrics]\nscrape = [\"http://127.0.0.1:{port}/metrics\"]\nprometheus_url = \"{base}\"\n\
+             [metrics.queries]\nserved = 'sum(rate(latency_seconds_count[3s]))'\nbroken = 'rate(('\n"
+        ),
+    );
+    // Prometheus scrapes every second: the settle phase gives it time to
+    // take the load's last second.
+    let text = std::fs::read_to_string(&profile)
+        .unwrap()
+        .replace("settle = \"2s\"", "settle = \"3s\"");
+    std::fs::write(&profile, text).unwrap();
+    let out = dir.path().join("out");
+    let (o, doc) = run(&profile, &out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the broken query fails its SLO: {}",
+        output_text(&o)
+    );
+    let queries = doc["metrics"]["queries"].as_array().unwrap();
+    let served = queries.iter().find(|q| q["name"] == "served").unwrap();
+    assert_eq!(served["error"], Value::Null, "{served}");
+    let mean = served["mean"].as_f64().unwrap();
+    assert!(
+        (30.0..50.0).contains(&mean),
+        "40 requests a second, as Prometheus saw them: {mean}"
+    );
+    assert!(
+        served["points"].as_array().unwrap().len() >= 5,
+        "a point a second while Prometheus had data: {served}"
+    );
+    assert_eq!(slo(&doc, "metrics.served.mean"), mean);
+    let broken = queries.iter().find(|q| q["name"] == "broken").unwrap();
+    let why = broken["error"].as_str().unwrap();
+    assert!(why.contains("bad_data"), "Prometheus's own words: {why}");
+    let text = output_text(&o);
+    assert!(text.contains("FAIL metrics.broken.max"), "{text}");
+    assert!(text.contains("query broken: Prometheus refused"), "{text}");
+}
+
+#[test]
+fn scrapes_that_fail_are_counted_and_their_slos_fail_as_unmeasured() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let closed = free_port();
+    let profile = exporter_profile(
+        dir.path(),
+        port,
+        &format!(
+            "\"server.never_seen_total.rate\" = \"< 5\"\n\
+             [metrics]\nscrape = [\"http://127.0.0.1:{port}/metrics\", \"http://127.0.0.1:{port}/\", \"http://u:hunter2@127.0.0.1:{closed}/metrics\"]\n"
+        ),
+    );
+    let out = dir.path().join("out");
+    let (o, doc) = run(
+        &profile,
+        &out,
+        &["--set", "load.duration=4s", "--set", "load.warmup=1s"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
+    let scrapes = doc["metrics"]["scrapes"].as_array().unwrap();
+    assert_eq!(scrapes[0]["errors"], 0);
+    assert!(scrapes[1]["errors"].as_u64().unwrap() >= 3, "{scrapes:?}");
+    let not_metrics = scrapes[1]["error"].as_str().unwrap();
+    assert!(
+        not_metrics.contains("not Prometheus or OpenMetrics text"),
+        "{not_metrics}"
+    );
+    let refused = scrapes[2]["error"].as_str().unwrap();
+    assert!(refused.contains("cannot connect"), "{refused}");
+    let all = std::fs::read_to_string(out.join("result.json")).unwrap()
+        + &std::fs::read_to_string(out.join("metrics.csv")).unwrap()
+        + &output_text(&o);
+    assert!(!all.contains("hunter2"), "a scrape URL's password is never written");
+    let text = output_text(&o);
+    assert!(text.contains("FAIL server.never_seen_total.rate"), "{text}");
+    assert!(text.contains("not measured"), "{text}");
+    // The SLOs on what was scraped still pass.
+    assert!(text.contains("pass server.served_total.rate"), "{text}");
+}
+
+#[test]
+fn malformed_metrics_settings_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, wanted) in [
+        ("[metrics]\nscrape = [\"127.0.0.1:9/metrics\"]\n", "metrics.scrape"),
+        (
+            "[metrics]\nscrape = [\"http://127.0.0.1:9/metrics\"]\ninterval = \"5ms\"\n",
+            "metrics.interval",
+        ),
+        ("\"server.'x{a=\\\"b'.rate\" = \"< 1\"\n", "server."),
+    ] {
+        let profile = exporter_profile(dir.path(), 9, extra);
+        let o = loadprof()
+            .arg("run")
+            .arg(&profile)
+            .arg("--out")
+            .arg(dir.path().join("never"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra}: {}", output_text(&o));
+        let text = output_text(&o);
+        assert!(text.contains(wanted), "{extra}: {text}");
+        assert!(!dir.path().join("never").exists(), "nothing ran");
+    }
+}

@@ -15,6 +15,7 @@ mod llm_speed;
 mod load;
 mod page;
 mod resources;
+mod server;
 mod trend;
 
 use std::io;

@@ -124,6 +124,9 @@ impl<'a> Report<'a> {
                 nav.push(("journeys", "Journeys"));
             }
             nav.push(("endpoints", "Endpoints"));
+            if self.has_server_metrics() {
+                nav.push(("server", "Server metrics"));
+            }
         }
         if resources {
             nav.push(("resources", if only_llm { "Server resources" } else { "Resources" }));
@@ -157,6 +160,7 @@ impl<'a> Report<'a> {
             self.load(h)?;
             self.journeys(h)?;
             self.endpoints(h)?;
+            self.server_metrics(h)?;
         }
         if resources {
             self.resources(h)?;
