@@ -106,6 +106,7 @@ fn api_baseline_profiles_the_python_server_with_py_spy_and_writes_every_file() {
             "flame.duration=6s",
             "leak.warmup=3s",
             "leak.settle=2s",
+            &format!("metrics.scrape=[\"http://127.0.0.1:{port}/metrics\"]"),
         ],
         dir.path(),
     );
@@ -126,8 +127,30 @@ fn api_baseline_profiles_the_python_server_with_py_spy_and_writes_every_file() {
     for name in ["search", "chat", "vector_search", "health"] {
         assert!(endpoint(&doc, name)["requests"].as_u64().unwrap() > 0, "{name}");
     }
-    assert_eq!(doc["slo"].as_array().unwrap().len(), 13);
+    assert_eq!(doc["slo"].as_array().unwrap().len(), 15);
     assert!(doc["resources"]["rss_bytes"]["max"].as_u64().unwrap() > 10 << 20);
+    // The server's own figures were scraped and judged.
+    let routes: Vec<&str> = doc["metrics"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["value"].as_str())
+        .collect();
+    for route in ["/search", "/chat", "/vector/search"] {
+        assert!(routes.contains(&route), "{route} in {routes:?}");
+    }
+    for name in [
+        "server.http_request_duration_seconds.p95",
+        "server.retrieval_latency_ms.p95",
+    ] {
+        let s = doc["slo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap();
+        assert!(s["observed"].as_f64().is_some(), "{s}");
+    }
 }
 
 #[test]
@@ -144,6 +167,7 @@ fn agent_core_gate_takes_a_pprof_flame_graph_of_the_go_server() {
             format!("flame.pprof_url=http://127.0.0.1:{port}/debug/pprof/profile").as_str(),
             "flame.start_after=1s",
             "flame.duration=4s",
+            format!("metrics.scrape=[\"http://127.0.0.1:{port}/metrics\"]").as_str(),
         ],
         dir.path(),
     );
@@ -162,6 +186,13 @@ fn agent_core_gate_takes_a_pprof_flame_graph_of_the_go_server() {
         "every answer is a JSON list of results: {search}"
     );
     assert!(search["requests"].as_u64().unwrap() >= 70, "{search}");
+    let served = doc["slo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "server.'search_requests_total{code=\"200\"}'.rate")
+        .unwrap();
+    assert!(served["observed"].as_f64().is_some_and(|r| r > 8.0), "{served}");
 }
 
 #[test]

@@ -63,6 +63,25 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
             h.mode.name()
         ));
     }
+    if let Some(m) = profile.metrics_plan().map_err(bad)? {
+        let urls: Vec<String> = m.scrape.iter().map(|u| crate::redact::url(u).into_owned()).collect();
+        if !urls.is_empty() {
+            lines.push(format!(
+                "  metrics: scrapes {} every {}, at most {} series",
+                urls.join(", "),
+                crate::config::units::format_duration(m.interval),
+                m.max_series
+            ));
+        }
+        if let Some(p) = &m.prometheus_url {
+            lines.push(format!(
+                "  metrics: asks {} for {} quer{} over the run",
+                crate::redact::url(p),
+                m.queries.len(),
+                if m.queries.len() == 1 { "y" } else { "ies" }
+            ));
+        }
+    }
     if let Some(l) = profile.llm_plan().map_err(bad)? {
         lines.push(format!(
             "  llm: {} model(s) at {} ({}): {}; {} run(s) each, {} quality check(s), use {}",

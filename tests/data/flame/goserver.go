@@ -8,6 +8,9 @@
 //	POST /search     {"query": "...", "top_k": 3}: the top_k documents of an
 //	                 in-memory corpus by BM25, reranked, as a JSON list
 //	GET  /health     ok
+//	GET  /metrics    Prometheus text: search_duration_seconds (a histogram),
+//	                 search_requests_total by status code, go_goroutines
+//	                 and go_memstats_heap_alloc_bytes
 //	/debug/pprof/    CPU and heap profiles
 //
 // It listens on 127.0.0.1 (-port N, default 0: a free port) and prints
@@ -28,9 +31,11 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 )
 
@@ -38,6 +43,78 @@ var (
 	mu       sync.Mutex
 	retained [][]byte
 )
+
+// The search metrics, written in the Prometheus text format by hand (the
+// standard library has no client).
+var (
+	metricsMu     sync.Mutex
+	searchBounds  = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+	searchBuckets = make([]uint64, len(searchBounds)+1)
+	searchSum     float64
+	searchCodes   = map[int]uint64{}
+)
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// timed records a handler's latency and status in the search metrics.
+func timed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		sw := &statusWriter{w, http.StatusOK}
+		h(sw, r)
+		took := time.Since(t0).Seconds()
+		metricsMu.Lock()
+		defer metricsMu.Unlock()
+		for i, b := range searchBounds {
+			if took <= b {
+				searchBuckets[i]++
+			}
+		}
+		searchBuckets[len(searchBounds)]++
+		searchSum += took
+		searchCodes[sw.code]++
+	}
+}
+
+func metricsHandler(w http.ResponseWriter, r *http.Request) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	fmt.Fprintln(w, "# HELP search_duration_seconds Time to answer a search.")
+	fmt.Fprintln(w, "# TYPE search_duration_seconds histogram")
+	for i, b := range searchBounds {
+		fmt.Fprintf(w, "search_duration_seconds_bucket{le=\"%s\"} %d\n", strconv.FormatFloat(b, 'g', -1, 64), searchBuckets[i])
+	}
+	n := searchBuckets[len(searchBounds)]
+	fmt.Fprintf(w, "search_duration_seconds_bucket{le=\"+Inf\"} %d\n", n)
+	fmt.Fprintf(w, "search_duration_seconds_sum %g\nsearch_duration_seconds_count %d\n", searchSum, n)
+	fmt.Fprintln(w, "# HELP search_requests_total Searches answered, by status code.")
+	fmt.Fprintln(w, "# TYPE search_requests_total counter")
+	codes := make([]int, 0, len(searchCodes))
+	for c := range searchCodes {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	for _, c := range codes {
+		fmt.Fprintf(w, "search_requests_total{code=\"%d\"} %d\n", c, searchCodes[c])
+	}
+	fmt.Fprintln(w, "# HELP go_goroutines Number of goroutines that currently exist.")
+	fmt.Fprintln(w, "# TYPE go_goroutines gauge")
+	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
+	fmt.Fprintln(w, "# HELP go_memstats_heap_alloc_bytes Bytes allocated on the heap and still in use.")
+	fmt.Fprintln(w, "# TYPE go_memstats_heap_alloc_bytes gauge")
+	fmt.Fprintf(w, "go_memstats_heap_alloc_bytes %d\n", ms.HeapAlloc)
+}
 
 //go:noinline
 func hashLoop(n int) [32]byte {
@@ -318,7 +395,8 @@ func main() {
 	http.HandleFunc("/burn", burnHandler)
 	http.HandleFunc("/retain", retainHandler)
 	http.HandleFunc("/churn", churnHandler)
-	http.HandleFunc("/search", searchHandler)
+	http.HandleFunc("/search", timed(searchHandler))
+	http.HandleFunc("/metrics", metricsHandler)
 	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	fmt.Printf("listening on %d\n", ln.Addr().(*net.TCPAddr).Port)
 	os.Stdout.Sync()
