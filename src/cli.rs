@@ -121,6 +121,32 @@ pub struct RunArgs {
     /// Print result.json on stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// Who else hears about a run while it lasts and when it ends.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WatchArgs {
+    /// Serve /metrics (OpenMetrics) and a live page at ADDR while the run lasts and 15 s
+    /// after it; a port alone (9464) listens on loopback, HOST:PORT where given.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Push the run's series to this Prometheus remote-write URL while it lasts, and the
+    /// final values at its end.
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
+
+    /// How often to push with --remote-write (1s to 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub remote_write_interval: String,
+
+    /// At the end, POST the verdict as JSON to this URL: a one-line `text` (as Slack's and
+    /// Mattermost's incoming webhooks read it) and the structured verdict.
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -537,6 +563,9 @@ pub struct LoadArgs {
     /// Print the result (the run and load sections of result.json) on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 #[derive(Debug, Args)]

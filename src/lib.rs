@@ -19,6 +19,7 @@ pub mod heap;
 pub mod host;
 pub mod http;
 pub mod leak;
+pub mod live;
 pub mod llm;
 pub mod load;
 pub mod metrics;

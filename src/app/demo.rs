@@ -171,5 +171,5 @@ pub fn run(args: &crate::cli::DemoArgs, out: &mut dyn Write, err: &mut dyn Write
         if args.leak { ", keeping 64 KiB per request" } else { "" },
         crate::config::units::format_duration(args.duration)
     );
-    super::run::execute(setup, &claim, out, err)
+    super::run::execute(setup, &crate::cli::WatchArgs::default(), &claim, out, err)
 }

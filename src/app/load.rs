@@ -14,8 +14,23 @@ use crate::report::progress::LoadProgress;
 use crate::report::schema::ResultDoc;
 use crate::report::{load_text, write_atomic};
 
-pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
-    let cfg = crate::config::load::build(cmd.spec).map_err(|e| Error::bad_input(anyhow!(e)))?;
+pub fn run(
+    cmd: LoadCommand,
+    watch: &crate::cli::WatchArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, Error> {
+    let mut cfg = crate::config::load::build(cmd.spec).map_err(|e| Error::bad_input(anyhow!(e)))?;
+    let name = cmd.profile.clone().unwrap_or_else(|| "load".to_string());
+    let watchers = super::watch::Watchers::start(
+        watch,
+        &name,
+        cfg.endpoints.iter().map(|e| e.name.clone()).collect(),
+        None,
+        Vec::new(),
+    )?;
+    let live = watchers.live.clone();
+    cfg.live = live.is_some();
     let planned = cfg.planned_duration();
     let timeline_path = cmd.output.with_file_name("timeline.csv");
     let mut timeline = TimelineWriter::create(&timeline_path).map_err(|e| {
@@ -29,7 +44,11 @@ pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let (stop, runtime) = super::stop_and_runtime()?;
     let mut progress = LoadProgress::new(!cmd.json, planned);
     let mut write_error = None;
+    super::printed(watchers.announce(if cmd.json { &mut *err } else { &mut *out }))?;
     let recorded = runtime.block_on(load::run(cfg, &stop, &mut |row| {
+        if let Some(l) = &live {
+            l.row(row);
+        }
         if let Err(e) = timeline.write(row) {
             write_error.get_or_insert(e);
         }
@@ -68,6 +87,17 @@ pub fn run(cmd: LoadCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result
         load_text::write_summary(out, section, &cmd.target, &outcome, &files)
     };
     super::printed(printed)?;
+    let ending = super::watch::Ending {
+        name: &name,
+        passed: None,
+        outcome: &outcome,
+        slo: &[],
+        requests: Some(section.totals.requests),
+        error_rate: Some(1.0 - section.totals.success_rate),
+        p95_ms: section.latency.as_ref().map(|l| l.percentiles.p95_ms),
+    };
+    let to: &mut dyn Write = if cmd.json { err } else { out };
+    super::printed(watchers.finish(&ending, rec.stop.is_some(), to))?;
     Ok(if rec.stop.is_some() {
         Exit::Interrupted
     } else {

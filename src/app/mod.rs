@@ -12,6 +12,7 @@ mod report;
 mod run;
 mod sample;
 mod validate;
+mod watch;
 
 use std::io::Write;
 
@@ -69,10 +70,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
     match cli.command {
         Command::Sample(args) => sample::run(args.into_command(chrono::Local::now()), out, err),
         Command::Load(args) => {
+            let watch = args.watch.clone();
             let cmd = args
                 .into_command(chrono::Local::now())
                 .map_err(|e| Error::bad_input(anyhow::anyhow!(e)))?;
-            load::run(cmd, out, err)
+            load::run(cmd, &watch, out, err)
         }
         Command::Leak(args) => leak::run(&args, out, err),
         Command::Merge(args) => merge::run(&args.inputs, &args.output, out),

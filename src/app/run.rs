@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 use super::printed;
+use super::watch::{Ending, Watchers};
 use crate::cancel::{self, StopReason, StopToken};
 use crate::config::flame::FlamePlan;
 use crate::config::heap::HeapPlan;
@@ -211,7 +212,7 @@ pub fn run(args: crate::cli::RunArgs, out: &mut dyn Write, err: &mut dyn Write) 
     let dir = setup.dir.clone();
     // Held until the benchmark beside the load has written DIR/llm/ too.
     let claim = super::claim_out(&dir, "--out")?;
-    let exit = execute(setup, &claim, out, err)?;
+    let exit = execute(setup, &args.watch, &claim, out, err)?;
     // Beside [load], the benchmark runs after the load, into DIR/llm/.
     match llm {
         Some(plan) if exit != Exit::Interrupted => {
@@ -224,10 +225,14 @@ pub fn run(args: crate::cli::RunArgs, out: &mut dyn Write, err: &mut dyn Write) 
 
 /// Writes samples to samples.csv as they are taken (a run without a
 /// target has no samples and no file).
-struct CsvSink(Option<SamplesWriter>);
+/// Each sample also goes to the live view, when one watches.
+struct CsvSink(Option<SamplesWriter>, Option<crate::live::Live>);
 
 impl SampleSink for CsvSink {
     fn sample(&mut self, s: &TreeSample, procs: &[ProcRow]) -> anyhow::Result<()> {
+        if let Some(live) = &self.1 {
+            live.sample(s);
+        }
         match &mut self.0 {
             Some(w) => w.write(s, procs).context("writing samples.csv"),
             None => Ok(()),
@@ -273,6 +278,7 @@ impl Files {
 /// Runs a checked setup and writes its folder, which `claim` holds.
 pub fn execute(
     setup: RunSetup,
+    watch: &crate::cli::WatchArgs,
     claim: &crate::outdir::OutDir,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -294,13 +300,26 @@ pub fn execute(
     debug_assert_eq!(claim.path(), dir);
     let files = Files::in_dir(&dir);
     let cannot_write = |p: &Path, e: std::io::Error| Error::cannot_run(anyhow!("{}: cannot write: {e}", p.display()));
-    let samples = CsvSink(match &plan.target {
-        Some(_) => Some(
-            SamplesWriter::create(&files.samples, false, plan.sample.pss)
-                .map_err(|e| cannot_write(&files.samples, e))?,
-        ),
-        None => None,
-    });
+    let watchers = Watchers::start(
+        watch,
+        &name,
+        plan.load.endpoints.iter().map(|e| e.name.clone()).collect(),
+        None,
+        slos.clone(),
+    )?;
+    let live = watchers.live.clone();
+    plan.load.live = live.is_some();
+    let samples = CsvSink(
+        match &plan.target {
+            Some(_) => Some(
+                SamplesWriter::create(&files.samples, false, plan.sample.pss)
+                    .map_err(|e| cannot_write(&files.samples, e))?,
+            ),
+            None => None,
+        },
+        live.clone(),
+    );
+    super::printed(watchers.announce(if json { &mut *err } else { &mut *out }))?;
     let mut timeline = TimelineWriter::create(&files.timeline).map_err(|e| cannot_write(&files.timeline, e))?;
     if let Some(m) = &metrics_plan {
         let sink = MetricsWriter::create(&files.metrics).map_err(|e| cannot_write(&files.metrics, e))?;
@@ -333,6 +352,9 @@ pub fn execute(
     let mut target_command = String::new();
     let result = {
         let mut on_row = |row: &crate::load::TimelineRow| {
+            if let Some(l) = &live {
+                l.row(row);
+            }
             if let Err(e) = timeline.write(row) {
                 write_error.get_or_insert(e);
             }
@@ -365,7 +387,7 @@ pub fn execute(
     })?;
     let mut result = result;
     notes.append(&mut result.notes);
-    if let Some(CsvSink(Some(mut w))) = result.samples.take() {
+    if let Some(CsvSink(Some(mut w), _)) = result.samples.take() {
         w.flush().map_err(|e| cannot_write(&files.samples, e))?;
     }
     if let Some(e) = write_error.or(timeline_flushed.err()) {
@@ -498,6 +520,21 @@ pub fn execute(
     if let Some(why) = &result.failure {
         let _ = writeln!(err, "loadprof: error: {why}");
     }
+    let outcome = outcome_words(&result);
+    let ending = Ending {
+        name: &name,
+        passed: (doc.run.outcome == Outcome::Completed).then_some(doc.passed),
+        outcome: &outcome,
+        slo: &judged,
+        requests: doc.load.as_ref().map(|l| l.totals.requests),
+        error_rate: doc.load.as_ref().map(|l| 1.0 - l.totals.success_rate),
+        p95_ms: doc
+            .load
+            .as_ref()
+            .and_then(|l| l.latency.as_ref().map(|p| p.percentiles.p95_ms)),
+    };
+    let interrupted = doc.run.outcome == Outcome::Interrupted;
+    printed(watchers.finish(&ending, interrupted, if json { &mut *err } else { &mut *out }))?;
     Ok(match doc.run.outcome {
         Outcome::Interrupted => Exit::Interrupted,
         Outcome::TargetExited => {

@@ -238,6 +238,7 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
         http2: spec.http2,
         h2_streams: spec.h2_streams.value as usize,
         insecure: spec.insecure,
+        live: false,
         latency_correction: spec.latency_correction,
     })
 }

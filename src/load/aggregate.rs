@@ -20,6 +20,33 @@ pub struct TimelineRow {
     pub latency: Option<Percentiles>,
     /// Per scenario of a journey profile: the iterations that ended in it.
     pub scenarios: Vec<ScenarioSecond>,
+    /// The load's running totals as this row was cut, when a live view
+    /// asked for them (`LoadConfig::live`).
+    pub totals: Option<std::sync::Arc<Totals>>,
+}
+
+/// The load so far, for a live view: per endpoint (in the order of
+/// `LoadConfig::endpoints`) what the final result will count, past the
+/// warm-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub endpoints: Vec<EndpointTotals>,
+    /// Requests waiting for an answer, per endpoint.
+    pub in_flight: Vec<u64>,
+    /// Open-model arrivals not started because `max_in_flight` were busy.
+    pub dropped: u64,
+    /// Requests that ended in the warm-up (in no total).
+    pub warmup_requests: u64,
+}
+
+/// One endpoint's running totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointTotals {
+    pub requests: u64,
+    pub errors: super::stats::ErrorCounts,
+    pub bytes: u64,
+    /// Latency of the requests that got an answer.
+    pub latency: Hist,
 }
 
 /// One second of one scenario.
@@ -166,6 +193,7 @@ pub(super) fn cut_rows<'a>(
                 requests: b.map_or(0, |b| b.requests),
                 errors: b.map_or(0, |b| b.errors),
                 latency: b.and_then(|b| Percentiles::of(&b.latency)),
+                totals: None,
                 scenarios: b.map_or_else(Vec::new, |b| {
                     b.flows
                         .iter()

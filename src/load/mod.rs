@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
-pub use aggregate::{ScenarioPoint, ScenarioSecond};
+pub use aggregate::{EndpointTotals, ScenarioPoint, ScenarioSecond, Totals};
 pub use engine::{LoadError, LoadRecording, ScenarioRecording, TimelineRow, run};
 use plan::{RatePlan, ThinkTime};
 use stream::StreamKind;
@@ -293,6 +293,8 @@ pub struct LoadConfig {
     /// With HTTP/2, how many workers share one connection (each with its own stream).
     pub h2_streams: usize,
     pub insecure: bool,
+    /// Each timeline row carries the running totals (for `--listen`).
+    pub live: bool,
     /// Measure open-model latency from each request's intended start.
     pub latency_correction: bool,
 }

@@ -258,6 +258,9 @@ fn verdict_word(v: &str) -> (&'static str, &'static str) {
 /// The pages' style sheet, inlined into each page.
 const CSS: &str = include_str!("html/style.css");
 
+/// The report's stylesheet, shared with the live page.
+pub const STYLE: &str = CSS;
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -16,7 +16,7 @@ use rand::rngs::SmallRng;
 use tokio::task::JoinSet;
 
 pub use super::aggregate::TimelineRow;
-use super::aggregate::{ScenarioPoint, Shard, cut_rows, push_point};
+use super::aggregate::{EndpointTotals, ScenarioPoint, Shard, Totals, cut_rows, push_point};
 use super::client::{Connector, Limits};
 use super::journey::run::Recorder;
 use super::journey::{FlowStats, Outcome};
@@ -226,12 +226,48 @@ impl Shared {
 
     fn rows(&self, from: u64, upto: u64, now: Instant) -> Vec<super::aggregate::TimelineRow> {
         let elapsed = now.saturating_duration_since(self.t0).as_secs_f64();
-        cut_rows(
+        let mut rows = cut_rows(
             self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner())),
             from,
             upto,
             elapsed,
-        )
+        );
+        if self.cfg.live
+            && let Some(last) = rows.last_mut()
+        {
+            last.totals = Some(Arc::new(self.totals()));
+        }
+        rows
+    }
+
+    /// The running totals, merged over the shards.
+    fn totals(&self) -> Totals {
+        let mut endpoints: Vec<EndpointTotals> = self
+            .cfg
+            .endpoints
+            .iter()
+            .map(|_| EndpointTotals {
+                requests: 0,
+                errors: Default::default(),
+                bytes: 0,
+                latency: super::stats::new_hist(),
+            })
+            .collect();
+        for shard in &self.shards {
+            let s = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for (mine, theirs) in endpoints.iter_mut().zip(&s.endpoints) {
+                mine.requests += theirs.requests;
+                mine.errors.add(&theirs.errors);
+                mine.bytes += theirs.bytes;
+                super::stats::add(&mut mine.latency, &theirs.latency);
+            }
+        }
+        Totals {
+            endpoints,
+            in_flight: self.in_flight.iter().map(|n| n.load(Ordering::Relaxed)).collect(),
+            dropped: self.runs.iter().map(|r| r.dropped.load(Ordering::Relaxed)).sum(),
+            warmup_requests: self.warmup_requests.load(Ordering::Relaxed),
+        }
     }
 }
 
