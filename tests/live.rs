@@ -10,71 +10,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, free_port, loadprof, output_text, wait_for};
+use common::prometheus::{encode, get, have};
+use common::{free_port, loadprof, output_text, wait_for};
 use serde_json::Value;
-
-fn have(program: &str, arg: &str) -> bool {
-    let ok = Command::new(program)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: {program} is not installed (.ci/run installs it)");
-    }
-    ok
-}
-
-/// A GET: status and body.
-fn get(url: &str) -> Option<(u16, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut s = std::net::TcpStream::connect(host).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, text.split_once("\r\n\r\n")?.1.to_string()))
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn start_prometheus(dir: &Path, config: &str, extra: &[&str]) -> (Guard, String) {
-    use std::os::unix::process::CommandExt;
-    let port = free_port();
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, config).unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let g = Guard(child);
-    wait_for("prometheus to be ready", Duration::from_secs(30), || {
-        get(&format!("{url}/-/ready")).is_some_and(|(s, _)| s == 200)
-    });
-    (g, url)
-}
 
 /// The value of a one-series instant query now.
 fn query(base: &str, q: &str) -> Option<f64> {
@@ -98,7 +36,7 @@ fn load(url: &str, extra: &[&str], out: &Path) -> Output {
 
 #[test]
 fn prometheus_scraping_listen_ends_with_the_same_request_count_as_the_result() {
-    if !have("prometheus", "--version") {
+    if !have("prometheus") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -107,7 +45,7 @@ fn prometheus_scraping_listen_ends_with_the_same_request_count_as_the_result() {
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: loadprof\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     );
-    let (_prom, base) = start_prometheus(dir.path(), &config, &[]);
+    let (_prom, base) = common::prometheus::start(dir.path(), &config, &dir.path().join("tsdb"), &[]);
     let out = dir.path().join("r/result.json");
     let started = Instant::now();
     let o = load(&format!("{url}/health"), &["--listen", &port.to_string()], &out);
@@ -136,14 +74,15 @@ fn prometheus_scraping_listen_ends_with_the_same_request_count_as_the_result() {
 
 #[test]
 fn remote_write_is_accepted_and_queryable() {
-    if !have("prometheus", "--version") {
+    if !have("prometheus") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (_target, url) = common::demo_target(&[]);
-    let (_prom, base) = start_prometheus(
+    let (_prom, base) = common::prometheus::start(
         dir.path(),
         "global:\n  scrape_interval: 1m\n",
+        &dir.path().join("tsdb"),
         &["--web.enable-remote-write-receiver"],
     );
     let out = dir.path().join("r/result.json");
@@ -195,7 +134,7 @@ fn the_dashboard_imports_with_a_datasource_variable_and_every_query_parses() {
     ] {
         assert!(text.contains(series), "{series}");
     }
-    if !have("promtool", "--version") {
+    if !have("promtool") {
         return;
     }
     // Every query as a recording rule: promtool parses each one.
@@ -226,7 +165,7 @@ fn shown(dom: &str, id: &str) -> Option<String> {
 
 #[test]
 fn the_live_page_shows_numbers_changing_during_a_run() {
-    if !have("chromium", "--version") {
+    if !have("chromium") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

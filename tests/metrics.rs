@@ -6,84 +6,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
-use common::{Guard, free_port, loadprof, output_text, wait_for};
+use common::prometheus::{encode, get, have};
+use common::{free_port, loadprof, output_text};
 use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// Whether `prometheus` and `promtool` are here; says why not otherwise.
-fn have_prometheus() -> bool {
-    let found = ["prometheus", "promtool"].iter().all(|p| {
-        Command::new(p)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if !found {
-        eprintln!("skipped: prometheus and promtool are not installed (Debian: apt-get install prometheus)");
-    }
-    found
-}
-
-/// A Prometheus on a free port with `config` and its data in `tsdb`.
-fn start_prometheus(dir: &Path, config: &str, tsdb: &Path) -> (Guard, String) {
-    use std::os::unix::process::CommandExt;
-    let port = free_port();
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, config).unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.tsdb.retention.time=10y")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let guard = Guard(child);
-    wait_for("prometheus to be ready", Duration::from_secs(30), || {
-        get(&format!("{url}/-/ready")).is_some_and(|(s, _)| s == 200)
-    });
-    (guard, url)
-}
-
-/// A GET with curl-free std: status and body.
-fn get(url: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut s = std::net::TcpStream::connect(host).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Prometheus's answer to an instant query at `time` (unix seconds): the
@@ -207,7 +137,7 @@ fn close(ours: f64, theirs: f64, what: &str) {
 
 #[test]
 fn rates_quantiles_and_gauges_agree_with_prometheus_on_the_same_samples_resets_included() {
-    if !have_prometheus() {
+    if !(have("prometheus") && have("promtool")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -250,7 +180,7 @@ fn rates_quantiles_and_gauges_agree_with_prometheus_on_the_same_samples_resets_i
         .output()
         .unwrap();
     assert!(made.status.success(), "promtool: {}", output_text(&made));
-    let (_prom, base) = start_prometheus(dir.path(), "global:\n  scrape_interval: 1m\n", &tsdb);
+    let (_prom, base) = common::prometheus::start(dir.path(), "global:\n  scrape_interval: 1m\n", &tsdb, &[]);
     let at = ((t0 + end) * 1000.0).round() / 1000.0;
     let range = format!("{}ms", ((end - start) * 1000.0).round());
 
@@ -291,7 +221,7 @@ fn rates_quantiles_and_gauges_agree_with_prometheus_on_the_same_samples_resets_i
 
 #[test]
 fn a_prometheus_server_is_asked_about_the_run_and_its_answers_are_gated() {
-    if !have_prometheus() {
+    if !(have("prometheus") && have("promtool")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -299,7 +229,7 @@ fn a_prometheus_server_is_asked_about_the_run_and_its_answers_are_gated() {
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: exporter\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     );
-    let (_prom, base) = start_prometheus(dir.path(), &config, &dir.path().join("tsdb"));
+    let (_prom, base) = common::prometheus::start(dir.path(), &config, &dir.path().join("tsdb"), &[]);
     let profile = exporter_profile(
         dir.path(),
         port,

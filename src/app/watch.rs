@@ -55,14 +55,20 @@ impl Watchers {
             .as_deref()
             .map(|u| url("--remote-write", u))
             .transpose()?;
-        let interval = crate::config::units::parse_duration(&args.remote_write_interval)
-            .map_err(|e| Error::bad_input(anyhow!("--remote-write-interval: {e}")))?;
-        if !(Duration::from_secs(1)..=Duration::from_secs(300)).contains(&interval) {
-            return Err(Error::bad_input(anyhow!(
-                "--remote-write-interval {}: out of range; give 1s to 5m",
-                args.remote_write_interval
-            )));
-        }
+        let interval = match &remote {
+            Some(_) => {
+                let i = crate::config::units::parse_duration(&args.remote_write_interval)
+                    .map_err(|e| Error::bad_input(anyhow!("--remote-write-interval: {e}")))?;
+                if !(Duration::from_secs(1)..=Duration::from_secs(300)).contains(&i) {
+                    return Err(Error::bad_input(anyhow!(
+                        "--remote-write-interval {}: out of range; give 1s to 5m",
+                        args.remote_write_interval
+                    )));
+                }
+                i
+            }
+            None => Duration::ZERO,
+        };
         let addr = args
             .listen
             .as_deref()

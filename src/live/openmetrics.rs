@@ -10,33 +10,10 @@
 //! the tests.
 
 use super::{Family, Kind, Reading};
+use crate::metrics::exposition::{escape_into, format_value as number};
 
 /// The content type of the text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-fn escape_into(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A number as OpenMetrics writes it.
-pub fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
 
 fn labels(out: &mut String, run_id: &str, labels: &[(&str, String)], extra: Option<(&str, &str)>) {
     out.push_str("{run_id=\"");

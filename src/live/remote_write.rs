@@ -92,7 +92,7 @@ pub fn series(run_id: &str, families: &[Family], timestamp_ms: i64) -> Vec<TimeS
                 }
                 Reading::Histogram(h) => {
                     for (bound, n) in &h.buckets {
-                        let le = super::openmetrics::number(*bound);
+                        let le = crate::metrics::exposition::format_value(*bound);
                         push(format!("{}_bucket", f.name), labels, Some(("le", le)), *n as f64);
                     }
                     push(format!("{}_count", f.name), labels, None, h.count as f64);

@@ -267,6 +267,32 @@ pub fn bound(value: &str) -> Option<f64> {
     value.trim().parse::<f64>().ok().filter(|b| !b.is_nan())
 }
 
+/// Appends `value` escaped as a label value or HELP text is written
+/// (`\\`, `\"`, `\n`), as [`parse`] reads it back.
+pub fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A sample value as the text formats write it (`NaN`, `+Inf`, `-Inf`).
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Whether a `Content-Type` header names OpenMetrics text.
 fn is_openmetrics_type(content_type: &str) -> bool {
     let media = content_type.split(';').next().unwrap_or("").trim();

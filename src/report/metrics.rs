@@ -273,19 +273,6 @@ pub fn watched(slos: &[Slo]) -> Vec<crate::metrics::selector::Selector> {
         .collect()
 }
 
-/// A value as Prometheus writes it.
-fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
 /// Labels as PromQL writes them, `a="x",b="y"`, values escaped.
 pub fn format_labels(labels: &[(String, String)]) -> String {
     let mut out = String::new();
@@ -295,14 +282,7 @@ pub fn format_labels(labels: &[(String, String)]) -> String {
         }
         out.push_str(k);
         out.push_str("=\"");
-        for c in v.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
+        crate::metrics::exposition::escape_into(&mut out, v);
         out.push('"');
     }
     out
@@ -345,7 +325,7 @@ impl scraper::Sink for MetricsWriter {
                 "{t:.3},{},{},{}\n",
                 crate::escape::csv_field(&s.name),
                 crate::escape::csv_field(&format_labels(&labels)),
-                number(s.value)
+                crate::metrics::exposition::format_value(s.value)
             ));
             self.out.write_all(self.line.as_bytes())?;
         }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod h2c;
+pub mod prometheus;
 pub mod server;
 
 use std::collections::HashMap;
