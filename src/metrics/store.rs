@@ -7,6 +7,7 @@
 //! is counted. Pure: scrapes in, figures out.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::exposition::{Kind, Scrape, family_of};
 use super::promql::{Point, Running};
@@ -80,7 +81,10 @@ pub struct Added {
 #[derive(Debug)]
 pub struct Store {
     series: Vec<Series>,
-    index: HashMap<(String, Vec<(String, String)>), usize>,
+    /// Series by a keyed hash of their name and labels (a hostile target
+    /// cannot aim collisions at it); equal hashes are told apart by value.
+    index: HashMap<u64, Vec<usize>>,
+    hasher: std::collections::hash_map::RandomState,
     max_series: usize,
     /// What the SLOs name: matching series are kept whole.
     watch: Vec<Selector>,
@@ -98,6 +102,7 @@ impl Store {
         Store {
             series: Vec::new(),
             index: HashMap::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
             max_series,
             watch,
             kept: 0,
@@ -135,20 +140,41 @@ impl Store {
             if sample.name.ends_with("_created") {
                 continue;
             }
-            let mut labels = sample.labels.clone();
-            if sample.label("instance").is_none() {
-                let at = labels.partition_point(|(n, _)| n.as_str() < "instance");
-                labels.insert(at, ("instance".to_string(), instance.to_string()));
+            // The labels the series has: the sample's, and `instance`
+            // unless the target set one.
+            let add_instance = sample.label("instance").is_none();
+            let at = sample.labels.partition_point(|(n, _)| n.as_str() < "instance");
+            let mut h = self.hasher.build_hasher();
+            sample.name.hash(&mut h);
+            for (k, (n, v)) in sample.labels.iter().enumerate() {
+                if add_instance && k == at {
+                    ("instance", instance).hash(&mut h);
+                }
+                (n.as_str(), v.as_str()).hash(&mut h);
             }
-            let key = (sample.name.clone(), labels);
-            let i = match self.index.get(&key) {
-                Some(&i) => i,
+            if add_instance && at == sample.labels.len() {
+                ("instance", instance).hash(&mut h);
+            }
+            let hash = h.finish();
+            let found = self.index.get(&hash).and_then(|candidates| {
+                candidates.iter().copied().find(|&i| {
+                    let s = &self.series[i];
+                    s.name == sample.name
+                        && same_labels(&s.labels, &sample.labels, add_instance.then_some((at, instance)))
+                })
+            });
+            let i = match found {
+                Some(i) => i,
                 None => {
                     if self.series.len() >= self.max_series {
                         added.dropped += 1;
                         continue;
                     }
-                    let (name, labels) = key;
+                    let mut labels = sample.labels.clone();
+                    if add_instance {
+                        labels.insert(at, ("instance".to_string(), instance.to_string()));
+                    }
+                    let name = sample.name.clone();
                     let watched = self.watch.iter().any(|w| watches(w, &name, &labels));
                     let points = if watched && self.kept < MAX_KEPT {
                         self.kept += 1;
@@ -160,7 +186,7 @@ impl Store {
                         None
                     };
                     let role = Role::of(family_of(scrape, sample).map(|f| f.kind), &name);
-                    self.index.insert((name.clone(), labels.clone()), self.series.len());
+                    self.index.entry(hash).or_default().push(self.series.len());
                     self.series.push(Series {
                         name,
                         labels,
@@ -188,6 +214,20 @@ impl Store {
         self.dropped_samples += added.dropped;
         added
     }
+}
+
+/// Whether a series' labels are a sample's, with `instance` inserted at
+/// `extra.0` when the sample has none.
+fn same_labels(series: &[(String, String)], sample: &[(String, String)], extra: Option<(usize, &str)>) -> bool {
+    let wanted = sample.len() + usize::from(extra.is_some());
+    if series.len() != wanted {
+        return false;
+    }
+    let mut theirs = sample.iter();
+    series.iter().enumerate().all(|(k, (n, v))| match extra {
+        Some((at, instance)) if k == at => n == "instance" && v == instance,
+        _ => theirs.next().is_some_and(|(sn, sv)| sn == n && sv == v),
+    })
 }
 
 /// Whether series `name{labels}` is one `w` needs whole: the series it

@@ -273,21 +273,6 @@ pub fn watched(slos: &[Slo]) -> Vec<crate::metrics::selector::Selector> {
         .collect()
 }
 
-/// Labels as PromQL writes them, `a="x",b="y"`, values escaped.
-pub fn format_labels(labels: &[(String, String)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(k);
-        out.push_str("=\"");
-        crate::metrics::exposition::escape_into(&mut out, v);
-        out.push('"');
-    }
-    out
-}
-
 /// `metrics.csv`, one row per scraped sample, flushed at least once a
 /// second.
 pub struct MetricsWriter {
@@ -311,22 +296,40 @@ impl MetricsWriter {
 
 impl scraper::Sink for MetricsWriter {
     fn scraped(&mut self, t: f64, instance: &str, scrape: &Scrape) -> io::Result<()> {
+        use std::fmt::Write as _;
         for s in &scrape.samples {
             if s.name.ends_with("_created") {
                 continue;
             }
-            let mut labels = s.labels.clone();
-            if s.label("instance").is_none() {
-                let at = labels.partition_point(|(n, _)| n.as_str() < "instance");
-                labels.insert(at, ("instance".to_string(), instance.to_string()));
+            let add_instance = s.label("instance").is_none();
+            let at = s.labels.partition_point(|(n, _)| n.as_str() < "instance");
+            let mut labels = String::new();
+            let mut label = |n: &str, v: &str| {
+                if !labels.is_empty() {
+                    labels.push(',');
+                }
+                labels.push_str(n);
+                labels.push_str("=\"");
+                crate::metrics::exposition::escape_into(&mut labels, v);
+                labels.push('"');
+            };
+            for (k, (n, v)) in s.labels.iter().enumerate() {
+                if add_instance && k == at {
+                    label("instance", instance);
+                }
+                label(n, v);
+            }
+            if add_instance && at == s.labels.len() {
+                label("instance", instance);
             }
             self.line.clear();
-            self.line.push_str(&format!(
-                "{t:.3},{},{},{}\n",
+            let _ = writeln!(
+                self.line,
+                "{t:.3},{},{},{}",
                 crate::escape::csv_field(&s.name),
-                crate::escape::csv_field(&format_labels(&labels)),
+                crate::escape::csv_field(&labels),
                 crate::metrics::exposition::format_value(s.value)
-            ));
+            );
             self.out.write_all(self.line.as_bytes())?;
         }
         if self.last_flush.elapsed() >= Duration::from_secs(1) {
