@@ -70,6 +70,8 @@ fn prometheus_scraping_listen_ends_with_the_same_request_count_as_the_result() {
     assert!(p95 > 0.0 && p95 < 1.0, "{p95}");
     let info = query(&base, "count(last_over_time(loadprof_run_info{state=\"ended\"}[1m]))").unwrap();
     assert_eq!(info, 1.0, "the run said it ended before the endpoint went away");
+    let rate = query(&base, "last_over_time(loadprof_target_rate[1m])").unwrap();
+    assert_eq!(rate, 40.0, "the planned rate");
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub fn run(
         watch,
         &name,
         cfg.endpoints.iter().map(|e| e.name.clone()).collect(),
-        None,
+        cfg.peak_rate(),
         Vec::new(),
     )?;
     let live = watchers.live.clone();

@@ -304,7 +304,7 @@ pub fn execute(
         watch,
         &name,
         plan.load.endpoints.iter().map(|e| e.name.clone()).collect(),
-        None,
+        plan.load.peak_rate(),
         slos.clone(),
     )?;
     let live = watchers.live.clone();

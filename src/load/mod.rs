@@ -300,6 +300,20 @@ pub struct LoadConfig {
 }
 
 impl LoadConfig {
+    /// The peak planned arrival rate of the open-model scenarios, summed;
+    /// None when every scenario is closed.
+    pub fn peak_rate(&self) -> Option<f64> {
+        let rates: Vec<f64> = self
+            .scenarios
+            .iter()
+            .filter_map(|s| match &s.executor {
+                Executor::Open { plan, .. } => Some(plan.peak()),
+                Executor::Closed { .. } => None,
+            })
+            .collect();
+        (!rates.is_empty()).then(|| rates.iter().sum())
+    }
+
     /// The total length of the run, when it is known in advance.
     pub fn planned_duration(&self) -> Option<Duration> {
         self.scenarios

@@ -620,14 +620,6 @@ pub async fn run(
             flow,
         })
         .collect();
-    let open_rates: Vec<f64> = cfg
-        .scenarios
-        .iter()
-        .filter_map(|s| match &s.executor {
-            Executor::Open { plan, .. } => Some(plan.peak()),
-            Executor::Closed { .. } => None,
-        })
-        .collect();
     let caps: Vec<u64> = cfg
         .scenarios
         .iter()
@@ -639,7 +631,7 @@ pub async fn run(
     let model = cfg.model();
     Ok(LoadRecording {
         model,
-        target_rate: (!open_rates.is_empty()).then(|| open_rates.iter().sum()),
+        target_rate: cfg.peak_rate(),
         started_at,
         ended_at: started_at + duration,
         duration: counted,
