@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cancel;
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod demo;
