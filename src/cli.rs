@@ -66,6 +66,11 @@ pub enum Command {
         after_help = "Examples:\n  loadprof load http://127.0.0.1:8080/ -c 50 -d 30s\n  loadprof load http://127.0.0.1:8080/ --rate 200 -d 1m\n  loadprof load http://127.0.0.1:8000/v1/chat --json-body '{\"q\":\"hi\"}' --stream sse -c 8 -d 2m\n  loadprof load --profile profiles/rag.toml -o out/rag/result.json"
     )]
     Load(Box<LoadArgs>),
+    /// Find the highest arrival rate at which the service still meets its SLOs.
+    #[command(
+        after_help = "Examples:\n  loadprof capacity http://127.0.0.1:8080/search --slo 'all.p95=< 300ms' --slo 'all.error_rate=< 1%'\n  loadprof capacity profiles/api-breaking-point.toml --max-time 5m\n\nExit codes: 0 a capacity was found, 1 even the first probe failed (or the capacity is below --require-rate), 2 bad input, 3 the service could not be reached, 130 interrupted."
+    )]
+    Capacity(Box<CapacityArgs>),
     /// Judge whether memory grows without bound in a samples CSV: leak, no_leak or inconclusive.
     #[command(
         after_help = "Examples:\n  loadprof leak out/sample-20261122-101500/samples.csv\n  loadprof leak samples.csv --settle-from 600 --limit 2GB --plot leak.svg\n  loadprof leak trace.csv --metric heap_bytes --warmup 45s --json\n\nExit codes: 0 no_leak or inconclusive, 1 leak, 2 bad input."
@@ -566,6 +571,65 @@ pub struct LoadArgs {
 
     #[command(flatten)]
     pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// The URL to probe with GETs, or a profile whose [load] requests, [target] and [slo] are used.
+    #[arg(value_name = "URL | PROFILE.toml")]
+    pub what: String,
+
+    /// An SLO every probe must meet, METRIC=EXPR (e.g. 'all.p95=< 300ms'); repeatable.
+    #[arg(long = "slo", value_name = "METRIC=EXPR")]
+    pub slos: Vec<String>,
+
+    /// Override a profile key; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// The first rate probed [default: half the rate one connection gets in a 2 s calibration].
+    #[arg(long, value_name = "RPS")]
+    pub start_rate: Option<f64>,
+
+    /// The highest rate probed.
+    #[arg(long, value_name = "RPS", default_value_t = 100_000.0)]
+    pub max_rate: f64,
+
+    /// Stop bisecting when the last pass and the first failure are this close.
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent)]
+    pub precision: f64,
+
+    /// The whole search's time budget.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub max_time: String,
+
+    /// How long each probe holds its rate after its warm-up.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub hold: String,
+
+    /// The start of each probe left out of its figures.
+    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    pub warmup: String,
+
+    /// Fail (exit 1) when the capacity found is below this rate.
+    #[arg(long, value_name = "RPS")]
+    pub require_rate: Option<f64>,
+
+    /// Requests in flight at most; arrivals beyond are dropped, and a probe that drops them is loadprof's limit.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_in_flight: usize,
+
+    /// Poisson arrivals instead of evenly spaced ones.
+    #[arg(long)]
+    pub poisson: bool,
+
+    /// The output folder [default: out/capacity-<YYYYmmdd-HHMMSS>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Print capacity.json on stdout (the progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

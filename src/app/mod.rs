@@ -1,6 +1,7 @@
 //! One function per command: turn the validated config into engine calls and
 //! hand the measurements to `report`. Output goes to the writers passed in.
 
+mod capacity;
 mod demo;
 mod flame;
 mod gate;
@@ -76,6 +77,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
                 .map_err(|e| Error::bad_input(anyhow::anyhow!(e)))?;
             load::run(cmd, &watch, out, err)
         }
+        Command::Capacity(args) => capacity::run(&args, out, err),
         Command::Leak(args) => leak::run(&args, out, err),
         Command::Merge(args) => merge::run(&args.inputs, &args.output, out),
         Command::Flame(args) => flame::run(*args, out, err),

@@ -149,23 +149,13 @@ fn is_error_slo(r: &SloResult) -> bool {
     r.name.ends_with("error_rate") || r.name.ends_with("success_rate") || r.name.ends_with("iteration_fail_rate")
 }
 
-/// Judges one probe.
+/// Judges one probe. The service's own failures (errors, SLOs, a rise
+/// that does not stop) come first; a probe without them where loadprof was
+/// late, dropped arrivals or ran out of CPU is the generator's; only then
+/// does a shortfall of answers count against the service.
 pub fn judge(p: &ProbeStats) -> Verdict {
     let mut limits = Vec::new();
     let mut why: Vec<String> = Vec::new();
-    if p.late_share > MAX_LATE_SHARE || (p.cores > 0.0 && p.generator_cpu > MAX_GENERATOR_CPU * p.cores) {
-        why.push(format!(
-            "loadprof could not keep the schedule ({:.1}% of arrivals late or dropped, its CPU {:.2} of {} cores)",
-            p.late_share * 100.0,
-            p.generator_cpu,
-            p.cores
-        ));
-        return Verdict {
-            pass: false,
-            limits: vec![Limit::Generator],
-            reason: why.join("; "),
-        };
-    }
     let failed: Vec<&SloResult> = p.slos.iter().filter(|s| !s.pass).collect();
     let error_slo = failed.iter().any(|s| is_error_slo(s));
     if error_slo || p.error_rate > MAX_ERROR_RATE {
@@ -188,7 +178,27 @@ pub fn judge(p: &ProbeStats) -> Verdict {
         limits.push(Limit::Slo);
         why.push(other.join(", "));
     }
-    if p.offered > 0.0 && p.achieved < MIN_ACHIEVED * p.offered {
+    if rising(&p.latency, 2.0) {
+        limits.push(Limit::Throughput);
+        why.push("latency still rising at the end of the hold".into());
+    } else if rising(&p.in_flight, 2.0) {
+        limits.push(Limit::Throughput);
+        why.push("requests in flight still rising at the end of the hold".into());
+    }
+    let generator = p.late_share > MAX_LATE_SHARE || (p.cores > 0.0 && p.generator_cpu > MAX_GENERATOR_CPU * p.cores);
+    if limits.is_empty() && generator {
+        return Verdict {
+            pass: false,
+            limits: vec![Limit::Generator],
+            reason: format!(
+                "loadprof could not keep the schedule ({:.1}% of arrivals late or dropped, its CPU {:.2} of {} cores)",
+                p.late_share * 100.0,
+                p.generator_cpu,
+                p.cores
+            ),
+        };
+    }
+    if p.offered > 0.0 && p.achieved < MIN_ACHIEVED * p.offered && !limits.contains(&Limit::Throughput) {
         limits.push(Limit::Throughput);
         why.push(format!(
             "answered {:.1}/s of {:.1}/s offered ({:.0}%)",
@@ -196,13 +206,8 @@ pub fn judge(p: &ProbeStats) -> Verdict {
             p.offered,
             p.achieved / p.offered * 100.0
         ));
-    } else if rising(&p.latency, 2.0) {
-        limits.push(Limit::Throughput);
-        why.push("latency still rising at the end of the hold".into());
-    } else if rising(&p.in_flight, 2.0) {
-        limits.push(Limit::Throughput);
-        why.push("requests in flight still rising at the end of the hold".into());
     }
+    limits.sort();
     Verdict {
         pass: limits.is_empty(),
         limits,
@@ -288,13 +293,16 @@ mod tests {
     }
 
     #[test]
-    fn a_late_generator_is_its_own_verdict_and_nothing_else() {
+    fn a_late_generator_is_its_own_verdict_unless_the_service_failed_too() {
         let mut s = stats();
         s.late_share = 0.3;
         s.achieved = 20.0;
         let v = judge(&s);
         assert_eq!(v.limits, vec![Limit::Generator]);
         assert!(!v.pass);
+        // Arrivals dropped because the service's queue filled: the service's.
+        s.latency = (0..20).map(|i| (i as f64, 10.0 + 3.0 * i as f64)).collect();
+        assert_eq!(judge(&s).limits, vec![Limit::Throughput]);
         let mut s = stats();
         s.generator_cpu = 1.95;
         assert_eq!(judge(&s).limits, vec![Limit::Generator]);

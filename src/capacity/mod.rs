@@ -4,4 +4,5 @@
 //! probes themselves are load runs.
 
 pub mod judge;
+pub mod probe;
 pub mod search;

@@ -1,0 +1,299 @@
+//! `loadprof capacity`: checks the flags, builds the load from a URL or a
+//! profile, calibrates a start rate when none is given, runs the search's
+//! probes one after another on one runtime, prints a line per probe, and
+//! writes capacity.json atomically (what was probed is kept when the
+//! search is interrupted).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use serde_json::json;
+
+use crate::capacity::judge::{Limit, judge};
+use crate::capacity::probe::{self, ProbeSpec};
+use crate::capacity::search::{Plan, Search, Step, knee};
+use crate::cli::CapacityArgs;
+use crate::config::units::parse_duration;
+use crate::error::{Error, Exit};
+use crate::gate::Slo;
+use crate::load::LoadError;
+
+fn bad(e: impl std::fmt::Display) -> Error {
+    Error::bad_input(anyhow!("{e}"))
+}
+
+fn duration(flag: &str, v: &str) -> Result<Duration, Error> {
+    parse_duration(v).map_err(|e| bad(format!("{flag} {v}: {e}")))
+}
+
+/// The load to probe and the SLOs to judge it by.
+fn what(args: &CapacityArgs) -> Result<(String, crate::load::LoadConfig, Vec<Slo>), Error> {
+    let mut slos = Vec::new();
+    let (name, cfg, endpoints) = if crate::http::is_url(&args.what) {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "loadprof", "load", &args.what, "--rate", "1", "-d", "1s",
+        ])
+        .map_err(|e| bad(format!("{}: {e}", crate::redact::url(&args.what))))?;
+        let crate::cli::Command::Load(load) = cli.command else {
+            return Err(bad("internal: not a load command"));
+        };
+        let cmd = load.into_command(chrono::Local::now()).map_err(bad)?;
+        let cfg = crate::config::load::build(cmd.spec).map_err(bad)?;
+        let endpoints: Vec<String> = cfg.endpoints.iter().map(|e| e.name.clone()).collect();
+        ("capacity".to_string(), cfg, endpoints)
+    } else {
+        let path = PathBuf::from(&args.what);
+        let profile = crate::config::profile::LoadedProfile::read_with(&path, &args.set).map_err(bad)?;
+        if profile.profile.load.is_none() {
+            return Err(bad(format!(
+                "{}: the profile has no [load] table; capacity probes its requests",
+                path.display()
+            )));
+        }
+        let cfg = crate::config::load::build(profile.load_spec((0, 1)).map_err(bad)?).map_err(bad)?;
+        if cfg.scenarios.iter().any(|s| !s.name.is_empty()) {
+            return Err(bad(format!(
+                "{}: capacity probes a [[load.request]] mix; a profile of [scenarios] is not supported yet",
+                path.display()
+            )));
+        }
+        slos = profile.slos().map_err(bad)?;
+        let name = profile.profile.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map_or("capacity".into(), |s| s.to_string_lossy().into_owned())
+        });
+        let endpoints = cfg.endpoints.iter().map(|e| e.name.clone()).collect();
+        (name, cfg, endpoints)
+    };
+    let eps: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+    for given in &args.slos {
+        let (metric, expr) = given.split_once('=').ok_or_else(|| {
+            bad(format!(
+                "--slo {given}: write it as METRIC=EXPR, e.g. 'all.p95=< 300ms'"
+            ))
+        })?;
+        let slo = Slo::parse(metric.trim(), expr, &eps, &[]).map_err(|e| bad(format!("--slo {given}: {e}")))?;
+        slos.retain(|s| s.name != slo.name);
+        slos.push(slo);
+    }
+    if slos.is_empty() {
+        return Err(bad(
+            "capacity needs an SLO to judge each probe by: --slo 'all.p95=< 300ms' (or [slo] in the profile)",
+        ));
+    }
+    Ok((name, cfg, slos))
+}
+
+/// One connection, back to back, for 2 s: half its rate is where to start.
+fn calibrate(
+    base: &crate::load::LoadConfig,
+    stop: &crate::cancel::StopToken,
+    rt: &tokio::runtime::Runtime,
+) -> Result<f64, LoadError> {
+    let mut cfg = base.clone();
+    for s in &mut cfg.scenarios {
+        s.executor = crate::load::Executor::Closed {
+            users: 1,
+            spawn_rate: None,
+            think: Default::default(),
+            iterations: None,
+            shared_iterations: None,
+            ramp: None,
+        };
+        s.duration = Some(Duration::from_secs(2));
+    }
+    cfg.warmup = Duration::ZERO;
+    let rec = rt.block_on(crate::load::run(cfg, stop, &mut |_| {}))?;
+    let requests: u64 = rec.endpoints.iter().map(|(_, e)| e.requests).sum();
+    let secs = rec.duration.as_secs_f64().max(0.1);
+    Ok((requests as f64 / secs / 2.0).max(1.0))
+}
+
+pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
+    let (name, base, slos) = what(args)?;
+    let hold = duration("--hold", &args.hold)?;
+    let warmup = duration("--warmup", &args.warmup)?;
+    let max_time = duration("--max-time", &args.max_time)?;
+    if hold < Duration::from_secs(3) {
+        return Err(bad(format!("--hold {}: give at least 3s, to see a trend", args.hold)));
+    }
+    if !(0.0 < args.precision && args.precision < 100.0) {
+        return Err(bad(format!(
+            "--precision {}%: give more than 0% and less than 100%",
+            args.precision
+        )));
+    }
+    let check_rate = |flag: &str, r: f64| {
+        if r.is_finite() && r > 0.0 && r <= 10_000_000.0 {
+            Ok(r)
+        } else {
+            Err(bad(format!("{flag} {r}: give a rate above 0 and at most 10000000")))
+        }
+    };
+    let max_rate = check_rate("--max-rate", args.max_rate)?;
+    if let Some(s) = args.start_rate {
+        check_rate("--start-rate", s)?;
+        if s > max_rate {
+            return Err(bad(format!("--start-rate {s} is above --max-rate {max_rate}")));
+        }
+    }
+    if let Some(r) = args.require_rate {
+        check_rate("--require-rate", r)?;
+    }
+    if !(1..=1_000_000).contains(&args.max_in_flight) {
+        return Err(bad("--max-in-flight: give 1 to 1000000"));
+    }
+    let probe_s = (warmup + hold).as_secs_f64();
+    if max_time.as_secs_f64() < probe_s {
+        return Err(bad(format!(
+            "--max-time {} is shorter than one probe ({}s of warm-up and hold)",
+            args.max_time, probe_s
+        )));
+    }
+    let dir = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("out").join(format!("capacity-{}", chrono::Local::now().format("%Y%m%d-%H%M%S")))
+    });
+    let _claim = super::claim_out(&dir, "--out")?;
+    crate::sample::process::raise_open_file_limit();
+    let (stop, runtime) = super::stop_and_runtime()?;
+    let say: &mut dyn Write = if args.json { err } else { out };
+    let cannot = |e: LoadError| match e {
+        LoadError::Setup(_) => Error::bad_input(anyhow!(e)),
+        _ => Error::cannot_run(anyhow!(e)),
+    };
+    let start = match args.start_rate {
+        Some(s) => s,
+        None => {
+            let s = calibrate(&base, &stop, &runtime).map_err(cannot)?.min(max_rate);
+            super::printed(writeln!(
+                say,
+                "calibration: one connection gets {:.1}/s; starting at {s:.1}/s",
+                s * 2.0
+            ))?;
+            s
+        }
+    };
+    let plan = Plan {
+        start,
+        max_rate,
+        precision: args.precision / 100.0,
+        probe_s,
+        confirm_s: (warmup + hold * 2).as_secs_f64(),
+        max_time_s: max_time.as_secs_f64(),
+    };
+    let mut search = Search::new(plan);
+    let mut probes = Vec::new();
+    let mut rate_points = Vec::new();
+    while let Step::Probe {
+        rate,
+        seconds: _,
+        confirming,
+    } = search.next_step()
+    {
+        if stop.reason().is_some() {
+            break;
+        }
+        let spec = ProbeSpec {
+            rate,
+            warmup,
+            hold: if confirming { hold * 2 } else { hold },
+            poisson: args.poisson,
+            max_in_flight: args.max_in_flight,
+        };
+        let run = probe::run(&base, &spec, &slos, &stop, &runtime).map_err(cannot)?;
+        if run.recording.stop.is_some() {
+            break;
+        }
+        let verdict = judge(&run.stats);
+        search.record(&verdict, run.took_s);
+        let shown = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1} ms"));
+        super::printed(writeln!(
+            say,
+            "probe {}: {rate:.1}/s{} for {:.0}s: {} — achieved {:.1}/s, p95 {}, {:.2}% errors{}",
+            probes.len() + 1,
+            if confirming { " (confirming)" } else { "" },
+            spec.hold.as_secs_f64(),
+            if verdict.pass { "held" } else { "failed" },
+            run.stats.achieved,
+            shown(run.p95_ms),
+            run.stats.error_rate * 100.0,
+            if verdict.pass {
+                String::new()
+            } else {
+                format!(" ({})", verdict.reason)
+            }
+        ))?;
+        if let Some(p95) = run.p95_ms {
+            rate_points.push((rate, p95));
+        }
+        probes.push(json!({
+            "rate": rate,
+            "achieved_rate": run.stats.achieved,
+            "hold_s": spec.hold.as_secs_f64(),
+            "confirming": confirming,
+            "p50_ms": run.p50_ms,
+            "p95_ms": run.p95_ms,
+            "p99_ms": run.p99_ms,
+            "error_rate": run.stats.error_rate,
+            "pass": verdict.pass,
+            "reason": verdict.reason,
+            "limited_by": verdict.limits.first().map(|l| l.name()),
+            "slo": run.stats.slos,
+            "dropped": run.recording.dropped,
+            "rss_bytes_max": null,
+            "cpu_percent_mean": null,
+        }));
+    }
+    let o = search.outcome();
+    let interrupted = stop.reason().is_some();
+    let doc = json!({
+        "name": name,
+        "max_rate": o.max_rate,
+        "bracket": [o.bracket.0, o.bracket.1],
+        "limited_by": o.limited_by.map(Limit::name),
+        "converged": o.converged,
+        "knee_rate": knee(&rate_points, 0.25),
+        "stopped": if interrupted { "interrupted".to_string() } else { o.stopped.clone() },
+        "precision": plan.precision,
+        "slo": slos.iter().map(|s| json!({"name": s.name, "expr": s.text})).collect::<Vec<_>>(),
+        "probes": probes,
+    });
+    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    let path = dir.join("capacity.json");
+    crate::report::write_atomic(&path, &bytes)
+        .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", path.display())))?;
+    let summary = match (o.max_rate, o.limited_by) {
+        (Some(r), Some(Limit::Generator)) => format!(
+            "capacity: at least {r:.1}/s; loadprof could not offer more, so the service's limit was not reached"
+        ),
+        (Some(r), limit) => format!(
+            "capacity: {r:.1}/s{} (bracket {:.1} to {}), limited by {}{}",
+            if o.converged { "" } else { " (not converged)" },
+            o.bracket.0.unwrap_or(0.0),
+            o.bracket.1.map_or("–".to_string(), |h| format!("{h:.1}")),
+            limit.map_or("nothing up to --max-rate", Limit::name),
+            knee(&rate_points, 0.25).map_or(String::new(), |k| format!("; latency starts to rise past {k:.1}/s"))
+        ),
+        (None, _) => format!("capacity: none found; {}", o.stopped),
+    };
+    super::printed(
+        writeln!(say, "{summary}")
+            .and_then(|()| writeln!(say, "results in {}/", dir.display()))
+            .and_then(|()| {
+                if args.json {
+                    out.write_all(&bytes).and_then(|()| writeln!(out))
+                } else {
+                    Ok(())
+                }
+            }),
+    )?;
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else if o.max_rate.is_none() || args.require_rate.is_some_and(|r| o.max_rate.is_none_or(|m| m < r)) {
+        Exit::GateFailed
+    } else {
+        Exit::Success
+    })
+}
