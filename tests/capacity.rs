@@ -119,3 +119,123 @@ fn bad_settings_are_exit_2_naming_the_flag() {
         assert!(output_text(&o).contains(wanted), "{extra:?}: {}", output_text(&o));
     }
 }
+
+/// Erlang C: the probability an arrival waits, c servers, offered load a = λ/μ.
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut term = 1.0;
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / k as f64;
+        }
+        sum += term;
+    }
+    let top = term * a / c as f64 * c as f64 / (c as f64 - a);
+    top / (sum + top)
+}
+
+/// P(response time > t) in M/M/c: no wait and an exponential service, or
+/// an exponential wait (rate cμ − λ) followed by one.
+fn tail(t: f64, lambda: f64, mu: f64, c: u32) -> f64 {
+    let wait = erlang_c(c, lambda / mu);
+    let alpha = c as f64 * mu - lambda;
+    let both = if (alpha - mu).abs() < 1e-9 {
+        (-mu * t).exp() * (1.0 + mu * t)
+    } else {
+        (mu * (-alpha * t).exp() - alpha * (-mu * t).exp()) / (mu - alpha)
+    };
+    (1.0 - wait) * (-mu * t).exp() + wait * both
+}
+
+fn bisect(mut lo: f64, mut hi: f64, above: impl Fn(f64) -> bool) -> f64 {
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if above(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+#[test]
+fn poisson_arrivals_at_exponential_service_find_the_erlang_c_capacity_for_a_p95() {
+    let (c, mean_s, slo_s) = (4u32, 0.05, 0.25);
+    let mu = 1.0 / mean_s;
+    let p95 = |lambda: f64| bisect(0.0, 100.0, |t| tail(t, lambda, mu, c) > 0.05);
+    let truth = bisect(0.1, c as f64 * mu - 1e-6, |lambda| p95(lambda) < slo_s);
+    assert!(
+        (60.0..70.0).contains(&truth),
+        "M/M/4 at 20/s per server, p95 < 250 ms: {truth}"
+    );
+    let (_s, url) = server(&["--workers", "4", "--service-ms", "50", "--exponential", "--seed", "7"]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = loadprof()
+        .args([
+            "capacity",
+            &format!("{url}/work"),
+            "--poisson",
+            "--hold",
+            "6s",
+            "--warmup",
+            "1s",
+        ])
+        .args([
+            "--slo",
+            "all.p95=< 250ms",
+            "--start-rate",
+            "20",
+            "--precision",
+            "10%",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let doc: Value = serde_json::from_slice(&std::fs::read(dir.path().join("capacity.json")).unwrap()).unwrap();
+    let found = doc["max_rate"].as_f64().unwrap();
+    let hi = doc["bracket"][1].as_f64().unwrap_or(f64::INFINITY);
+    // A p95 from a few hundred requests is itself noisy: the truth lies in
+    // the bracket widened by a quarter below and a tenth above.
+    assert!(
+        found * 0.75 <= truth && truth <= hi * 1.1,
+        "truth {truth:.1}/s, found {found:.1}/s, bracket up to {hi:.1}: {doc}"
+    );
+}
+
+#[test]
+fn a_service_slow_for_its_first_seconds_does_not_fail_the_first_probe() {
+    // Four times slower for its first 2 s: 20/s would queue then, not later.
+    let (_s, url) = server(&[
+        "--workers",
+        "4",
+        "--service-ms",
+        "50",
+        "--slow-start",
+        "2",
+        "--slow-factor",
+        "4",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = loadprof()
+        .args([
+            "capacity",
+            &format!("{url}/work"),
+            "--hold",
+            "3s",
+            "--warmup",
+            "3s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(["--slo", "all.p95=< 70ms", "--start-rate", "30", "--max-rate", "60"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&std::fs::read(dir.path().join("capacity.json")).unwrap()).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let first = &doc["probes"][0];
+    assert_eq!(first["pass"], true, "the warm-up took the slow start: {first}");
+    assert_eq!(doc["max_rate"], 60.0, "{doc}");
+}

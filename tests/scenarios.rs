@@ -276,3 +276,46 @@ fn prism_console_runs_three_journeys_side_by_side_and_judges_each_flow() {
     // The console was sampled while it served the three flows.
     assert!(doc["resources"]["rss_bytes"]["max"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn api_breaking_point_finds_the_rate_the_api_sustains_with_its_resources_per_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let command: Vec<String> = python_server("api_server.py", port, &[])
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .collect();
+    let out = loadprof()
+        .arg("capacity")
+        .arg(repo("profiles/api-breaking-point.toml"))
+        .args(["--set", &format!("target.command=[{}]", command.join(", "))])
+        .args(["--set", &format!("target.ready_url=http://127.0.0.1:{port}/health")])
+        .args(["--set", &format!("load.base_url=http://127.0.0.1:{port}")])
+        .args([
+            "--hold",
+            "3s",
+            "--warmup",
+            "1s",
+            "--start-rate",
+            "40",
+            "--max-time",
+            "75s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(dir.path().join("capacity.json")).unwrap()).unwrap();
+    assert!(doc["max_rate"].as_f64().unwrap() >= 40.0, "{doc}");
+    let probes = doc["probes"].as_array().unwrap();
+    assert!(probes.len() >= 3, "{doc}");
+    for p in probes {
+        assert!(
+            p["rss_bytes_max"].as_u64().unwrap() > 10 << 20,
+            "the server's RSS at each probe: {p}"
+        );
+        assert!(p["cpu_percent_mean"].as_f64().is_some(), "{p}");
+    }
+    assert!(dir.path().join("target.log").exists());
+}

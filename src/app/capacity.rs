@@ -6,7 +6,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use serde_json::json;
@@ -15,10 +16,12 @@ use crate::capacity::judge::{Limit, judge};
 use crate::capacity::probe::{self, ProbeSpec};
 use crate::capacity::search::{Plan, Search, Step, knee};
 use crate::cli::CapacityArgs;
+use crate::config::plans::{SamplePlan, TargetPlan};
 use crate::config::units::parse_duration;
 use crate::error::{Error, Exit};
 use crate::gate::Slo;
 use crate::load::LoadError;
+use crate::session::{self, Sampling, SessionError, TargetOutput};
 
 fn bad(e: impl std::fmt::Display) -> Error {
     Error::bad_input(anyhow!("{e}"))
@@ -28,9 +31,47 @@ fn duration(flag: &str, v: &str) -> Result<Duration, Error> {
     parse_duration(v).map_err(|e| bad(format!("{flag} {v}: {e}")))
 }
 
-/// The load to probe and the SLOs to judge it by.
-fn what(args: &CapacityArgs) -> Result<(String, crate::load::LoadConfig, Vec<Slo>), Error> {
+/// The load to probe, the SLOs to judge it by, and the target to sample.
+struct What {
+    name: String,
+    load: crate::load::LoadConfig,
+    slos: Vec<Slo>,
+    target: Option<(TargetPlan, SamplePlan)>,
+}
+
+/// One sample of the target: seconds on the run's clock, RSS bytes, CPU %.
+type Point = (f64, u64, Option<f64>);
+
+/// The target's samples, shared with the sampler's thread.
+#[derive(Clone, Default)]
+struct Samples(Arc<Mutex<Vec<Point>>>);
+
+impl crate::sample::SampleSink for Samples {
+    fn sample(&mut self, s: &crate::sample::TreeSample, _: &[crate::sample::ProcRow]) -> anyhow::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((s.elapsed.as_secs_f64(), s.rss_bytes, s.cpu_percent));
+        Ok(())
+    }
+}
+
+impl Samples {
+    /// The largest RSS and the mean CPU in `[from, to]`.
+    fn over(&self, from: f64, to: f64) -> (Option<u64>, Option<f64>) {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let inside: Vec<&Point> = all.iter().filter(|s| s.0 >= from && s.0 <= to).collect();
+        let cpu: Vec<f64> = inside.iter().filter_map(|s| s.2).collect();
+        (
+            inside.iter().map(|s| s.1).max(),
+            (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64),
+        )
+    }
+}
+
+fn what(args: &CapacityArgs) -> Result<What, Error> {
     let mut slos = Vec::new();
+    let mut target = None;
     let (name, cfg, endpoints) = if crate::http::is_url(&args.what) {
         let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
             "loadprof", "load", &args.what, "--rate", "1", "-d", "1s",
@@ -60,6 +101,9 @@ fn what(args: &CapacityArgs) -> Result<(String, crate::load::LoadConfig, Vec<Slo
             )));
         }
         slos = profile.slos().map_err(bad)?;
+        if let Some(t) = profile.target_plan().map_err(bad)? {
+            target = Some((t, profile.sample_plan().map_err(bad)?));
+        }
         let name = profile.profile.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map_or("capacity".into(), |s| s.to_string_lossy().into_owned())
@@ -83,7 +127,12 @@ fn what(args: &CapacityArgs) -> Result<(String, crate::load::LoadConfig, Vec<Slo
             "capacity needs an SLO to judge each probe by: --slo 'all.p95=< 300ms' (or [slo] in the profile)",
         ));
     }
-    Ok((name, cfg, slos))
+    Ok(What {
+        name,
+        load: cfg,
+        slos,
+        target,
+    })
 }
 
 /// One connection, back to back, for 2 s: half its rate is where to start.
@@ -112,7 +161,12 @@ fn calibrate(
 }
 
 pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, Error> {
-    let (name, base, slos) = what(args)?;
+    let What {
+        name,
+        load: base,
+        slos,
+        target,
+    } = what(args)?;
     let hold = duration("--hold", &args.hold)?;
     let warmup = duration("--warmup", &args.warmup)?;
     let max_time = duration("--max-time", &args.max_time)?;
@@ -159,6 +213,153 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     crate::sample::process::raise_open_file_limit();
     let (stop, runtime) = super::stop_and_runtime()?;
     let say: &mut dyn Write = if args.json { err } else { out };
+    // The target is sampled through every probe, on one clock.
+    let t0 = Instant::now();
+    let samples = Samples::default();
+    let sampler_stop = stop.linked();
+    let sampling = match &target {
+        Some((tp, sp)) => {
+            let log = dir.join("target.log");
+            let output = match tp.spec {
+                crate::sample::TargetSpec::Command(_) => TargetOutput::File(
+                    std::fs::File::create(&log)
+                        .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", log.display())))?,
+                ),
+                _ => TargetOutput::Inherit,
+            };
+            let s = Sampling::start(tp, sp, t0, output, &[], &stop, &sampler_stop, samples.clone()).map_err(
+                |e| match e {
+                    SessionError::BadTarget(m) => bad(format!("[target]: {m}")),
+                    SessionError::CannotRun(m) => Error::cannot_run(anyhow!(m)),
+                },
+            )?;
+            super::printed(writeln!(
+                say,
+                "target: pid {} ({}){}",
+                s.pid,
+                crate::escape::terminal(&s.command.chars().take(100).collect::<String>()),
+                if s.owned { ", started by loadprof" } else { "" }
+            ))?;
+            if let Err(e) = session::wait_ready(tp, &stop) {
+                sampler_stop.stop(crate::cancel::StopReason::Finished);
+                let _ = s.finish(&stop);
+                return Err(Error::cannot_run(anyhow!(e)));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let result = search_all(SearchArgs {
+        args,
+        base: &base,
+        slos: &slos,
+        stop: &stop,
+        runtime: &runtime,
+        say,
+        t0,
+        samples: &samples,
+        plan_inputs: (warmup, hold, probe_s, max_time, max_rate),
+    });
+    sampler_stop.stop(crate::cancel::StopReason::Finished);
+    if let Some(s) = sampling {
+        let _ = s.finish(&stop);
+    }
+    let (plan, search, probes, rate_points) = result?;
+    let o = search.outcome();
+    let target_exited = stop.reason() == Some(crate::cancel::StopReason::TargetExited);
+    let interrupted = stop.reason().is_some() && !target_exited;
+    let doc = json!({
+        "name": name,
+        "max_rate": o.max_rate,
+        "bracket": [o.bracket.0, o.bracket.1],
+        "limited_by": o.limited_by.map(Limit::name),
+        "converged": o.converged,
+        "knee_rate": knee(&rate_points, 0.25),
+        "stopped": if target_exited {
+            "the target exited".to_string()
+        } else if interrupted {
+            "interrupted".to_string()
+        } else {
+            o.stopped.clone()
+        },
+        "precision": plan.precision,
+        "slo": slos.iter().map(|s| json!({"name": s.name, "expr": s.text})).collect::<Vec<_>>(),
+        "probes": probes,
+    });
+    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    let path = dir.join("capacity.json");
+    crate::report::write_atomic(&path, &bytes)
+        .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", path.display())))?;
+    let summary = match (o.max_rate, o.limited_by) {
+        (Some(r), Some(Limit::Generator)) => format!(
+            "capacity: at least {r:.1}/s; loadprof could not offer more, so the service's limit was not reached"
+        ),
+        (Some(r), limit) => format!(
+            "capacity: {r:.1}/s{} (bracket {:.1} to {}), limited by {}{}",
+            if o.converged { "" } else { " (not converged)" },
+            o.bracket.0.unwrap_or(0.0),
+            o.bracket.1.map_or("–".to_string(), |h| format!("{h:.1}")),
+            limit.map_or("nothing up to --max-rate", Limit::name),
+            knee(&rate_points, 0.25).map_or(String::new(), |k| format!("; latency starts to rise past {k:.1}/s"))
+        ),
+        (None, _) => format!("capacity: none found; {}", o.stopped),
+    };
+    super::printed(
+        writeln!(say, "{summary}")
+            .and_then(|()| writeln!(say, "results in {}/", dir.display()))
+            .and_then(|()| {
+                if args.json {
+                    out.write_all(&bytes).and_then(|()| writeln!(out))
+                } else {
+                    Ok(())
+                }
+            }),
+    )?;
+    Ok(if target_exited {
+        let _ = writeln!(
+            err,
+            "loadprof: error: the target exited during the search; what was probed is in {}",
+            dir.display()
+        );
+        Exit::RunFailed
+    } else if interrupted {
+        Exit::Interrupted
+    } else if o.max_rate.is_none() || args.require_rate.is_some_and(|r| o.max_rate.is_none_or(|m| m < r)) {
+        Exit::GateFailed
+    } else {
+        Exit::Success
+    })
+}
+
+/// What the search loop needs.
+struct SearchArgs<'a> {
+    args: &'a CapacityArgs,
+    base: &'a crate::load::LoadConfig,
+    slos: &'a [Slo],
+    stop: &'a crate::cancel::StopToken,
+    runtime: &'a tokio::runtime::Runtime,
+    say: &'a mut dyn Write,
+    t0: Instant,
+    samples: &'a Samples,
+    /// Warm-up, hold, probe length in seconds, time budget, max rate.
+    plan_inputs: (Duration, Duration, f64, Duration, f64),
+}
+
+type Searched = (Plan, Search, Vec<serde_json::Value>, Vec<(f64, f64)>);
+
+/// Calibrates when asked to, then runs every probe the search asks for.
+fn search_all(a: SearchArgs<'_>) -> Result<Searched, Error> {
+    let SearchArgs {
+        args,
+        base,
+        slos,
+        stop,
+        runtime,
+        say,
+        t0,
+        samples,
+        plan_inputs: (warmup, hold, probe_s, max_time, max_rate),
+    } = a;
     let cannot = |e: LoadError| match e {
         LoadError::Setup(_) => Error::bad_input(anyhow!(e)),
         _ => Error::cannot_run(anyhow!(e)),
@@ -166,7 +367,7 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let start = match args.start_rate {
         Some(s) => s,
         None => {
-            let s = calibrate(&base, &stop, &runtime).map_err(cannot)?.min(max_rate);
+            let s = calibrate(base, stop, runtime).map_err(cannot)?.min(max_rate);
             super::printed(writeln!(
                 say,
                 "calibration: one connection gets {:.1}/s; starting at {s:.1}/s",
@@ -202,7 +403,9 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
             poisson: args.poisson,
             max_in_flight: args.max_in_flight,
         };
-        let run = probe::run(&base, &spec, &slos, &stop, &runtime).map_err(cannot)?;
+        let from = t0.elapsed().as_secs_f64();
+        let run = probe::run(base, &spec, slos, stop, runtime).map_err(cannot)?;
+        let (rss, cpu) = samples.over(from + warmup.as_secs_f64(), t0.elapsed().as_secs_f64());
         if run.recording.stop.is_some() {
             break;
         }
@@ -242,58 +445,9 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
             "limited_by": verdict.limits.first().map(|l| l.name()),
             "slo": run.stats.slos,
             "dropped": run.recording.dropped,
-            "rss_bytes_max": null,
-            "cpu_percent_mean": null,
+            "rss_bytes_max": rss,
+            "cpu_percent_mean": cpu.map(|c| (c * 10.0).round() / 10.0),
         }));
     }
-    let o = search.outcome();
-    let interrupted = stop.reason().is_some();
-    let doc = json!({
-        "name": name,
-        "max_rate": o.max_rate,
-        "bracket": [o.bracket.0, o.bracket.1],
-        "limited_by": o.limited_by.map(Limit::name),
-        "converged": o.converged,
-        "knee_rate": knee(&rate_points, 0.25),
-        "stopped": if interrupted { "interrupted".to_string() } else { o.stopped.clone() },
-        "precision": plan.precision,
-        "slo": slos.iter().map(|s| json!({"name": s.name, "expr": s.text})).collect::<Vec<_>>(),
-        "probes": probes,
-    });
-    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::cannot_run(anyhow!(e)))?;
-    let path = dir.join("capacity.json");
-    crate::report::write_atomic(&path, &bytes)
-        .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", path.display())))?;
-    let summary = match (o.max_rate, o.limited_by) {
-        (Some(r), Some(Limit::Generator)) => format!(
-            "capacity: at least {r:.1}/s; loadprof could not offer more, so the service's limit was not reached"
-        ),
-        (Some(r), limit) => format!(
-            "capacity: {r:.1}/s{} (bracket {:.1} to {}), limited by {}{}",
-            if o.converged { "" } else { " (not converged)" },
-            o.bracket.0.unwrap_or(0.0),
-            o.bracket.1.map_or("–".to_string(), |h| format!("{h:.1}")),
-            limit.map_or("nothing up to --max-rate", Limit::name),
-            knee(&rate_points, 0.25).map_or(String::new(), |k| format!("; latency starts to rise past {k:.1}/s"))
-        ),
-        (None, _) => format!("capacity: none found; {}", o.stopped),
-    };
-    super::printed(
-        writeln!(say, "{summary}")
-            .and_then(|()| writeln!(say, "results in {}/", dir.display()))
-            .and_then(|()| {
-                if args.json {
-                    out.write_all(&bytes).and_then(|()| writeln!(out))
-                } else {
-                    Ok(())
-                }
-            }),
-    )?;
-    Ok(if interrupted {
-        Exit::Interrupted
-    } else if o.max_rate.is_none() || args.require_rate.is_some_and(|r| o.max_rate.is_none_or(|m| m < r)) {
-        Exit::GateFailed
-    } else {
-        Exit::Success
-    })
+    Ok((plan, search, probes, rate_points))
 }

@@ -99,9 +99,17 @@ pub fn run(
     let doc = serde_json::to_value(crate::report::schema::ResultDoc::from_load(&rec, None)).unwrap_or(Value::Null);
     let load = &doc["load"];
     let planned = spec.rate * (spec.warmup + spec.hold).as_secs_f64();
+    let achieved = load["totals"]["rps"].as_f64().unwrap_or(0.0);
+    // What arrived: what was answered, plus what was still waiting at the
+    // end of the hold beyond what was waiting at its start.
+    let backlog = match (in_flight.first(), in_flight.last()) {
+        (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) / spec.hold.as_secs_f64(),
+        _ => 0.0,
+    };
     let stats = ProbeStats {
         offered: spec.rate,
-        achieved: load["totals"]["rps"].as_f64().unwrap_or(0.0),
+        arrived: achieved + backlog.max(0.0),
+        achieved,
         error_rate: 1.0 - load["totals"]["success_rate"].as_f64().unwrap_or(1.0),
         slos: slos.iter().map(|s| s.judge(observe(&s.metric, &doc))).collect(),
         latency,

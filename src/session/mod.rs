@@ -93,10 +93,10 @@ pub struct SessionResult<S> {
 }
 
 /// Forwards samples to the caller's sink and keeps the RSS series.
-struct Keep<S> {
-    inner: S,
-    t: Vec<f64>,
-    rss: Vec<f64>,
+pub struct Keep<S> {
+    pub inner: S,
+    pub t: Vec<f64>,
+    pub rss: Vec<f64>,
 }
 
 impl<S: SampleSink> SampleSink for Keep<S> {
@@ -140,6 +140,101 @@ fn start_target(plan: &TargetPlan, output: TargetOutput, env: &[(String, String)
     }
 }
 
+/// A target started (or found) and sampled on a thread of its own from
+/// that moment, on the session's clock: what `run` and `capacity` share.
+pub struct Sampling<S> {
+    pub pid: u32,
+    pub command: String,
+    /// loadprof started it.
+    pub owned: bool,
+    handle: JoinHandle<SamplerOutput<S>>,
+}
+
+impl<S: SampleSink + Send + 'static> Sampling<S> {
+    /// Starts (or finds) the target with `env` and starts sampling it into
+    /// `samples`. The sampling ends when `own` fires; the target's exit
+    /// fires `session`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        tp: &TargetPlan,
+        sample_plan: &SamplePlan,
+        t0: Instant,
+        output: TargetOutput,
+        env: &[(String, String)],
+        session: &StopToken,
+        own: &StopToken,
+        samples: S,
+    ) -> Result<Sampling<S>, SessionError> {
+        let (gpu, gpu_state) = sample::probe_gpu(sample_plan.gpu).map_err(|e| {
+            SessionError::CannotRun(format!("[sample] gpu = \"on\": GPU memory cannot be sampled: {e}"))
+        })?;
+        let t = start_target(tp, output, env)?;
+        let (pid, command, owned) = (t.pid, t.command.clone(), t.is_owned());
+        let cfg = SamplerConfig {
+            interval: sample_plan.interval,
+            duration: None,
+            children: tp.children,
+            per_process: false,
+            pss: sample_plan.pss,
+            gpu: sample_plan.gpu,
+            stop_grace: tp.stop_grace,
+        };
+        let (session, own) = (session.clone(), own.clone());
+        let mut sink = Keep {
+            inner: samples,
+            t: Vec::new(),
+            rss: Vec::new(),
+        };
+        let gpu_state: GpuState = gpu_state;
+        let handle = std::thread::Builder::new()
+            .name("loadprof-sampler".into())
+            .spawn(move || {
+                let rec = sample::record_from(t0, t, &cfg, gpu, gpu_state, &own, &mut sink);
+                if rec.as_ref().is_ok_and(|r| r.outcome == Outcome::TargetExited) {
+                    session.stop(StopReason::TargetExited);
+                }
+                (rec, sink)
+            })
+            .map_err(|e| SessionError::CannotRun(format!("cannot start the sampler: {e}")))?;
+        Ok(Sampling {
+            pid,
+            command,
+            owned,
+            handle,
+        })
+    }
+
+    /// Waits for the sampling to end (its `own` token must have fired) and
+    /// hands back the recording and the sink; a stop by `own` alone is a
+    /// completed recording, not an interrupted one.
+    pub fn finish(self, session: &StopToken) -> Result<(Recording, Keep<S>), SessionError> {
+        match self.handle.join() {
+            Ok((rec, sink)) => {
+                let mut rec = rec.map_err(|e| SessionError::CannotRun(format!("sampling failed: {e:#}")))?;
+                if rec.outcome == Outcome::Interrupted && session.reason().is_none() {
+                    rec.outcome = Outcome::Completed;
+                }
+                Ok((rec, sink))
+            }
+            Err(_) => Err(SessionError::CannotRun("the sampler thread panicked".into())),
+        }
+    }
+}
+
+/// Waits for the target's ready URL, if it has one: `Ok(Some(after))`
+/// once it answers 2xx, `Ok(None)` without one or when `stop` fired.
+pub fn wait_ready(tp: &TargetPlan, stop: &StopToken) -> Result<Option<Duration>, String> {
+    let Some(url) = &tp.ready_url else {
+        return Ok(None);
+    };
+    crate::http::wait_ready(url, tp.ready_timeout, stop).map_err(|e| {
+        format!(
+            "the target did not become ready: {e} (target.ready_url, ready_timeout = {})",
+            crate::config::units::format_duration(tp.ready_timeout)
+        )
+    })
+}
+
 /// Runs the session. `samples` receives every sample (it runs on the
 /// sampler's thread); `on_row` each second of load; `on_event` the moments
 /// worth telling. Returns once every phase has ended and a target loadprof
@@ -165,65 +260,28 @@ pub fn run<S: SampleSink + Send + 'static>(
     let mut failure = None;
 
     // The sampler starts with the target, so its start-up is on record too.
-    let mut sampler: Option<JoinHandle<SamplerOutput<S>>> = None;
+    let mut sampler: Option<Sampling<S>> = None;
     let sampler_stop = stop.linked();
     let mut target_pid = None;
     let mut owned = false;
     if let Some(tp) = &target {
-        let (gpu, gpu_state) = sample::probe_gpu(sample_plan.gpu).map_err(|e| {
-            SessionError::CannotRun(format!("[sample] gpu = \"on\": GPU memory cannot be sampled: {e}"))
-        })?;
         let env: Vec<(String, String)> = observers.iter().flat_map(|o| o.target_env()).collect();
-        let t = start_target(tp, target_output, &env)?;
+        let sampling = Sampling::start(tp, &sample_plan, t0, target_output, &env, stop, &sampler_stop, samples)?;
         on_event(Event::Target {
-            pid: t.pid,
-            command: t.command.clone(),
-            owned: t.is_owned(),
+            pid: sampling.pid,
+            command: sampling.command.clone(),
+            owned: sampling.owned,
         });
-        target_pid = Some(t.pid);
-        owned = t.is_owned();
-        let cfg = SamplerConfig {
-            interval: sample_plan.interval,
-            duration: None,
-            children: tp.children,
-            per_process: false,
-            pss: sample_plan.pss,
-            gpu: sample_plan.gpu,
-            stop_grace: tp.stop_grace,
-        };
-        let (session, own) = (stop.clone(), sampler_stop.clone());
-        let mut sink = Keep {
-            inner: samples,
-            t: Vec::new(),
-            rss: Vec::new(),
-        };
-        let gpu_state: GpuState = gpu_state;
-        let handle = std::thread::Builder::new()
-            .name("loadprof-sampler".into())
-            .spawn(move || {
-                let rec = sample::record_from(t0, t, &cfg, gpu, gpu_state, &own, &mut sink);
-                if rec.as_ref().is_ok_and(|r| r.outcome == Outcome::TargetExited) {
-                    session.stop(StopReason::TargetExited);
-                }
-                (rec, sink)
-            })
-            .map_err(|e| SessionError::CannotRun(format!("cannot start the sampler: {e}")))?;
-        sampler = Some(handle);
-
-        if let Some(url) = &tp.ready_url {
-            match crate::http::wait_ready(url, tp.ready_timeout, stop) {
-                Ok(Some(after)) => {
-                    windows.ready_s = Some(secs(t0, Instant::now()));
-                    on_event(Event::Ready(after));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    failure = Some(format!(
-                        "the target did not become ready: {e} (target.ready_url, ready_timeout = {})",
-                        crate::config::units::format_duration(tp.ready_timeout)
-                    ))
-                }
+        target_pid = Some(sampling.pid);
+        owned = sampling.owned;
+        sampler = Some(sampling);
+        match wait_ready(tp, stop) {
+            Ok(Some(after)) => {
+                windows.ready_s = Some(secs(t0, Instant::now()));
+                on_event(Event::Ready(after));
             }
+            Ok(None) => {}
+            Err(e) => failure = Some(e),
         }
     }
 
@@ -318,17 +376,12 @@ pub fn run<S: SampleSink + Send + 'static>(
         .collect();
     sampler_stop.stop(StopReason::Finished);
     let mut kept = None;
-    let (resources, rss) = match sampler.map(JoinHandle::join) {
+    let (resources, rss) = match sampler.map(|s| s.finish(stop)) {
         Some(Ok((rec, sink))) => {
-            let mut rec = rec.map_err(|e| SessionError::CannotRun(format!("sampling failed: {e:#}")))?;
-            if rec.outcome == Outcome::Interrupted && stop.reason().is_none() {
-                // Ended by the session, not by a stop request.
-                rec.outcome = Outcome::Completed;
-            }
             kept = Some(sink.inner);
             (Some(rec), (sink.t, sink.rss))
         }
-        Some(Err(_)) => return Err(SessionError::CannotRun("the sampler thread panicked".into())),
+        Some(Err(e)) => return Err(e),
         None => (None, (Vec::new(), Vec::new())),
     };
     windows.end_s = secs(t0, Instant::now());
