@@ -82,6 +82,21 @@ run_profile nightly-leak "$o/nightly-leak" \
 run_profile nightly-leak "$o/nightly-leak-leaking" \
   "load.duration=60s leak.warmup=10s leak.settle=10s leak.min_window=30s" -- "$py" "$api" --port PORT --leak
 
+# The breaking point is a search, not a run: `loadprof capacity`.
+port=$(free_port)
+echo "== api-breaking-point -> $o/api-breaking-point"
+short=(--hold 4s --warmup 2s --max-time 3m)
+[ $full = 1 ] && short=()
+set +e
+"$bin" capacity profiles/api-breaking-point.toml --out "$o/api-breaking-point" "${short[@]}" \
+  --set "target.command=[\"$py\", \"$api\", \"--port\", \"$port\"]" \
+  --set "target.ready_url=http://127.0.0.1:$port/health" --set "load.base_url=http://127.0.0.1:$port" \
+  >"$o/api-breaking-point.log" 2>&1
+code=$?
+set -e
+results+=("$(printf '%-28s exit %-3s %s' api-breaking-point "$code" "$(grep '^capacity:' "$o/api-breaking-point.log" | tail -1)")")
+tail -n 25 "$o/api-breaking-point.log" | sed 's/^/   /'
+
 "$bin" report --trend "$o"/*/result.json --html "$o/trend.html" >/dev/null
 echo
 echo "scenario                     exit verdict (nightly-leak-leaking must fail: exit 1)"
