@@ -183,17 +183,7 @@ pub fn message(end: &Ending<'_>) -> serde_json::Value {
     let failed: Vec<&SloResult> = end.slo.iter().filter(|s| !s.pass).collect();
     let mut text = format!("loadprof {}: {word}", end.name);
     if !failed.is_empty() {
-        let parts: Vec<String> = failed
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {} (observed {})",
-                    s.name,
-                    s.expr,
-                    crate::report::verdicts::show(s.observed, &s.unit)
-                )
-            })
-            .collect();
+        let parts: Vec<String> = failed.iter().map(|s| s.described()).collect();
         text.push_str(&format!("; failed: {}", parts.join(", ")));
     }
     if let Some(n) = end.requests {

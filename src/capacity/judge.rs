@@ -169,14 +169,7 @@ pub fn judge(p: &ProbeStats) -> Verdict {
     let other: Vec<String> = failed
         .iter()
         .filter(|s| !is_error_slo(s))
-        .map(|s| {
-            format!(
-                "{} {} (observed {})",
-                s.name,
-                s.expr,
-                crate::report::verdicts::show(s.observed, &s.unit)
-            )
-        })
+        .map(|s| s.described())
         .collect();
     if !other.is_empty() {
         limits.push(Limit::Slo);

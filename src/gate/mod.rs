@@ -546,6 +546,18 @@ pub struct SloResult {
     pub pass: bool,
 }
 
+impl SloResult {
+    /// `ask.p95 < 2s (observed 2512.0 ms)`, for a line of text.
+    pub fn described(&self) -> String {
+        format!(
+            "{} {} (observed {})",
+            self.name,
+            self.expr,
+            crate::report::verdicts::show(self.observed, &self.unit)
+        )
+    }
+}
+
 /// Whether a metric is better when it is lower (latency, memory) or higher
 /// (throughput).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
