@@ -57,6 +57,9 @@ fn a_fixed_service_time_is_found_within_ten_percent_of_workers_over_service_time
             .all(|p| p["pass"].as_bool() == Some(p["rate"].as_f64().unwrap() <= found + 1e-9))
     );
     assert!(output_text(&o).contains("capacity: "), "{}", output_text(&o));
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(page.contains("Latency against offered rate") && page.contains("(confirming)"));
+    assert!(page.matches("<svg").count() >= 2, "the latency and throughput charts");
 }
 
 #[test]

@@ -83,7 +83,7 @@ fn what(args: &CapacityArgs) -> Result<What, Error> {
         let cmd = load.into_command(chrono::Local::now()).map_err(bad)?;
         let cfg = crate::config::load::build(cmd.spec).map_err(bad)?;
         let endpoints: Vec<String> = cfg.endpoints.iter().map(|e| e.name.clone()).collect();
-        ("capacity".to_string(), cfg, endpoints)
+        (crate::redact::url(&args.what).into_owned(), cfg, endpoints)
     } else {
         let path = PathBuf::from(&args.what);
         let profile = crate::config::profile::LoadedProfile::read_with(&path, &args.set).map_err(bad)?;
@@ -290,6 +290,9 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let path = dir.join("capacity.json");
     crate::report::write_atomic(&path, &bytes)
         .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", path.display())))?;
+    let html = dir.join("report.html");
+    crate::report::write_atomic_with(&html, |w| crate::report::html::write_capacity(w, &doc))
+        .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", html.display())))?;
     let summary = match (o.max_rate, o.limited_by) {
         (Some(r), Some(Limit::Generator)) => format!(
             "capacity: at least {r:.1}/s; loadprof could not offer more, so the service's limit was not reached"
@@ -306,6 +309,7 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     };
     super::printed(
         writeln!(say, "{summary}")
+            .and_then(|()| writeln!(say, "report: {}", html.display()))
             .and_then(|()| writeln!(say, "results in {}/", dir.display()))
             .and_then(|()| {
                 if args.json {

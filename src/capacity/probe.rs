@@ -76,6 +76,10 @@ pub fn run(
 ) -> Result<ProbeRun, LoadError> {
     let cfg = config_for(base, spec);
     let warm_s = spec.warmup.as_secs_f64();
+    let end_s = warm_s + spec.hold.as_secs_f64();
+    // Answers counted over whole seconds of the hold only: the drain after
+    // the schedule ends would lower the rate of a service that kept up.
+    let (mut answered, mut width) = (0u64, 0.0f64);
     let mut latency: Vec<(f64, f64)> = Vec::new();
     let mut in_flight: Vec<(f64, f64)> = Vec::new();
     let t0 = Instant::now();
@@ -83,9 +87,11 @@ pub fn run(
     let mut on_row = |row: &TimelineRow| {
         let t = row.elapsed_s as f64 + row.width_s / 2.0;
         // Whole seconds of the hold only: a last short second is mostly empty.
-        if (row.elapsed_s as f64) < warm_s || row.width_s < 0.5 {
+        if (row.elapsed_s as f64) < warm_s || row.width_s < 0.5 || row.elapsed_s as f64 + row.width_s > end_s + 1e-6 {
             return;
         }
+        answered += row.requests;
+        width += row.width_s;
         if let Some(l) = row.latency {
             latency.push((t, l.p50_ms));
         }
@@ -99,11 +105,18 @@ pub fn run(
     let doc = serde_json::to_value(crate::report::schema::ResultDoc::from_load(&rec, None)).unwrap_or(Value::Null);
     let load = &doc["load"];
     let planned = spec.rate * (spec.warmup + spec.hold).as_secs_f64();
-    let achieved = load["totals"]["rps"].as_f64().unwrap_or(0.0);
+    let achieved = if width > 0.0 {
+        answered as f64 / width
+    } else {
+        load["totals"]["rps"].as_f64().unwrap_or(0.0)
+    };
     // What arrived: what was answered, plus what was still waiting at the
-    // end of the hold beyond what was waiting at its start.
+    // end of the hold beyond what was waiting at its start. A backlog of a
+    // few requests is the sampling's noise, not a queue.
     let backlog = match (in_flight.first(), in_flight.last()) {
-        (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) / spec.hold.as_secs_f64(),
+        (Some(a), Some(b)) if b.0 > a.0 && b.1 - a.1 > (3.0f64).max(0.01 * answered as f64) => {
+            (b.1 - a.1) / (b.0 - a.0)
+        }
         _ => 0.0,
     };
     let stats = ProbeStats {

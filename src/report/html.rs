@@ -6,6 +6,7 @@
 //! benchmark alone leaves them out), and odd data (NaN, empty or one-row
 //! CSVs, missing columns, nulls) never panics.
 
+mod capacity;
 mod chart;
 mod flame;
 mod heap;
@@ -26,6 +27,7 @@ use crate::config::units::format_bytes;
 use crate::escape::html as esc;
 use crate::report::verdicts::show;
 
+pub use self::capacity::write_capacity;
 pub use self::trend::write_trend;
 
 /// What one report is drawn from: the result document and the files beside it.

@@ -109,10 +109,12 @@ pub struct Dot {
     pub title: String,
 }
 
-/// How x is read: seconds on the run's clock, or one labelled slot per index.
+/// How x is read: seconds on the run's clock, a rate (requests per
+/// second), or one labelled slot per index.
 #[derive(Debug, Clone)]
 pub enum XAxis {
     Seconds,
+    PerSecond,
     Labels(Vec<String>),
 }
 
@@ -693,6 +695,15 @@ fn x_ticks(axis: &XAxis, x0: f64, x1: f64) -> Vec<(f64, String)> {
                 .enumerate()
                 .filter(|(i, _)| i % every == 0)
                 .map(|(i, l)| (i as f64, l.clone()))
+                .collect()
+        }
+        XAxis::PerSecond => {
+            let step = nice((x1 - x0) / 8.0);
+            let first = (x0 / step).ceil() * step;
+            (0..=40)
+                .map(|i| first + step * f64::from(i))
+                .take_while(|t| *t <= x1 + step * 1e-6)
+                .map(|t| (t, format!("{}/s", fixed(t, decimals(step)))))
                 .collect()
         }
         XAxis::Seconds => {
