@@ -340,3 +340,39 @@ fn malformed_metrics_settings_are_refused_before_anything_runs() {
         assert!(!dir.path().join("never").exists(), "nothing ran");
     }
 }
+
+#[test]
+fn queries_alone_are_asked_after_the_run_about_all_of_it() {
+    if !have("prometheus") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_prom, base) = common::prometheus::start(
+        dir.path(),
+        "global:\n  scrape_interval: 1m\n",
+        &dir.path().join("tsdb"),
+        &[],
+    );
+    let (_target, url) = common::demo_target(&[]);
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name = \"q\"\n[load]\nbase_url = \"{url}\"\nrate = 10\nduration = \"4s\"\n\
+             [[load.request]]\npath = \"/health\"\n[leak]\nsettle = \"1s\"\n\
+             [metrics]\nprometheus_url = \"{base}\"\n[metrics.queries]\none = 'vector(1)'\n\
+             [slo]\n\"metrics.one.max\" = \">= 1\"\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (o, doc) = run(&profile, &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
+    let q = &doc["metrics"]["queries"][0];
+    let load_end = doc["run"]["windows"]["load"][1].as_f64().unwrap();
+    let last = q["points"].as_array().unwrap().last().unwrap()[0].as_f64().unwrap();
+    assert!(
+        last >= load_end - 1.0,
+        "asked after the load, about all of it: {last} against {load_end}: {q}"
+    );
+}

@@ -223,6 +223,13 @@ pub fn run(
         }
         end.wait_until(next);
     }
+    // With nothing to scrape, the queries still wait for the run's end.
+    while end.reason().is_none() {
+        end.wait_until(Instant::now() + Duration::from_secs(60));
+    }
+    if let Some(start) = clock.load_started() {
+        store.open(clock.secs(start + warmup));
+    }
     if let Some(e) = clock.load_ended() {
         store.close(clock.secs(e));
     }
