@@ -60,6 +60,12 @@ fn a_fixed_service_time_is_found_within_ten_percent_of_workers_over_service_time
     let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(page.contains("Latency against offered rate") && page.contains("(confirming)"));
     assert!(page.matches("<svg").count() >= 2, "the latency and throughput charts");
+    // result.json carries the same search as its capacity section, in the schema.
+    let result = std::fs::read_to_string(dir.path().join("result.json")).unwrap();
+    assert_eq!(common::validate(&result, None), "", "result.json matches the schema");
+    let result: Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(result["capacity"], doc);
+    assert_eq!(result["passed"], true);
 }
 
 #[test]
@@ -100,6 +106,8 @@ fn a_loadprof_held_back_is_generator_limited_never_the_services_capacity() {
     assert!(text.contains("loadprof could not offer more"), "{text}");
     let last = doc["probes"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["limited_by"], "generator", "{last}");
+    let result = std::fs::read_to_string(dir.path().join("result.json")).unwrap();
+    assert_eq!(common::validate(&result, None), "", "result.json matches the schema");
 }
 
 #[test]

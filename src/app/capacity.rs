@@ -21,6 +21,7 @@ use crate::config::units::parse_duration;
 use crate::error::{Error, Exit};
 use crate::gate::Slo;
 use crate::load::LoadError;
+use crate::report::schema::{self, ResultDoc};
 use crate::session::{self, Sampling, SessionError, TargetOutput};
 
 fn bad(e: impl std::fmt::Display) -> Error {
@@ -215,6 +216,7 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let say: &mut dyn Write = if args.json { err } else { out };
     // The target is sampled through every probe, on one clock.
     let t0 = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let samples = Samples::default();
     let sampler_stop = stop.linked();
     let sampling = match &target {
@@ -290,6 +292,42 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let path = dir.join("capacity.json");
     crate::report::write_atomic(&path, &bytes)
         .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", path.display())))?;
+    let passed = o.max_rate.is_some_and(|m| args.require_rate.is_none_or(|r| m >= r)) && !interrupted && !target_exited;
+    let result = ResultDoc {
+        schema: schema::SCHEMA,
+        tool: schema::Tool::this(),
+        run: schema::Run {
+            profile: Some(name.clone()),
+            started_at: schema::timestamp(started_at),
+            ended_at: schema::timestamp(std::time::SystemTime::now()),
+            duration_s: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            outcome: if target_exited {
+                crate::sample::Outcome::TargetExited
+            } else if interrupted {
+                crate::sample::Outcome::Interrupted
+            } else {
+                crate::sample::Outcome::Completed
+            },
+            host: crate::host::Host::detect(),
+            reason: None,
+            windows: None,
+        },
+        load: None,
+        resources: None,
+        leak: None,
+        flame: None,
+        heap: None,
+        metrics: None,
+        capacity: Some(doc.clone()),
+        llm: None,
+        slo: None,
+        baseline: None,
+        passed,
+    };
+    let result_path = dir.join("result.json");
+    let result_bytes = serde_json::to_vec_pretty(&result).map_err(|e| Error::cannot_run(anyhow!(e)))?;
+    crate::report::write_atomic(&result_path, &result_bytes)
+        .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", result_path.display())))?;
     let html = dir.join("report.html");
     crate::report::write_atomic_with(&html, |w| crate::report::html::write_capacity(w, &doc))
         .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", html.display())))?;

@@ -416,6 +416,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
         flame: None,
         heap: None,
         metrics: None,
+        capacity: None,
         llm: Some(section),
         slo: None,
         baseline: None,

@@ -753,6 +753,7 @@ fn document<S>(
         flame,
         heap,
         metrics: None,
+        capacity: None,
         llm: None,
         slo: None,
         baseline: None,

@@ -27,6 +27,9 @@ pub struct ResultDoc {
     pub heap: Option<super::heap::HeapSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::metrics::MetricsSection>,
+    /// `loadprof capacity`'s search: what capacity.json holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<super::llm::LlmSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -234,6 +237,7 @@ impl ResultDoc {
             flame: None,
             heap: None,
             metrics: None,
+            capacity: None,
             llm: None,
             slo: None,
             baseline: None,
@@ -266,6 +270,7 @@ impl ResultDoc {
             flame: None,
             heap: None,
             metrics: None,
+            capacity: None,
             llm: None,
             slo: None,
             baseline: None,
