@@ -123,6 +123,7 @@ fn bad_settings_are_exit_2_naming_the_flag() {
         (vec!["--slo", "all.p95=< 1s", "--precision", "0%"], "--precision"),
         (vec!["--slo", "all.p95=< 1s", "--precision", "100%"], "--precision"),
         (vec!["--slo", "all.p95=< 1s", "--max-time", "2s"], "--max-time"),
+        (vec!["--slo", "all.p95=< 1s", "--max-time", "200h"], "at most a week"),
         (vec!["--slo", "nonsense"], "--slo"),
     ] {
         let (o, _) = capacity(url, &extra, &dir.path().join("x"));

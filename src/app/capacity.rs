@@ -171,8 +171,14 @@ pub fn run(args: &CapacityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let hold = duration("--hold", &args.hold)?;
     let warmup = duration("--warmup", &args.warmup)?;
     let max_time = duration("--max-time", &args.max_time)?;
-    if hold < Duration::from_secs(3) {
-        return Err(bad(format!("--hold {}: give at least 3s, to see a trend", args.hold)));
+    if !(Duration::from_secs(3)..=Duration::from_secs(3600)).contains(&hold) {
+        return Err(bad(format!("--hold {}: give 3s (to see a trend) to 1h", args.hold)));
+    }
+    if warmup > Duration::from_secs(600) {
+        return Err(bad(format!("--warmup {}: give at most 10m", args.warmup)));
+    }
+    if max_time > Duration::from_secs(7 * 24 * 3600) {
+        return Err(bad(format!("--max-time {}: give at most a week", args.max_time)));
     }
     if !(0.0 < args.precision && args.precision < 100.0) {
         return Err(bad(format!(
