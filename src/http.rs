@@ -171,6 +171,35 @@ pub fn get(url: &str, limit: usize, timeout: Duration, stop: &StopToken) -> Resu
     block_on(url, timeout, stop, fetch(url, limit))
 }
 
+/// One POST of `body` from synchronous code, giving up at `timeout`. The
+/// status is the answer; up to `body_limit` bytes of the body are kept
+/// (none are read when it is 0), and a body that breaks or runs over is
+/// kept empty rather than failing the request.
+pub fn post(
+    url: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    headers: &http::HeaderMap,
+    body_limit: usize,
+    timeout: Duration,
+) -> Result<Fetched, FetchError> {
+    let work = async {
+        let resp = send(http::Method::POST, url, Some((body, content_type)), headers).await?;
+        let status = resp.status().as_u16();
+        let body = if body_limit > 0 {
+            read_body(resp.into_body(), body_limit, url).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(Fetched { status, body })
+    };
+    // Nothing stops it but its timeout.
+    block_on(url, timeout, &StopToken::new(), work)?.ok_or_else(|| FetchError::Timeout {
+        url: crate::redact::url(url).into_owned(),
+        secs: timeout.as_secs(),
+    })
+}
+
 /// Polls `url` every 100 ms until it answers 2xx (`Ok(Some(elapsed))`),
 /// `timeout` passes (the last failure), or `stop` fires (`Ok(None)`).
 pub fn wait_ready(url: &str, timeout: Duration, stop: &StopToken) -> Result<Option<Duration>, FetchError> {

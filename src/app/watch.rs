@@ -213,24 +213,20 @@ pub fn message(end: &Ending<'_>) -> serde_json::Value {
 /// Posts the verdict; a 2xx answer within 10 s is delivered.
 fn post(url: &str, end: &Ending<'_>) -> Result<(), String> {
     let body = message(end).to_string().into_bytes();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-    let headers = http::HeaderMap::new();
-    rt.block_on(async {
-        let send = crate::http::send(http::Method::POST, url, Some((body, "application/json")), &headers);
-        let resp = tokio::time::timeout(Duration::from_secs(10), send)
-            .await
-            .map_err(|_| format!("{}: no answer within 10s", crate::redact::url(url)))?
-            .map_err(|e| e.to_string())?;
-        let status = resp.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("{} answered {}", crate::redact::url(url), status.as_u16()))
-        }
-    })
+    let answer = crate::http::post(
+        url,
+        body,
+        "application/json",
+        &http::HeaderMap::new(),
+        0,
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
+    if (200..300).contains(&answer.status) {
+        Ok(())
+    } else {
+        Err(format!("{} answered {}", crate::redact::url(url), answer.status))
+    }
 }
 
 #[cfg(test)]

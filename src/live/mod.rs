@@ -214,10 +214,6 @@ fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn percentiles(h: &Hist) -> Option<Percentiles> {
-    Percentiles::of(h)
-}
-
 /// The cumulative count of `h` (in microseconds) at each bound, +Inf last.
 fn buckets(h: &Hist) -> HistValue {
     let mut buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
@@ -266,7 +262,7 @@ impl State {
                     "requests": e.requests,
                     "errors": e.errors.total(),
                     "check_failures": e.errors.check,
-                    "latency": percentiles(&e.latency),
+                    "latency": Percentiles::of(&e.latency),
                 })
             })
             .collect();
@@ -276,7 +272,7 @@ impl State {
         json!({
             "load": {
                 "endpoints": endpoints,
-                "latency": percentiles(&all),
+                "latency": Percentiles::of(&all),
                 "duration_s": self.counted_s,
                 "totals": {"rps": if self.counted_s > 0.0 { requests as f64 / self.counted_s } else { 0.0 }},
             },
@@ -329,16 +325,9 @@ impl State {
                     Reading::Number(failed as f64),
                 ));
                 for kind in ErrorKind::ALL {
-                    let n = match kind {
-                        ErrorKind::Connect => e.errors.connect,
-                        ErrorKind::Timeout => e.errors.timeout,
-                        ErrorKind::Status => e.errors.status,
-                        ErrorKind::Check => e.errors.check,
-                        ErrorKind::Io => e.errors.io,
-                    };
                     errors.push((
                         vec![("endpoint", name.clone()), ("kind", kind.name().to_string())],
-                        Reading::Number(n as f64),
+                        Reading::Number(e.errors.of(kind) as f64),
                     ));
                 }
             }

@@ -142,42 +142,31 @@ fn push(url: &str, live: &Live) -> Result<(), String> {
         let s = live.lock();
         body(series(&s.run_id, &s.families(), now_ms()))?
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-    rt.block_on(async {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("snappy"));
-        headers.insert(
-            "x-prometheus-remote-write-version",
-            http::HeaderValue::from_static("0.1.0"),
-        );
-        let send = crate::http::send(
-            http::Method::POST,
-            url,
-            Some((payload, "application/x-protobuf")),
-            &headers,
-        );
-        let resp = tokio::time::timeout(Duration::from_secs(10), send)
-            .await
-            .map_err(|_| format!("{}: no answer within 10s", crate::redact::url(url)))?
-            .map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let text = crate::http::read_body(resp.into_body(), 4096, url)
-            .await
-            .unwrap_or_default();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} answered {}: {}",
-                crate::redact::url(url),
-                status.as_u16(),
-                crate::escape::terminal(String::from_utf8_lossy(&text).trim())
-            ))
-        }
-    })
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("snappy"));
+    headers.insert(
+        "x-prometheus-remote-write-version",
+        http::HeaderValue::from_static("0.1.0"),
+    );
+    let answer = crate::http::post(
+        url,
+        payload,
+        "application/x-protobuf",
+        &headers,
+        4096,
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
+    if (200..300).contains(&answer.status) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} answered {}: {}",
+            crate::redact::url(url),
+            answer.status,
+            crate::escape::terminal(String::from_utf8_lossy(&answer.body).trim())
+        ))
+    }
 }
 
 impl Pusher {

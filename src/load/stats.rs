@@ -115,6 +115,17 @@ impl ErrorCounts {
         } += 1;
     }
 
+    /// The count of one kind.
+    pub fn of(&self, kind: ErrorKind) -> u64 {
+        match kind {
+            ErrorKind::Connect => self.connect,
+            ErrorKind::Timeout => self.timeout,
+            ErrorKind::Status => self.status,
+            ErrorKind::Check => self.check,
+            ErrorKind::Io => self.io,
+        }
+    }
+
     pub fn add(&mut self, o: &ErrorCounts) {
         self.connect += o.connect;
         self.timeout += o.timeout;

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use super::exposition::{Kind, Scrape, family_of};
+use super::exposition::{Kind, Sample, Scrape, family_of};
 use super::promql::{Point, Running};
 use super::selector::Selector;
 
@@ -140,27 +140,20 @@ impl Store {
             if sample.name.ends_with("_created") {
                 continue;
             }
-            // The labels the series has: the sample's, and `instance`
-            // unless the target set one.
-            let add_instance = sample.label("instance").is_none();
-            let at = sample.labels.partition_point(|(n, _)| n.as_str() < "instance");
             let mut h = self.hasher.build_hasher();
             sample.name.hash(&mut h);
-            for (k, (n, v)) in sample.labels.iter().enumerate() {
-                if add_instance && k == at {
-                    ("instance", instance).hash(&mut h);
-                }
-                (n.as_str(), v.as_str()).hash(&mut h);
-            }
-            if add_instance && at == sample.labels.len() {
-                ("instance", instance).hash(&mut h);
+            for label in series_labels(sample, instance) {
+                label.hash(&mut h);
             }
             let hash = h.finish();
             let found = self.index.get(&hash).and_then(|candidates| {
                 candidates.iter().copied().find(|&i| {
                     let s = &self.series[i];
                     s.name == sample.name
-                        && same_labels(&s.labels, &sample.labels, add_instance.then_some((at, instance)))
+                        && s.labels
+                            .iter()
+                            .map(|(n, v)| (n.as_str(), v.as_str()))
+                            .eq(series_labels(sample, instance))
                 })
             });
             let i = match found {
@@ -170,10 +163,9 @@ impl Store {
                         added.dropped += 1;
                         continue;
                     }
-                    let mut labels = sample.labels.clone();
-                    if add_instance {
-                        labels.insert(at, ("instance".to_string(), instance.to_string()));
-                    }
+                    let labels: Vec<(String, String)> = series_labels(sample, instance)
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect();
                     let name = sample.name.clone();
                     let watched = self.watch.iter().any(|w| watches(w, &name, &labels));
                     let points = if watched && self.kept < MAX_KEPT {
@@ -216,18 +208,13 @@ impl Store {
     }
 }
 
-/// Whether a series' labels are a sample's, with `instance` inserted at
-/// `extra.0` when the sample has none.
-fn same_labels(series: &[(String, String)], sample: &[(String, String)], extra: Option<(usize, &str)>) -> bool {
-    let wanted = sample.len() + usize::from(extra.is_some());
-    if series.len() != wanted {
-        return false;
-    }
-    let mut theirs = sample.iter();
-    series.iter().enumerate().all(|(k, (n, v))| match extra {
-        Some((at, instance)) if k == at => n == "instance" && v == instance,
-        _ => theirs.next().is_some_and(|(sn, sv)| sn == n && sv == v),
-    })
+/// The labels of the series a sample from `instance` belongs to: its
+/// own, in order, with `instance` among them unless the target set one.
+pub fn series_labels<'a>(sample: &'a Sample, instance: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    let extra = sample.label("instance").is_none().then_some(("instance", instance));
+    let at = sample.labels.partition_point(|(n, _)| n.as_str() < "instance");
+    let own = sample.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    own.clone().take(at).chain(extra).chain(own.skip(at))
 }
 
 /// Whether series `name{labels}` is one `w` needs whole: the series it

@@ -301,10 +301,8 @@ impl scraper::Sink for MetricsWriter {
             if s.name.ends_with("_created") {
                 continue;
             }
-            let add_instance = s.label("instance").is_none();
-            let at = s.labels.partition_point(|(n, _)| n.as_str() < "instance");
             let mut labels = String::new();
-            let mut label = |n: &str, v: &str| {
+            for (n, v) in crate::metrics::store::series_labels(s, instance) {
                 if !labels.is_empty() {
                     labels.push(',');
                 }
@@ -312,15 +310,6 @@ impl scraper::Sink for MetricsWriter {
                 labels.push_str("=\"");
                 crate::metrics::exposition::escape_into(&mut labels, v);
                 labels.push('"');
-            };
-            for (k, (n, v)) in s.labels.iter().enumerate() {
-                if add_instance && k == at {
-                    label("instance", instance);
-                }
-                label(n, v);
-            }
-            if add_instance && at == s.labels.len() {
-                label("instance", instance);
             }
             self.line.clear();
             let _ = writeln!(
