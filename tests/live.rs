@@ -181,7 +181,7 @@ fn the_live_page_shows_numbers_changing_during_a_run() {
             "--rate",
             "30",
             "-d",
-            "10s",
+            "40s",
             "--listen",
         ])
         .arg(port.to_string())
