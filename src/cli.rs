@@ -198,6 +198,24 @@ pub struct LlmArgs {
     #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: Vec<u32>,
 
+    /// Search for the most concurrent streams that meet the TTFT and decode budgets (doubling,
+    /// then bisection, then a longer confirming run), and the aggregate tokens per second there.
+    #[arg(long, conflicts_with = "concurrency")]
+    pub capacity: bool,
+
+    /// The most streams the capacity search tries.
+    #[arg(long, value_name = "N", default_value_t = crate::llm::capacity::DEFAULT_MAX_STREAMS,
+          requires = "capacity", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::llm::capacity::MAX_STREAMS)))]
+    pub max_concurrency: u32,
+
+    /// Time to first token p95 budget, overriding the use's (e.g. 500ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub max_ttft: Option<Duration>,
+
+    /// Decode rate floor for the slowest tenth of requests, tokens/s, overriding the use's.
+    #[arg(long, value_name = "TOK_PER_S", value_parser = parse_positive_rate)]
+    pub min_decode: Option<f64>,
+
     /// What the model is for: sets the decode-rate floor and the TTFT budget.
     #[arg(long = "use", value_enum, default_value = "interactive")]
     pub use_case: crate::llm::UseCase,
@@ -673,6 +691,13 @@ fn parse_warmup(s: &str) -> Result<Warmup, String> {
 
 fn parse_rate_arg(s: &str) -> Result<f64, String> {
     crate::config::units::parse_byte_rate(s)
+}
+
+fn parse_positive_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err(format!("'{s}': give tokens per second above 0, e.g. 10")),
+    }
 }
 
 fn parse_size_arg(s: &str) -> Result<f64, String> {

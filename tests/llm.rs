@@ -444,3 +444,174 @@ fn on_a_gpu_host_a_model_partly_on_the_cpu_does_not_fit() {
     assert_eq!(big["verdict"], "go_smaller");
     assert!(big["headroom"].as_str().unwrap().contains("on CPU"), "{big}");
 }
+
+/// The probes of a model's capacity search, as (streams, pass).
+fn probes(m: &Value) -> Vec<(u64, bool)> {
+    m["capacity"]["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["concurrency"].as_u64().unwrap(), p["pass"].as_bool().unwrap()))
+        .collect()
+}
+
+#[test]
+fn capacity_is_the_number_of_parallel_slots_when_queueing_breaks_the_ttft_budget() {
+    // Three slots and no slowdown from decoding together: a fourth stream
+    // waits a whole answer (64 tokens at 80 tok/s, 0.8 s) for its first
+    // token, while a stream with a free slot has it after the prefill
+    // (about 60 ms). The budget sits between the two.
+    let slots = 3;
+    let (_server, url) = fixture(
+        "fake_ollama.py",
+        &[
+            "--parallel",
+            &slots.to_string(),
+            "--batch-penalty",
+            "0",
+            "--models",
+            "tiny:1b",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "tiny:1b",
+            "--capacity",
+            "--max-concurrency",
+            "32",
+            "--max-ttft",
+            "300ms",
+            "--max-tokens",
+            "64",
+            "--no-builtin-checks",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let doc = doc.unwrap();
+    let m = model(&doc, "tiny:1b");
+    let c = &m["capacity"];
+    assert_eq!(c["max_concurrency"], slots, "{c:#}");
+    assert_eq!(c["bracket"], serde_json::json!([slots, slots + 1]));
+    assert_eq!(c["limited_by"], "ttft");
+    assert_eq!(c["converged"], true);
+    let p = probes(m);
+    assert_eq!(p.first(), Some(&(1, true)));
+    assert!(p.contains(&(4, false)), "{p:?}");
+    assert_eq!(p.last(), Some(&(3, true)), "the best pass is confirmed last: {p:?}");
+    assert!(p.len() <= 6, "doubling, one bisection and a confirmation: {p:?}");
+    // Throughput grows with the slots and no further: three streams give
+    // about three times one stream's rate, four about the same as three.
+    let rate = |i: usize| f(&c["probes"][i]["output_tokens_per_s"]);
+    let one = rate(0);
+    let at_max = f(&c["output_tokens_per_s"]);
+    assert!(at_max > 2.5 * one && at_max < 3.3 * one, "{one} vs {at_max}");
+    let four = p.iter().position(|x| x.0 == 4).unwrap();
+    assert!(rate(four) < 1.15 * at_max, "{} vs {at_max}", rate(four));
+    // Every level is on the throughput–latency curve too.
+    let levels: Vec<u64> = m["concurrency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["concurrency"].as_u64().unwrap())
+        .collect();
+    assert_eq!(levels, vec![1, 2, 3, 4]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("capacity: 3 concurrent streams within the budgets; at 4: TTFT p95"),
+        "{printed}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("Capacity of tiny:1b") && html.contains("×3 (confirm)"));
+}
+
+#[test]
+fn capacity_stops_where_sharing_the_model_pushes_decoding_under_the_floor() {
+    // Sixteen slots, and each other stream decoding at once slows a step
+    // by a quarter: one stream decodes at 160 tok/s (speed scale 2), c
+    // streams at 160 / (1 + 0.25 (c - 1)) each. With a floor of 67.5
+    // tok/s that is 71 at 6 streams and 64 at 7: the answer is 6. A
+    // stream between two answers decodes alone for a moment, so allow one
+    // either side.
+    let (decode, penalty, floor): (f64, f64, f64) = (160.0, 0.25, 67.5);
+    let truth = (1.0 + (decode / floor - 1.0) / penalty).floor() as i64;
+    assert_eq!(truth, 6);
+    let (_server, url) = fixture(
+        "fake_ollama.py",
+        &["--parallel", "16", "--speed-scale", "2", "--models", "tiny:1b"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = llm(
+        &url,
+        dir.path(),
+        &[
+            "--model",
+            "tiny:1b",
+            "--capacity",
+            "--max-concurrency",
+            "16",
+            "--min-decode",
+            "67.5",
+            "--max-tokens",
+            "64",
+            "--no-builtin-checks",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let doc = doc.unwrap();
+    let c = &model(&doc, "tiny:1b")["capacity"];
+    let found = c["max_concurrency"].as_i64().unwrap();
+    assert!((found - truth).abs() <= 1, "found {found}, truth {truth}: {c:#}");
+    assert_eq!(c["limited_by"], "decode", "{c:#}");
+    assert_eq!(c["converged"], true);
+    assert_eq!(c["bracket"][1].as_i64(), Some(found + 1));
+}
+
+#[test]
+fn capacity_bad_input_exits_2_naming_the_flag_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["--capacity", "--concurrency", "4"], "--concurrency"),
+        (vec!["--max-concurrency", "8"], "--capacity"),
+        (vec!["--capacity", "--max-concurrency", "0"], "--max-concurrency"),
+        (vec!["--capacity", "--max-concurrency", "5000"], "--max-concurrency"),
+        (vec!["--capacity", "--min-decode=-3"], "--min-decode"),
+        (vec!["--capacity", "--max-ttft", "0s"], "--max-ttft"),
+    ] {
+        let out = loadprof()
+            .args(["llm", "--endpoint", "http://127.0.0.1:9", "--model", "m"])
+            .args(&args)
+            .arg("-o")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", output_text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+    }
+    for (table, key) in [
+        ("capacity = true\nconcurrency = [1, 4]", "llm.concurrency"),
+        ("max_concurrency = 8", "llm.max_concurrency"),
+        ("capacity = true\nmax_concurrency = 0", "llm.max_concurrency"),
+    ] {
+        let profile = dir.path().join("p.toml");
+        std::fs::write(
+            &profile,
+            format!("[llm]\nendpoint = \"http://127.0.0.1:9\"\nmodels = [\"m\"]\n{table}\n"),
+        )
+        .unwrap();
+        let out = loadprof().args(["validate"]).arg(&profile).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{table}: {}", output_text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(key),
+            "{table}: {}",
+            output_text(&out)
+        );
+    }
+}

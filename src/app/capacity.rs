@@ -89,8 +89,13 @@ fn what(args: &CapacityArgs) -> Result<What, Error> {
         let path = PathBuf::from(&args.what);
         let profile = crate::config::profile::LoadedProfile::read_with(&path, &args.set).map_err(bad)?;
         if profile.profile.load.is_none() {
+            let llm = if profile.profile.llm.is_some() {
+                " (for the concurrency an [llm] table's models serve, set capacity = true in it and use `loadprof run`, or `loadprof llm --capacity`)"
+            } else {
+                ""
+            };
             return Err(bad(format!(
-                "{}: the profile has no [load] table; capacity probes its requests",
+                "{}: the profile has no [load] table; capacity probes its requests{llm}",
                 path.display()
             )));
         }

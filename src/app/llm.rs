@@ -15,7 +15,7 @@ use crate::error::{Error, Exit};
 use crate::escape::csv_field;
 use crate::llm::bench::{self, BenchPlan, Event, LlmRecording};
 use crate::llm::client::{Client, LlmError};
-use crate::llm::summary::{ModelSummary, ServerUse, summarize};
+use crate::llm::summary::{ModelSummary, ServerUse, capacity_summary, summarize};
 use crate::llm::{Budgets, HostFacts, Verdict, decide, quality};
 use crate::report::csv::SamplesWriter;
 use crate::report::llm::{LlmHost, LlmSection, write_scorecard};
@@ -211,6 +211,13 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
             crate::redact::url(&args.endpoint)
         )));
     }
+    let mut budgets = Budgets::for_use(args.use_case);
+    if let Some(t) = args.max_ttft {
+        budgets.max_ttft_p95_s = Some(t.as_secs_f64());
+    }
+    if let Some(r) = args.min_decode {
+        budgets.min_decode_p10 = Some(r);
+    }
     let mut concurrency: Vec<usize> = args.concurrency.iter().map(|&c| c as usize).collect();
     concurrency.sort_unstable();
     concurrency.dedup();
@@ -233,8 +240,9 @@ pub fn run(args: LlmArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Ex
             concurrency,
             checks,
             seed: 42,
+            capacity: args.capacity.then_some(args.max_concurrency as usize),
         },
-        budgets: Budgets::for_use(args.use_case),
+        budgets,
         server_pid: args.server_pid,
         timeout: args.timeout,
         json: args.json,
@@ -330,7 +338,7 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
             eprintln!("{}", crate::escape::terminal(&line));
         })
     };
-    let recorded = runtime.block_on(bench::run(&client, args.api, plan, &stop, t0, &mut *progress));
+    let recorded = runtime.block_on(bench::run(&client, args.api, plan, &budgets, &stop, t0, &mut *progress));
     drop(runtime);
     sampler_stop.stop(StopReason::Finished);
     let sampled = sampler.and_then(|h| h.join().ok());
@@ -347,7 +355,9 @@ pub fn execute(args: LlmCommand, out: &mut dyn Write, err: &mut dyn Write) -> Re
             let used = sink.as_ref().map_or(ServerUse::default(), |s| {
                 s.usage(m.window.0.as_secs_f64(), m.window.1.as_secs_f64())
             });
-            summarize(m, used)
+            let mut s = summarize(m, used);
+            s.capacity = m.capacity.as_ref().map(|c| capacity_summary(c, &budgets));
+            s
         })
         .collect();
     let facts: Vec<_> = summaries.iter().map(ModelSummary::facts).collect();

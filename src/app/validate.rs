@@ -93,6 +93,11 @@ pub fn run(path: &Path, overrides: &[String], out: &mut dyn Write) -> Result<Exi
             l.bench.checks.len(),
             l.budgets.use_case.name()
         ));
+        if let Some(max) = l.bench.capacity {
+            lines.push(format!(
+                "  llm capacity: the most concurrent streams within the budgets, up to {max}"
+            ));
+        }
     }
     let slos = profile.slos().map_err(bad)?;
     if !slos.is_empty() {

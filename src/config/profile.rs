@@ -92,6 +92,11 @@ pub struct LlmTable {
     pub prompts_file: Option<Spanned<String>>,
     pub max_tokens: Option<Spanned<u32>>,
     pub concurrency: Option<Spanned<Vec<u32>>>,
+    /// Search for the most concurrent streams within the budgets instead
+    /// of measuring `concurrency`'s levels.
+    pub capacity: Option<Spanned<bool>>,
+    /// The most streams the capacity search tries.
+    pub max_concurrency: Option<Spanned<u32>>,
     /// Timed runs per model.
     pub requests: Option<Spanned<u32>>,
     /// `true` (one warm-up run), `false`, or a number of runs.
@@ -479,6 +484,30 @@ impl LoadedProfile {
         };
         concurrency.sort_unstable();
         concurrency.dedup();
+        let capacity = l.capacity.as_ref().is_some_and(|c| *c.get_ref());
+        if capacity && let Some(c) = &l.concurrency {
+            return Err(format!(
+                "{}: the capacity search picks its own levels; drop llm.concurrency or llm.capacity",
+                self.at(c.span(), "llm.concurrency")
+            ));
+        }
+        let max_concurrency = match &l.max_concurrency {
+            Some(m) if !capacity => {
+                return Err(format!(
+                    "{}: only the capacity search reads it; set llm.capacity = true",
+                    self.at(m.span(), "llm.max_concurrency")
+                ));
+            }
+            Some(m) if !(1..=crate::llm::capacity::MAX_STREAMS).contains(m.get_ref()) => {
+                return Err(format!(
+                    "{}: give 1 to {} streams",
+                    self.at(m.span(), "llm.max_concurrency"),
+                    crate::llm::capacity::MAX_STREAMS
+                ));
+            }
+            Some(m) => *m.get_ref() as usize,
+            None => crate::llm::capacity::DEFAULT_MAX_STREAMS as usize,
+        };
         let mut checks = match l.quality.as_ref().map(|q| (q.get_ref().as_str(), q.span())) {
             None | Some(("builtin", _)) => crate::llm::quality::builtin(),
             Some(("none", _)) => Vec::new(),
@@ -569,6 +598,7 @@ impl LoadedProfile {
                 concurrency,
                 checks,
                 seed: 42,
+                capacity: capacity.then_some(max_concurrency),
             },
             budgets,
             server_pid: l.server_pid,

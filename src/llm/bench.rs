@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Api;
+use super::capacity::{self, LevelFacts, Search, Step, steady_tokens_per_s};
 use super::client::{Client, GenRequest, LlmError, Loaded, ModelInfo, Timed};
 use super::quality::{self, Check, CheckResult};
+use super::{Api, Budgets};
 use crate::cancel::{StopReason, StopToken};
 
 /// What to measure, validated.
@@ -27,14 +28,55 @@ pub struct BenchPlan {
     pub concurrency: Vec<usize>,
     pub checks: Vec<Check>,
     pub seed: u64,
+    /// Search for the most concurrent streams within the budgets, up to
+    /// this many, instead of measuring `concurrency`'s levels.
+    pub capacity: Option<usize>,
 }
 
-/// One concurrency level: its requests and how long they took together.
+/// One concurrency level: its requests (in the order they started) and
+/// how long they took together.
 #[derive(Debug, Clone)]
 pub struct Level {
     pub concurrency: usize,
     pub requests: Vec<Timed>,
+    /// When each request started, from the level's start.
+    pub started: Vec<Duration>,
+    /// The leading requests that were each stream's warm-up (not judged).
+    pub warmup: usize,
     pub wall: Duration,
+}
+
+impl Level {
+    /// What the capacity verdict reads: the requests after the warm-up,
+    /// and the aggregate rate while every stream was busy.
+    pub fn facts(&self) -> LevelFacts {
+        let measured: Vec<&Timed> = self.requests.iter().skip(self.warmup).collect();
+        let ok = || measured.iter().filter(|t| t.error.is_none());
+        let pairs: Vec<(Duration, &Timed)> = self.started.iter().copied().zip(&self.requests).collect();
+        LevelFacts {
+            concurrency: self.concurrency,
+            requests: measured.len(),
+            errors: measured.iter().filter(|t| t.error.is_some()).count(),
+            ttft_s: ok().filter_map(|t| t.ttft.map(|d| d.as_secs_f64())).collect(),
+            decode_rates: ok().filter_map(|t| t.client_decode_rate()).collect(),
+            tokens_per_s: steady_tokens_per_s(&pairs, self.concurrency, self.wall),
+        }
+    }
+}
+
+/// One level of the capacity search with its verdict.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub facts: LevelFacts,
+    pub verdict: capacity::Verdict,
+    pub confirming: bool,
+}
+
+/// The capacity search over one model.
+#[derive(Debug, Clone)]
+pub struct CapacityRun {
+    pub probes: Vec<Probe>,
+    pub outcome: capacity::Outcome,
 }
 
 /// Everything measured about one model.
@@ -54,6 +96,8 @@ pub struct ModelRun {
     pub checks: Vec<(CheckResult, String)>,
     /// When the model's turn began and ended, on the caller's clock.
     pub window: (Duration, Duration),
+    /// The capacity search, where one was asked for.
+    pub capacity: Option<CapacityRun>,
 }
 
 impl ModelRun {
@@ -129,13 +173,16 @@ async fn one(client: &Client, r: &GenRequest, stop: &StopToken) -> Option<Timed>
     }
 }
 
-/// Runs `n` requests over `concurrency` workers; prompts are numbered from `first`.
+/// Runs `n` requests over `concurrency` workers, the first `warmup` of
+/// them (by start) not to be judged; prompts are numbered from 0.
+#[allow(clippy::too_many_arguments)]
 async fn level(
     client: &Client,
     model: &str,
     plan: &BenchPlan,
     concurrency: usize,
     n: u32,
+    warmup: usize,
     nonce: u64,
     stop: &StopToken,
 ) -> Level {
@@ -159,21 +206,97 @@ async fn level(
                     max_tokens,
                     seed,
                 };
+                let at = started.elapsed();
                 if let Some(t) = one(&client, &r, &stop).await {
-                    done.push(t);
+                    done.push((at, t));
                 }
             }
             done
         });
     }
-    let mut requests = Vec::new();
+    let mut all = Vec::new();
     while let Some(r) = tasks.join_next().await {
-        requests.extend(r.unwrap_or_default());
+        all.extend(r.unwrap_or_default());
     }
+    let wall = started.elapsed();
+    all.sort_by_key(|r| r.0);
+    let (started, requests) = all.into_iter().unzip();
     Level {
         concurrency,
         requests,
-        wall: started.elapsed(),
+        started,
+        warmup,
+        wall,
+    }
+}
+
+/// The capacity search over one model: level 1 is `first` (already
+/// measured), then each level the search asks for. Every level is pushed
+/// onto `levels` (a confirmation replaces the shorter run at its
+/// concurrency).
+#[allow(clippy::too_many_arguments)]
+async fn search(
+    client: &Client,
+    model: &str,
+    plan: &BenchPlan,
+    budgets: &Budgets,
+    max: usize,
+    nonce: u64,
+    stop: &StopToken,
+    levels: &mut Vec<Level>,
+    on_event: &mut (dyn FnMut(Event) + Send),
+) -> CapacityRun {
+    let mut s = Search::new(max, !capacity::throughput_only(budgets));
+    let mut probes: Vec<Probe> = Vec::new();
+    while let Step::Level {
+        concurrency,
+        confirming,
+    } = s.next_step()
+    {
+        if stop.reason().is_some() {
+            s.abandon("interrupted");
+            break;
+        }
+        let measured = if concurrency == 1 && !confirming && levels.first().is_some_and(|l| l.concurrency == 1) {
+            levels[0].clone()
+        } else {
+            on_event(Event::Phase(format!(
+                "{} {concurrency} stream(s)",
+                if confirming { "confirming" } else { "capacity:" }
+            )));
+            // Each stream's first request warms it up; then at least three
+            // rounds (twice that to confirm), and never fewer than --runs.
+            let rounds = if confirming { 6 } else { 3 };
+            let judged = (plan.runs as usize).max(rounds * concurrency);
+            let n = u32::try_from(judged + concurrency).unwrap_or(u32::MAX);
+            level(client, model, plan, concurrency, n, concurrency, nonce, stop).await
+        };
+        if stop.reason().is_some() {
+            s.abandon("interrupted");
+            break;
+        }
+        let facts = measured.facts();
+        let best_below = probes
+            .iter()
+            .filter(|p| p.facts.concurrency < concurrency)
+            .map(|p| p.facts.tokens_per_s)
+            .reduce(f64::max);
+        let verdict = capacity::judge(&facts, budgets, best_below);
+        s.record(&verdict);
+        probes.push(Probe {
+            facts,
+            verdict,
+            confirming,
+        });
+        match levels.iter().position(|l| l.concurrency == concurrency) {
+            Some(i) => levels[i] = measured,
+            None => levels.push(measured),
+        }
+    }
+    levels.sort_by_key(|l| l.concurrency);
+    CapacityRun {
+        probes,
+        outcome: s.outcome(),
     }
 }
 
@@ -183,6 +306,7 @@ pub async fn run(
     client: &Client,
     api: Api,
     plan: &BenchPlan,
+    budgets: &Budgets,
     stop: &StopToken,
     t0: Instant,
     on_event: &mut (dyn FnMut(Event) + Send),
@@ -246,7 +370,7 @@ pub async fn run(
         }
         let mut levels = Vec::new();
         on_event(Event::Phase(format!("{} measured run(s)", plan.runs)));
-        levels.push(level(client, &info.name, plan, 1, plan.runs, nonce, stop).await);
+        levels.push(level(client, &info.name, plan, 1, plan.runs, 0, nonce, stop).await);
         let loaded = client
             .loaded()
             .await
@@ -296,13 +420,31 @@ pub async fn run(
                 checks.push((result, t.text));
             }
         }
-        for &c in plan.concurrency.iter().filter(|&&c| c > 1) {
-            if stop.reason().is_some() {
-                break;
+        let mut capacity = None;
+        if let Some(max) = plan.capacity {
+            capacity = Some(
+                search(
+                    client,
+                    &info.name,
+                    plan,
+                    budgets,
+                    max,
+                    nonce,
+                    stop,
+                    &mut levels,
+                    on_event,
+                )
+                .await,
+            );
+        } else {
+            for &c in plan.concurrency.iter().filter(|&&c| c > 1) {
+                if stop.reason().is_some() {
+                    break;
+                }
+                on_event(Event::Phase(format!("concurrency {c}")));
+                let n = plan.runs.max(2 * c as u32);
+                levels.push(level(client, &info.name, plan, c, n, 0, nonce, stop).await);
             }
-            on_event(Event::Phase(format!("concurrency {c}")));
-            let n = plan.runs.max(2 * c as u32);
-            levels.push(level(client, &info.name, plan, c, n, nonce, stop).await);
         }
         models.push(ModelRun {
             info,
@@ -312,6 +454,7 @@ pub async fn run(
             loaded,
             checks,
             window: (from, t0.elapsed()),
+            capacity,
         });
     }
     Ok(LlmRecording {

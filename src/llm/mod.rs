@@ -2,11 +2,14 @@
 //! (vLLM, llama.cpp's server, LM Studio, llama-cpp-python). Per model: look
 //! it up, time a cold load, warm up, time runs with unique prompts (TTFT,
 //! inter-token gaps, end to end, client and server token rates), read the
-//! server's memory, score quality checks, repeat at each concurrency, and
-//! decide which size to keep. Measuring lives in `client` and `bench`; the
-//! decision (`decide`) and the checks (`quality`) are pure.
+//! server's memory, score quality checks, repeat at each concurrency (or
+//! search for the most concurrent streams within the budgets), and decide
+//! which size to keep. Measuring lives in `client` and `bench`; the
+//! decision (`decide`), the capacity search (`capacity`) and the checks
+//! (`quality`) are pure.
 
 pub mod bench;
+pub mod capacity;
 pub mod client;
 pub mod decide;
 pub mod quality;

@@ -80,6 +80,129 @@ pub struct LevelSummary {
     pub e2e_ms: Option<P50P95>,
 }
 
+/// One level of the capacity search.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ProbeSummary {
+    pub concurrency: usize,
+    /// A longer run of the best pass, to confirm it.
+    pub confirming: bool,
+    /// Judged requests (each stream's first one is its warm-up and is not).
+    pub requests: usize,
+    pub errors: usize,
+    pub error_rate: f64,
+    pub ttft_ms: Option<P50P95>,
+    pub decode_tokens_per_s: Option<Rates>,
+    /// Output tokens per second while every stream was busy.
+    pub output_tokens_per_s: f64,
+    /// Requests within both budgets, % of all (goodput).
+    pub within_budget_pct: Option<f64>,
+    pub pass: bool,
+    pub reason: String,
+}
+
+/// Where the capacity search ended.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CapacitySummary {
+    /// The most concurrent streams that met the budgets (null: not even one).
+    pub max_concurrency: Option<usize>,
+    /// The last pass and the first failure above it.
+    pub bracket: [Option<usize>; 2],
+    /// What the first failing level missed: errors, ttft, decode or throughput.
+    pub limited_by: Option<super::capacity::Limit>,
+    pub converged: bool,
+    pub stopped: String,
+    /// Aggregate output tokens per second at `max_concurrency`.
+    pub output_tokens_per_s: Option<f64>,
+    /// The most streams before TTFT p95 rises by a quarter over one stream's.
+    pub knee_concurrency: Option<usize>,
+    /// The levels in the order they ran.
+    pub probes: Vec<ProbeSummary>,
+}
+
+fn streams(n: usize) -> String {
+    if n == 1 {
+        "1 concurrent stream".into()
+    } else {
+        format!("{n} concurrent streams")
+    }
+}
+
+impl CapacitySummary {
+    /// One sentence: how many streams, what stopped more, and the tokens
+    /// per second there.
+    pub fn described(&self) -> String {
+        let first_fail = self.bracket[1].and_then(|f| self.probes.iter().rev().find(|p| p.concurrency == f && !p.pass));
+        let tokens = self
+            .output_tokens_per_s
+            .map_or(String::new(), |t| format!("; {t:.1} tok/s together there"));
+        match (self.max_concurrency, first_fail) {
+            (None, Some(f)) => format!("not even one stream met the budgets: {}", f.reason),
+            (None, None) => format!("no level was judged ({})", self.stopped),
+            (Some(n), Some(f)) if self.converged => {
+                format!(
+                    "{} within the budgets; at {}: {}{tokens}",
+                    streams(n),
+                    f.concurrency,
+                    f.reason
+                )
+            }
+            (Some(n), Some(f)) => format!(
+                "at least {} within the budgets, not confirmed ({}); at {}: {}{tokens}",
+                streams(n),
+                self.stopped,
+                f.concurrency,
+                f.reason
+            ),
+            (Some(n), None) => format!("at least {}: {}{tokens}", streams(n), self.stopped),
+        }
+    }
+}
+
+/// Summarises a capacity search against the budgets it was judged on.
+pub fn capacity_summary(c: &super::bench::CapacityRun, budgets: &super::Budgets) -> CapacitySummary {
+    let probes: Vec<ProbeSummary> = c
+        .probes
+        .iter()
+        .map(|p| {
+            let f = &p.facts;
+            let ttft_ms: Vec<f64> = f.ttft_s.iter().map(|s| s * 1e3).collect();
+            ProbeSummary {
+                concurrency: f.concurrency,
+                confirming: p.confirming,
+                requests: f.requests,
+                errors: f.errors,
+                error_rate: r(f.error_rate(), 4),
+                ttft_ms: P50P95::of(&ttft_ms),
+                decode_tokens_per_s: Rates::of(&f.decode_rates),
+                output_tokens_per_s: r(f.tokens_per_s, 2),
+                within_budget_pct: f.within_budget(budgets).map(|w| r(w * 100.0, 1)),
+                pass: p.verdict.pass,
+                reason: p.verdict.reason.clone(),
+            }
+        })
+        .collect();
+    let o = &c.outcome;
+    // The last run at the answer is the one to quote (a confirmation is longer).
+    let at_max = o
+        .max_concurrency
+        .and_then(|m| probes.iter().rev().find(|p| p.concurrency == m && p.pass));
+    let ttft_points: Vec<(f64, f64)> = probes
+        .iter()
+        .filter(|p| !p.confirming)
+        .filter_map(|p| Some((p.concurrency as f64, p.ttft_ms?.p95)))
+        .collect();
+    CapacitySummary {
+        max_concurrency: o.max_concurrency,
+        bracket: [o.bracket.0, o.bracket.1],
+        limited_by: o.limited_by,
+        converged: o.converged,
+        stopped: o.stopped.clone(),
+        output_tokens_per_s: at_max.map(|p| p.output_tokens_per_s),
+        knee_concurrency: crate::capacity::search::knee(&ttft_points, 0.25).map(|k| k as usize),
+        probes,
+    }
+}
+
 /// A quality check's outcome and the answer it was judged on.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CheckSummary {
@@ -137,6 +260,9 @@ pub struct ModelSummary {
     pub errors: u64,
     pub error_examples: Vec<String>,
     pub concurrency: Vec<LevelSummary>,
+    /// The most concurrent streams within the budgets (`--capacity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySummary>,
     pub quality: Option<Quality>,
     pub warnings: Vec<String>,
     /// Filled by the decision.
@@ -273,6 +399,7 @@ pub fn summarize(m: &ModelRun, server: ServerUse) -> ModelSummary {
         errors: errors.len() as u64,
         error_examples: examples,
         concurrency: m.levels.iter().map(level_summary).collect(),
+        capacity: None,
         quality,
         warnings,
         verdict: None,
@@ -345,7 +472,9 @@ mod tests {
             levels: vec![Level {
                 concurrency: 1,
                 wall: Duration::from_secs(2),
+                started: (0..runs.len() as u64).map(|i| Duration::from_millis(400 * i)).collect(),
                 requests: runs,
+                warmup: 0,
             }],
             loaded: Some(crate::llm::client::Loaded {
                 name: "m:1b".into(),
@@ -354,6 +483,7 @@ mod tests {
             }),
             checks: vec![],
             window: (Duration::ZERO, Duration::from_secs(2)),
+            capacity: None,
         }
     }
 

@@ -195,6 +195,9 @@ pub fn write_scorecard(out: &mut dyn Write, s: &LlmSection) -> io::Result<()> {
                 .collect();
             writeln!(out, "    throughput: {}", curve.join("; "))?;
         }
+        if let Some(c) = &m.capacity {
+            writeln!(out, "    capacity: {}", c.described())?;
+        }
         if let Some(q) = &m.quality {
             let failed: Vec<String> = q
                 .checks

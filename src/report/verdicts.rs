@@ -366,6 +366,14 @@ fn write_llm_markdown(out: &mut dyn Write, l: &LlmSection) -> io::Result<()> {
             )?;
         }
         writeln!(out)?;
+        for m in &l.models {
+            if let Some(c) = &m.capacity {
+                writeln!(out, "- {} capacity: {}", code(&m.model), markdown(&c.described()))?;
+            }
+        }
+        if l.models.iter().any(|m| m.capacity.is_some()) {
+            writeln!(out)?;
+        }
     }
     let mark = if l.pick.is_some() { "✅" } else { "❌" };
     writeln!(out, "{mark} **Recommendation:** {}", markdown(&l.recommendation))
@@ -601,6 +609,7 @@ mod tests {
             errors: 0,
             error_examples: vec![],
             concurrency: vec![],
+            capacity: None,
             quality: (!checks.is_empty()).then(|| Quality {
                 passed: checks.iter().filter(|c| c.1).count() as u32,
                 total: checks.len() as u32,

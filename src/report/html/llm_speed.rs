@@ -6,6 +6,8 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
+use crate::llm::summary::CapacitySummary;
+
 use super::chart::{Bars, Chart, Dot, Line, Unit, XAxis};
 use super::llm::{name, or_dash, rate};
 use super::{AMBER, BLUE, GREEN, INDIGO, ORANGE, RED, SLATE, TEAL, VIOLET, arr, count, esc, ms, num, trim_num};
@@ -170,6 +172,53 @@ pub(super) fn concurrency(h: &mut String, llm: &Value, models: &[Value]) -> fmt:
         }
         h.push_str("</tr>");
     }
-    h.push_str("</tbody></table></div></section>");
+    h.push_str("</tbody></table></div>");
+    for m in models {
+        capacity(h, m)?;
+    }
+    h.push_str("</section>");
+    Ok(())
+}
+
+/// A model's capacity search: the answer in words and every level it ran.
+fn capacity(h: &mut String, m: &Value) -> fmt::Result {
+    let Some(c) = m
+        .get("capacity")
+        .and_then(|v| serde_json::from_value::<CapacitySummary>(v.clone()).ok())
+    else {
+        return Ok(());
+    };
+    write!(
+        h,
+        r#"<h3>Capacity of {}</h3><p class="callout {}">{}</p><div class="scroll"><table class="compact"><thead><tr><th class="num">streams</th><th class="num">requests</th><th class="num">TTFT p50 / p95</th><th class="num">decode p10</th><th class="num">tokens/s</th><th class="num">within budget</th><th>verdict</th></tr></thead><tbody>"#,
+        esc(name(m)),
+        if c.max_concurrency.is_some() { "good" } else { "bad" },
+        esc(&c.described())
+    )?;
+    for p in &c.probes {
+        write!(
+            h,
+            r#"<tr><td class="num">×{}{}</td><td class="num">{}{}</td><td class="num">{} / {}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
+            p.concurrency,
+            if p.confirming { " (confirm)" } else { "" },
+            p.requests,
+            if p.errors > 0 {
+                format!(r#" <span class="bad">({} errors)</span>"#, p.errors)
+            } else {
+                String::new()
+            },
+            or_dash(p.ttft_ms.map(|t| t.p50), ms),
+            or_dash(p.ttft_ms.map(|t| t.p95), ms),
+            or_dash(p.decode_tokens_per_s.map(|d| d.p10), |v| format!("{} tok/s", rate(v))),
+            rate(p.output_tokens_per_s),
+            or_dash(p.within_budget_pct, |v| format!("{v:.0}%")),
+            if p.pass {
+                r#"<span class="badge pass">pass</span>"#.to_string()
+            } else {
+                format!(r#"<span class="badge fail">fail</span> {}"#, esc(&p.reason))
+            }
+        )?;
+    }
+    h.push_str("</tbody></table></div>");
     Ok(())
 }
