@@ -41,6 +41,9 @@ run_profile() {
   if grep -q '^pprof_url' "profiles/$name.toml"; then
     sets+=(--set "flame.pprof_url=http://127.0.0.1:$port/debug/pprof/profile")
   fi
+  if grep -q '^scrape' "profiles/$name.toml"; then
+    sets+=(--set "metrics.scrape=[\"http://127.0.0.1:$port/metrics\"]")
+  fi
   if [ $full = 0 ]; then
     for s in $short; do sets+=(--set "$s"); done
   fi

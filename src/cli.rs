@@ -128,7 +128,89 @@ pub struct RunArgs {
     pub json: bool,
 
     #[command(flatten)]
+    pub worker: WorkerArgs,
+
+    #[command(flatten)]
     pub watch: WatchArgs,
+}
+
+/// This process's share of a load that several run side by side.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// This process's index among --worker-count load workers, from 0 [default:
+    /// $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it, else 0].
+    #[arg(long, value_name = "I")]
+    pub worker_index: Option<u32>,
+
+    /// Number of load workers sharing the rate and users; combine their results with `loadprof merge`.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub worker_count: u32,
+
+    /// Start the schedule at this instant, the same on every worker: RFC 3339
+    /// (2026-12-08T10:00:00Z) or +DURATION from now (+30s). Constant arrivals then
+    /// interleave across workers; a worker that starts late joins the schedule where it
+    /// is, skipping what it missed, and records how late it was.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
+    /// How late past --start-at this process may still join the schedule (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub max_start_skew: Duration,
+}
+
+/// The furthest ahead --start-at may be.
+const MAX_START_AHEAD: Duration = Duration::from_secs(24 * 3600);
+
+impl WorkerArgs {
+    /// (index, count) and the agreed start, checked; `now` resolves `+30s`
+    /// and judges whether the instant has passed for good.
+    pub fn resolve(&self, now: std::time::SystemTime) -> Result<((u32, u32), Option<std::time::SystemTime>), String> {
+        let index = match self.worker_index {
+            Some(i) => i,
+            None => match std::env::var("JOB_COMPLETION_INDEX") {
+                Ok(v) if !v.trim().is_empty() => v.trim().parse::<u32>().map_err(|_| {
+                    format!("$JOB_COMPLETION_INDEX '{v}' is not a worker index (0, 1, 2, ...); give --worker-index")
+                })?,
+                _ => 0,
+            },
+        };
+        if self.worker_count == 0 || index >= self.worker_count {
+            return Err(format!(
+                "--worker-index {index} --worker-count {}: the index must be below the count (0 to count-1)",
+                self.worker_count
+            ));
+        }
+        if self.max_start_skew > Duration::from_secs(3600) {
+            return Err(format!(
+                "--max-start-skew {}: at most 1h",
+                crate::config::units::format_duration(self.max_start_skew)
+            ));
+        }
+        let Some(text) = self.start_at.as_deref().map(str::trim) else {
+            return Ok(((index, self.worker_count), None));
+        };
+        let at = if let Some(rel) = text.strip_prefix('+') {
+            let d = parse_duration(rel).map_err(|e| format!("--start-at {text}: {e}"))?;
+            now + d
+        } else {
+            let t = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+                format!("--start-at {text}: not an RFC 3339 time ({e}); e.g. 2026-12-08T10:00:00Z, or +30s from now")
+            })?;
+            std::time::SystemTime::from(t.with_timezone(&chrono::Utc))
+        };
+        match at.duration_since(now) {
+            Ok(ahead) if ahead > MAX_START_AHEAD => {
+                Err(format!("--start-at {text}: more than 24h ahead; give a nearer time"))
+            }
+            Ok(_) => Ok(((index, self.worker_count), Some(at))),
+            Err(past) if past.duration() > self.max_start_skew => Err(format!(
+                "--start-at {text}: that was {} ago, more than --max-start-skew {}; give a later time",
+                crate::config::units::format_duration(past.duration()),
+                crate::config::units::format_duration(self.max_start_skew)
+            )),
+            Err(_) => Ok(((index, self.worker_count), Some(at))),
+        }
+    }
 }
 
 /// Who else hears about a run while it lasts and when it ends.
@@ -571,13 +653,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_latency_correction: bool,
 
-    /// This process's index among --worker-count load workers (from 0).
-    #[arg(long, default_value_t = 0, value_name = "I")]
-    pub worker_index: u32,
-
-    /// Number of load workers sharing the rate and users; combine their results with `loadprof merge`.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub worker_count: u32,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
 
     /// Where to write result.json (timeline.csv goes beside it). Default: out/load-<YYYYmmdd-HHMMSS>/result.json.
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -844,13 +921,7 @@ impl LoadArgs {
     /// The validated-to-be spec of this command: from the profile, or from
     /// the quick-mode flags.
     pub fn into_command(self, now: chrono::DateTime<chrono::Local>) -> Result<LoadCommand, String> {
-        let worker = (self.worker_index, self.worker_count);
-        if self.worker_count == 0 || self.worker_index >= self.worker_count {
-            return Err(format!(
-                "--worker-index {} --worker-count {}: the index must be below the count (0 to count-1)",
-                self.worker_index, self.worker_count
-            ));
-        }
+        let (worker, start_at) = self.worker.resolve(now.into())?;
         let output = self.output.clone().unwrap_or_else(|| {
             PathBuf::from("out")
                 .join(format!("load-{}", now.format("%Y%m%d-%H%M%S")))
@@ -875,6 +946,7 @@ impl LoadArgs {
             profile,
             output,
             json: self.json,
+            start_at,
         })
     }
 
@@ -1253,6 +1325,30 @@ mod tests {
         assert!(crate::config::load::build(c.spec).is_ok());
         let e = parse_load(&["load", "http://h/", "--worker-index", "2", "--worker-count", "2"]).unwrap_err();
         assert!(e.contains("--worker-index"), "{e}");
+    }
+
+    #[test]
+    fn start_at_is_rfc_3339_or_ahead_of_now_and_may_be_a_little_late() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let args = |at: &str| WorkerArgs {
+            worker_index: Some(1),
+            worker_count: 4,
+            start_at: Some(at.into()),
+            max_start_skew: Duration::from_secs(5),
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (share, at) = args("+30s").resolve(now).unwrap();
+        assert_eq!(share, (1, 4));
+        assert_eq!(at, Some(now + Duration::from_secs(30)));
+        // 2027-01-15T08:00:00Z is 1,800,000,000 s after the epoch.
+        let (_, at) = args("2027-01-15T10:00:02+02:00").resolve(now).unwrap();
+        assert_eq!(at, Some(now + Duration::from_secs(2)));
+        let (_, at) = args("2027-01-15T07:59:57Z").resolve(now).unwrap();
+        assert_eq!(at, Some(now - Duration::from_secs(3)), "late within the skew allowed");
+        let e = args("2027-01-15T07:59:50Z").resolve(now).unwrap_err();
+        assert!(e.contains("10s ago") && e.contains("--max-start-skew 5s"), "{e}");
+        assert!(args("+25h").resolve(now).unwrap_err().contains("24h"));
+        assert!(args("soon").resolve(now).unwrap_err().contains("RFC 3339"));
     }
 
     #[test]

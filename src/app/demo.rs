@@ -164,7 +164,7 @@ pub fn run(args: &crate::cli::DemoArgs, out: &mut dyn Write, err: &mut dyn Write
         .map_err(|e| Error::cannot_run(anyhow!("{}: cannot write: {e}", profile_path.display())))?;
     let profile =
         crate::config::profile::LoadedProfile::read(&profile_path).map_err(|e| Error::cannot_run(anyhow!(e)))?;
-    let setup = super::run::setup(&profile, Some(dir), None, None, false)?;
+    let setup = super::run::setup(&profile, Some(dir), None, None, false, ((0, 1), None))?;
     let _ = writeln!(
         err,
         "demo: loadprof's demo service on 127.0.0.1:{port}{}, {} of load at 60 requests/s (Ctrl-C stops early and keeps what was measured)",

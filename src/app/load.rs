@@ -21,6 +21,7 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Exit, Error> {
     let mut cfg = crate::config::load::build(cmd.spec).map_err(|e| Error::bad_input(anyhow!(e)))?;
+    cfg.start_at = cmd.start_at;
     let name = cmd.profile.clone().unwrap_or_else(|| "load".to_string());
     let watchers = super::watch::Watchers::start(
         watch,

@@ -62,12 +62,15 @@ fn bad(e: String) -> Error {
 }
 
 /// Everything `run` needs from a profile, checked before anything starts.
+/// `share` is this process's (index, count) among the workers sharing the
+/// load and the instant they all start at (`--start-at`).
 pub fn setup(
     profile: &LoadedProfile,
     dir: Option<PathBuf>,
     baseline: Option<PathBuf>,
     alerts: Option<PathBuf>,
     json: bool,
+    share: ((u32, u32), Option<std::time::SystemTime>),
 ) -> Result<RunSetup, Error> {
     let name = profile_name(profile);
     if profile.profile.load.is_none() {
@@ -76,7 +79,8 @@ pub fn setup(
             profile.path.display()
         )));
     }
-    let load = crate::config::load::build(profile.load_spec((0, 1)).map_err(bad)?).map_err(bad)?;
+    let mut load = crate::config::load::build(profile.load_spec(share.0).map_err(bad)?).map_err(bad)?;
+    load.start_at = share.1;
     let target = profile.target_plan().map_err(bad)?;
     let flame = profile.flame_plan().map_err(bad)?;
     if let Some(f) = &flame
@@ -208,7 +212,8 @@ pub fn run(args: crate::cli::RunArgs, out: &mut dyn Write, err: &mut dyn Write) 
         });
         return super::llm::execute(llm_command(plan, dir, &name, args.json), out, err);
     }
-    let setup = setup(&profile, args.out, args.baseline, args.alerts, args.json)?;
+    let share = args.worker.resolve(std::time::SystemTime::now()).map_err(bad)?;
+    let setup = setup(&profile, args.out, args.baseline, args.alerts, args.json, share)?;
     let dir = setup.dir.clone();
     // Held until the benchmark beside the load has written DIR/llm/ too.
     let claim = super::claim_out(&dir, "--out")?;

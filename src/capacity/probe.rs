@@ -48,6 +48,7 @@ pub fn config_for(base: &LoadConfig, spec: &ProbeSpec) -> LoadConfig {
             plan: RatePlan::constant(share, Some(length)),
             poisson: spec.poisson,
             max_in_flight: spec.max_in_flight,
+            phase: 0.0,
         };
         s.executor_name = "constant-arrival-rate".into();
         s.start = Duration::ZERO;

@@ -240,6 +240,8 @@ pub fn build(spec: LoadSpec) -> Result<LoadConfig, String> {
         insecure: spec.insecure,
         live: false,
         latency_correction: spec.latency_correction,
+        worker: spec.worker,
+        start_at: None,
     })
 }
 
@@ -325,6 +327,7 @@ fn executor(model: &ModelSpec, (index, count): (u32, u32)) -> Result<Executor, S
                 plan: plan.share(count),
                 poisson: *poisson,
                 max_in_flight: share_of(max_in_flight.value, index, count).max(1) as usize,
+                phase: f64::from(index) / f64::from(count.max(1)),
             }
         }
     };

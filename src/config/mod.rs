@@ -53,4 +53,6 @@ pub struct LoadCommand {
     /// Where result.json goes; timeline.csv is written beside it.
     pub output: PathBuf,
     pub json: bool,
+    /// The instant every worker starts its schedule at (`--start-at`).
+    pub start_at: Option<std::time::SystemTime>,
 }

@@ -208,6 +208,11 @@ pub enum Executor {
         plan: RatePlan,
         poisson: bool,
         max_in_flight: usize,
+        /// Where this worker's arrivals sit among the slots of the whole
+        /// schedule, as a share of one of its own gaps: worker `i` of `n`
+        /// (each at 1/n of the rate) takes slots i, i+n, i+2n, … of the
+        /// whole, so workers started together interleave evenly.
+        phase: f64,
     },
 }
 
@@ -297,6 +302,10 @@ pub struct LoadConfig {
     pub live: bool,
     /// Measure open-model latency from each request's intended start.
     pub latency_correction: bool,
+    /// This process's index among the workers sharing the load, and their number.
+    pub worker: (u32, u32),
+    /// Start the schedule at this instant (`--start-at`) rather than at once.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl LoadConfig {

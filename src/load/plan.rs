@@ -112,6 +112,29 @@ impl RatePlan {
         None
     }
 
+    /// The number of arrivals the plan expects by `t` (the integral of the
+    /// rate from 0 to `t`): the inverse of [`RatePlan::time_of`].
+    pub fn count_at(&self, t: Duration) -> f64 {
+        let mut left = t.as_secs_f64();
+        let mut n = 0.0;
+        for s in &self.stages {
+            let d = s.duration.map_or(f64::INFINITY, |d| d.as_secs_f64());
+            let x = left.min(d);
+            // The rate rises linearly over the stage: from + (to − from)·x/d.
+            let slope = if d.is_finite() && d > 0.0 {
+                (s.to - s.from) / d
+            } else {
+                0.0
+            };
+            n += s.from * x + slope * x * x / 2.0;
+            left -= x;
+            if left <= 0.0 {
+                break;
+            }
+        }
+        n
+    }
+
     /// The first time at or after `from` at which the level is at least
     /// `level`; `None` if the plan ends first.
     pub fn first_at_least(&self, level: f64, from: Duration) -> Option<Duration> {
@@ -178,6 +201,38 @@ pub fn share_of(total: u64, index: u32, count: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn count_at_inverts_time_of_over_ramps_and_steps() {
+        let plan = RatePlan {
+            stages: vec![
+                Stage {
+                    from: 0.0,
+                    to: 100.0,
+                    duration: Some(Duration::from_secs(4)),
+                },
+                Stage {
+                    from: 100.0,
+                    to: 100.0,
+                    duration: Some(Duration::from_secs(3)),
+                },
+                Stage {
+                    from: 100.0,
+                    to: 20.0,
+                    duration: Some(Duration::from_secs(2)),
+                },
+            ],
+        };
+        assert!((plan.count_at(Duration::from_secs(4)) - 200.0).abs() < 1e-9);
+        assert!((plan.count_at(Duration::from_secs(7)) - 500.0).abs() < 1e-9);
+        assert!((plan.count_at(Duration::from_secs(60)) - 620.0).abs() < 1e-9);
+        for u in [0.5, 3.0, 199.0, 250.0, 499.5, 600.0] {
+            let t = plan.time_of(u).unwrap();
+            assert!((plan.count_at(t) - u).abs() < 1e-6, "{u}: {}", plan.count_at(t));
+        }
+        let endless = RatePlan::constant(40.0, None);
+        assert!((endless.count_at(Duration::from_millis(2500)) - 100.0).abs() < 1e-9);
+    }
+
     use super::*;
 
     #[test]

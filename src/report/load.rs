@@ -107,6 +107,23 @@ pub struct LoadSection {
     /// Named scenarios (`[scenarios.NAME]`), in the profile's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<ScenarioSection>,
+    /// This process's place among the workers that shared the load
+    /// (`--worker-index`, `--worker-count`); absent for a lone process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerPlace>,
+    /// The instant every worker agreed to start at (`--start-at`), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// How far this worker's start was from it, ms (positive: late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
+}
+
+/// One worker's place: its index (from 0) among `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerPlace {
+    pub index: u32,
+    pub count: u32,
 }
 
 fn round3(v: f64) -> f64 {
@@ -185,6 +202,12 @@ impl LoadSection {
                 .map(|(name, e)| endpoint_section(name, e, corrected))
                 .collect(),
             scenarios: rec.scenarios.iter().map(ScenarioSection::of).collect(),
+            worker: (rec.worker.1 > 1).then_some(WorkerPlace {
+                index: rec.worker.0,
+                count: rec.worker.1,
+            }),
+            start_at: rec.start_at.map(crate::report::schema::timestamp),
+            start_skew_ms: rec.start_skew_ms.map(|s| (s * 1000.0).round() / 1000.0),
         }
     }
 
@@ -260,6 +283,16 @@ impl LoadSection {
                 .map(|n| endpoint_section(n, &merged[n], corrected))
                 .collect(),
             scenarios,
+            worker: None,
+            // Workers that agreed on one start: it, and the worst skew among them.
+            start_at: first
+                .start_at
+                .clone()
+                .filter(|at| parts.iter().all(|p| p.start_at.as_ref() == Some(at))),
+            start_skew_ms: parts
+                .iter()
+                .filter_map(|p| p.start_skew_ms)
+                .max_by(|a, b| a.abs().total_cmp(&b.abs())),
         })
     }
 }
@@ -340,6 +373,9 @@ mod tests {
             max_in_flight: None,
             error_examples: Default::default(),
             scenarios: Vec::new(),
+            worker: (0, 1),
+            start_at: None,
+            start_skew_ms: None,
         };
         LoadSection::from_recording(&rec)
     }

@@ -66,6 +66,12 @@ pub struct LoadRecording {
     pub error_examples: BTreeMap<&'static str, String>,
     /// Named scenarios (`[scenarios.NAME]`), in the profile's order.
     pub scenarios: Vec<ScenarioRecording>,
+    /// This process's index among the workers sharing the load, and their number.
+    pub worker: (u32, u32),
+    /// The instant every worker agreed to start at (`--start-at`).
+    pub start_at: Option<SystemTime>,
+    /// How far this worker's start was from it, in ms (positive: late).
+    pub start_skew_ms: Option<f64>,
 }
 
 /// What one named scenario did.
@@ -139,6 +145,9 @@ struct Shared {
     connector: Connector,
     limits: Limits,
     t0: Instant,
+    /// When this process joined the schedule: `t0`, or later where the
+    /// agreed start (`--start-at`) had passed.
+    joined: Instant,
     /// Requests that end before this are the warm-up: in the timeline only.
     counted_from: Instant,
     warmup_requests: AtomicU64,
@@ -403,6 +412,31 @@ fn empty_flows(cfg: &LoadConfig) -> Vec<FlowStats> {
         .collect()
 }
 
+/// Where the schedule starts. Without an agreed start, now. Otherwise it
+/// waits for that instant (or for `stop`); where the instant has passed it
+/// places the schedule's start that far back, so this process joins the
+/// schedule where it is instead of catching up with a burst. Returns the
+/// schedule's start, the moment this process joined it, and how far that
+/// was from the agreed instant in ms (positive: late).
+async fn schedule_start(at: Option<SystemTime>, stop: &StopToken) -> (Instant, Instant, Option<f64>) {
+    let Some(at) = at else {
+        let now = Instant::now();
+        return (now, now, None);
+    };
+    while let Ok(left) = at.duration_since(SystemTime::now()) {
+        if left.is_zero() || stop.reason().is_some() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    }
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    let (late, skew_ms) = match wall.duration_since(at) {
+        Ok(late) => (late, late.as_secs_f64() * 1e3),
+        Err(early) => (Duration::ZERO, -early.duration().as_secs_f64() * 1e3),
+    };
+    (now.checked_sub(late).unwrap_or(now), now, Some(skew_ms))
+}
+
 /// Runs the load described by `cfg` until it ends or `stop` trips, calling
 /// `on_row` with each second of the timeline as it completes.
 pub async fn run(
@@ -414,8 +448,8 @@ pub async fn run(
     let connector = Connector::new(&cfg.origin, addr, cfg.http2.then_some(cfg.h2_streams), cfg.insecure)
         .map_err(LoadError::Setup)?;
     let cfg = Arc::new(cfg);
-    let started_at = SystemTime::now();
-    let t0 = Instant::now();
+    let (t0, joined, start_skew_ms) = schedule_start(cfg.start_at, stop).await;
+    let started_at = cfg.start_at.unwrap_or_else(SystemTime::now);
     let n_shards = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shared = Arc::new(Shared {
         connector,
@@ -424,7 +458,9 @@ pub async fn run(
             stream_timeout: cfg.stream_timeout,
         },
         t0,
-        counted_from: t0 + cfg.warmup,
+        joined,
+        // A worker that joined late counts from when it joined.
+        counted_from: (t0 + cfg.warmup).max(joined),
         warmup_requests: AtomicU64::new(0),
         shards: (0..n_shards)
             .map(|_| {
@@ -650,5 +686,8 @@ pub async fn run(
             .collect(),
         max_in_flight: (!caps.is_empty()).then(|| caps.iter().sum()),
         scenarios,
+        worker: cfg.worker,
+        start_at: cfg.start_at,
+        start_skew_ms,
     })
 }

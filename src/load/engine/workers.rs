@@ -162,6 +162,10 @@ pub(super) async fn arrivals(shared: Arc<Shared>, sc: usize) {
     while workers.join_next().await.is_some() {}
 }
 
+/// Arrivals due this little before a late process joined are still sent
+/// (their lateness is measured); earlier ones are skipped.
+const JOIN_SLACK: Duration = Duration::from_millis(20);
+
 /// The open model's arrival clock. At each planned arrival it hands a
 /// ticket to an idle worker, starts a new worker if fewer than
 /// `max_in_flight` exist, or counts the arrival as dropped. It sleeps with
@@ -174,17 +178,31 @@ fn arrival_clock(shared: &Arc<Shared>, sc: usize, handle: &tokio::runtime::Handl
         plan,
         poisson,
         max_in_flight,
+        phase,
     } = shared.cfg.scenarios[sc].executor.clone()
     else {
         return;
     };
     let run = &shared.runs[sc];
+    let mut rng = SmallRng::seed_from_u64(rand::rng().random());
+    // A process that joined a schedule already under way starts at the
+    // next arrival due, in its own place among the workers' slots; the
+    // ones it missed are not sent in a burst.
+    let missed = shared
+        .joined
+        .saturating_duration_since(run.start)
+        .saturating_sub(JOIN_SLACK);
+    let mut u = if missed.is_zero() {
+        phase
+    } else if poisson {
+        plan.count_at(missed) - (1.0 - rng.random::<f64>()).ln()
+    } else {
+        phase + (plan.count_at(missed) - phase).max(0.0).ceil()
+    };
     let (tx, rx) = mpsc::unbounded_channel();
     let tickets = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
     let mut started = 0usize;
-    let mut rng = SmallRng::seed_from_u64(rand::rng().random());
-    let mut u = 0.0f64;
     while let Some(at) = plan.time_of(u) {
         let intended = run.start + at;
         // The wall clock too: a schedule that has fallen behind (arrivals
