@@ -793,6 +793,16 @@ pub struct MergeArgs {
     /// Where to write the merged result.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: PathBuf,
+
+    /// A worker that started later than this after the agreed instant (--start-at) missed
+    /// part of the load: the merge says so and fails (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub max_start_skew: Duration,
+
+    /// Accept a merge whose workers are not the whole load (one missing, late, or unable to
+    /// keep its schedule): it still says so, but passes.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]

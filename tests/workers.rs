@@ -123,6 +123,62 @@ fn workers_started_apart_share_one_schedule_that_interleaves_and_merges_to_the_a
     let rps = merged["load"]["totals"]["rps"].as_f64().unwrap();
     assert!((rps - 100.0).abs() < 5.0, "merged rate {rps}/s for 100/s asked");
     assert_eq!(merged["load"]["start_at"], parts_start(&parts));
+    assert_eq!(merged["load"]["merged"]["indexes"], serde_json::json!([0, 1, 2, 3]));
+    assert_eq!(merged["load"]["merged"]["problems"], serde_json::json!([]));
+
+    // The SLOs are judged on the whole: each worker's 25/s misses a rate
+    // the four of them meet together.
+    let gate = |path: &Path| {
+        loadprof()
+            .args(["gate"])
+            .arg(path)
+            .args(["--slo", "all.rps=>= 90"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(gate(&parts[0]).status.code(), Some(1));
+    let whole = gate(&merged_path);
+    assert_eq!(whole.status.code(), Some(0), "{}", output_text(&whole));
+
+    // Three of the four are not the load: the merge says so and fails,
+    // and so does a gate on it, unless an incomplete merge is allowed.
+    let partial = dir.path().join("partial.json");
+    let out = loadprof()
+        .arg("merge")
+        .args(&parts[..3])
+        .arg("-o")
+        .arg(&partial)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 of 4 workers missing (index 3): the merge holds 3/4 of the load"),
+        "{text}"
+    );
+    let doc = read(&partial);
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["load"]["merged"]["missing"], serde_json::json!([3]));
+    let g = gate(&partial);
+    assert_eq!(g.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&g.stdout).contains("FAIL workers: 1 of 4 workers missing"));
+    let out = loadprof()
+        .arg("merge")
+        .args(&parts[..3])
+        .args(["--allow-incomplete", "-o"])
+        .arg(&partial)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let out = loadprof()
+        .arg("merge")
+        .args([&parts[0], &parts[0]])
+        .arg("-o")
+        .arg(&partial)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("worker 0 of 4 again"));
 
     // From the server's side: the first arrival at the agreed instant, and
     // the workers' arrivals taking turns 10 ms apart, not four at once

@@ -55,8 +55,23 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Exit, Error> {
         Some(path) => against_baseline(&read_result(path, "--baseline")?, &doc, args.max_regression),
         None => Vec::new(),
     };
-    let passed = results.iter().all(|r| r.pass) && comparisons.iter().all(|c| c.pass);
+    // A merge whose workers are not the whole load cannot pass as the load.
+    let merged = &doc["load"]["merged"];
+    let incomplete: Vec<&str> = if merged["allowed"] == true {
+        Vec::new()
+    } else {
+        merged["problems"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect()
+    };
+    let passed = results.iter().all(|r| r.pass) && comparisons.iter().all(|c| c.pass) && incomplete.is_empty();
     printed((|| {
+        for p in &incomplete {
+            writeln!(out, "FAIL workers: {}", crate::escape::terminal(p))?;
+        }
         if results.is_empty() && comparisons.is_empty() {
             writeln!(
                 out,

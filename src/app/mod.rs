@@ -79,7 +79,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<Exit, E
         }
         Command::Capacity(args) => capacity::run(&args, out, err),
         Command::Leak(args) => leak::run(&args, out, err),
-        Command::Merge(args) => merge::run(&args.inputs, &args.output, out),
+        Command::Merge(args) => merge::run(&args, out),
         Command::Flame(args) => flame::run(*args, out, err),
         Command::DemoTarget(args) => demo::serve_target(&args, out),
         Command::Validate(args) => validate::run(&args.profile, &args.set, out),

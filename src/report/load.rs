@@ -117,6 +117,9 @@ pub struct LoadSection {
     /// How far this worker's start was from it, ms (positive: late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_skew_ms: Option<f64>,
+    /// A merge: whether its workers make up the whole load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::workers::MergedWorkers>,
 }
 
 /// One worker's place: its index (from 0) among `count`.
@@ -208,6 +211,7 @@ impl LoadSection {
             }),
             start_at: rec.start_at.map(crate::report::schema::timestamp),
             start_skew_ms: rec.start_skew_ms.map(|s| (s * 1000.0).round() / 1000.0),
+            merged: None,
         }
     }
 
@@ -293,6 +297,7 @@ impl LoadSection {
                 .iter()
                 .filter_map(|p| p.start_skew_ms)
                 .max_by(|a, b| a.abs().total_cmp(&b.abs())),
+            merged: None,
         })
     }
 }

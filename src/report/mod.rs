@@ -17,6 +17,7 @@ pub mod scenarios;
 pub mod schema;
 pub mod text;
 pub mod verdicts;
+pub mod workers;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder
 /// and a rename, so a reader never sees half a file.
