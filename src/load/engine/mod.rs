@@ -449,7 +449,11 @@ pub async fn run(
         .map_err(LoadError::Setup)?;
     let cfg = Arc::new(cfg);
     let (t0, joined, start_skew_ms) = schedule_start(cfg.start_at, stop).await;
-    let started_at = cfg.start_at.unwrap_or_else(SystemTime::now);
+    // The schedule's start on the wall clock: the agreed instant, or when
+    // this process began (or was stopped while waiting).
+    let started_at = SystemTime::now()
+        .checked_sub(t0.elapsed())
+        .unwrap_or_else(SystemTime::now);
     let n_shards = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shared = Arc::new(Shared {
         connector,
