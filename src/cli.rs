@@ -154,8 +154,17 @@ pub struct WorkerArgs {
     pub start_at: Option<String>,
 
     /// How late past --start-at this process may still join the schedule (at most 1h).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_start_skew)]
     pub max_start_skew: Duration,
+}
+
+/// How late a worker may start (`--max-start-skew`): at most an hour.
+fn parse_start_skew(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| e.to_string())?;
+    if d > Duration::from_secs(3600) {
+        return Err(format!("'{s}': at most 1h"));
+    }
+    Ok(d)
 }
 
 /// The furthest ahead --start-at may be.
@@ -178,12 +187,6 @@ impl WorkerArgs {
             return Err(format!(
                 "--worker-index {index} --worker-count {}: the index must be below the count (0 to count-1)",
                 self.worker_count
-            ));
-        }
-        if self.max_start_skew > Duration::from_secs(3600) {
-            return Err(format!(
-                "--max-start-skew {}: at most 1h",
-                crate::config::units::format_duration(self.max_start_skew)
             ));
         }
         let Some(text) = self.start_at.as_deref().map(str::trim) else {
@@ -796,7 +799,7 @@ pub struct MergeArgs {
 
     /// A worker that started later than this after the agreed instant (--start-at) missed
     /// part of the load: the merge says so and fails (at most 1h).
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_start_skew)]
     pub max_start_skew: Duration,
 
     /// Accept a merge whose workers are not the whole load (one missing, late, or unable to
