@@ -257,8 +257,10 @@ async fn search(
             s.abandon("interrupted");
             break;
         }
-        let measured = if concurrency == 1 && !confirming && levels.first().is_some_and(|l| l.concurrency == 1) {
-            levels[0].clone()
+        // Level 1 is the timed runs, already measured; any other level runs now.
+        let timed_runs = concurrency == 1 && !confirming && levels.first().is_some_and(|l| l.concurrency == 1);
+        let measured = if timed_runs {
+            None
         } else {
             on_event(Event::Phase(format!(
                 "{} {concurrency} stream(s)",
@@ -269,13 +271,13 @@ async fn search(
             let rounds = if confirming { 6 } else { 3 };
             let judged = (plan.runs as usize).max(rounds * concurrency);
             let n = u32::try_from(judged + concurrency).unwrap_or(u32::MAX);
-            level(client, model, plan, concurrency, n, concurrency, nonce, stop).await
+            Some(level(client, model, plan, concurrency, n, concurrency, nonce, stop).await)
         };
         if stop.reason().is_some() {
             s.abandon("interrupted");
             break;
         }
-        let facts = measured.facts();
+        let facts = measured.as_ref().map_or_else(|| levels[0].facts(), Level::facts);
         let best_below = probes
             .iter()
             .filter(|p| p.facts.concurrency < concurrency)
@@ -288,9 +290,11 @@ async fn search(
             verdict,
             confirming,
         });
-        match levels.iter().position(|l| l.concurrency == concurrency) {
-            Some(i) => levels[i] = measured,
-            None => levels.push(measured),
+        if let Some(measured) = measured {
+            match levels.iter().position(|l| l.concurrency == concurrency) {
+                Some(i) => levels[i] = measured,
+                None => levels.push(measured),
+            }
         }
     }
     levels.sort_by_key(|l| l.concurrency);

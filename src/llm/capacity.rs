@@ -442,10 +442,9 @@ mod tests {
         }
     }
 
-    /// Runs a search against a server that holds `truth` streams; returns
-    /// the outcome and the levels asked for.
-    fn against(max: usize, truth: usize, bisect: bool) -> (Outcome, Vec<(usize, bool)>) {
-        let mut s = Search::new(max, bisect);
+    /// Runs a search to its end, each level judged by `verdict(streams,
+    /// confirming)`; returns the outcome and the levels asked for.
+    fn drive(mut s: Search, verdict: impl Fn(usize, bool) -> Verdict) -> (Outcome, Vec<(usize, bool)>) {
         let mut asked = Vec::new();
         while let Step::Level {
             concurrency,
@@ -454,13 +453,16 @@ mod tests {
         {
             asked.push((concurrency, confirming));
             assert!(asked.len() < 100, "{asked:?}");
-            s.record(&if concurrency <= truth {
-                pass()
-            } else {
-                fail(Limit::Ttft)
-            });
+            s.record(&verdict(concurrency, confirming));
         }
         (s.outcome(), asked)
+    }
+
+    /// Runs a search against a server that holds `truth` streams.
+    fn against(max: usize, truth: usize, bisect: bool) -> (Outcome, Vec<(usize, bool)>) {
+        drive(Search::new(max, bisect), |c, _| {
+            if c <= truth { pass() } else { fail(Limit::Ttft) }
+        })
     }
 
     proptest! {
@@ -495,19 +497,14 @@ mod tests {
 
     #[test]
     fn a_failed_confirmation_moves_the_bound_down() {
-        let mut s = Search::new(64, true);
-        let mut asked = Vec::new();
         // 5 passes the first time and fails when confirmed; 4 holds.
-        while let Step::Level {
-            concurrency,
-            confirming,
-        } = s.next_step()
-        {
-            asked.push((concurrency, confirming));
-            let ok = concurrency <= 4 || (concurrency == 5 && !confirming);
-            s.record(&if ok { pass() } else { fail(Limit::Decode) });
-        }
-        let o = s.outcome();
+        let (o, asked) = drive(Search::new(64, true), |c, confirming| {
+            if c <= 4 || (c == 5 && !confirming) {
+                pass()
+            } else {
+                fail(Limit::Decode)
+            }
+        });
         assert_eq!(o.max_concurrency, Some(4), "{asked:?}");
         assert_eq!(o.bracket, (Some(4), Some(5)));
         assert!(o.converged);
